@@ -1,0 +1,136 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny")
+]
+
+let package = Package(
+    name: "leaderboard",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "leaderboard-server", targets: ["leaderboard-server"]),
+        .library(name: "LeaderboardCore", targets: ["LeaderboardCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        // C clients, as system libraries.
+        // The pkg-config files of hiredis and libpq add flags that SwiftPM refuses (-D_FILE_OFFSET_BITS)
+        // or that are not needed; their shims include the headers by their path under /usr/include.
+        .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CLibPQ", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
+
+        // A connection pool that runs blocking C calls on a dedicated thread pool.
+        .target(
+            name: "BlockingPool",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Thin Swift wrappers of the C clients.
+        .target(
+            name: "RedisClient",
+            dependencies: [
+                "CHiredis", "BlockingPool",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "PostgresClient",
+            dependencies: [
+                "CLibPQ", "BlockingPool",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Pure domain logic: models, validation, ordering, update modes. No I/O.
+        .target(name: "LeaderboardCore", dependencies: ["CXXHash"], swiftSettings: swiftSettings),
+
+        // Stores: the real-time store (Redis) and the source of truth (PostgreSQL).
+        .target(
+            name: "LeaderboardStore",
+            dependencies: [
+                "LeaderboardCore", "RedisClient", "PostgresClient",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // The service: write path (group commit) and reads, over the stores.
+        .target(
+            name: "LeaderboardService",
+            dependencies: [
+                "LeaderboardCore", "LeaderboardStore", "PostgresClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // HTTP layer over the service.
+        .target(
+            name: "LeaderboardHTTP",
+            dependencies: [
+                "LeaderboardCore", "LeaderboardService",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Wiring: configuration, logging, the application and its services.
+        .target(
+            name: "LeaderboardApp",
+            dependencies: [
+                "LeaderboardCore", "LeaderboardStore", "LeaderboardService", "LeaderboardHTTP",
+                "RedisClient", "PostgresClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(name: "leaderboard-server", dependencies: ["LeaderboardApp"], swiftSettings: swiftSettings),
+
+        // Shared fixtures for tests.
+        .target(
+            name: "LeaderboardTestSupport",
+            dependencies: [
+                "LeaderboardApp", "LeaderboardCore", "LeaderboardService", "LeaderboardStore", "RedisClient", "PostgresClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "LeaderboardCoreTests", dependencies: ["LeaderboardCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "LeaderboardIntegrationTests",
+            dependencies: [
+                "LeaderboardTestSupport", "LeaderboardApp", "LeaderboardCore", "LeaderboardService", "LeaderboardStore",
+                "RedisClient", "PostgresClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

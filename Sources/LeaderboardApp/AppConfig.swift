@@ -1,0 +1,269 @@
+import Foundation
+import LeaderboardCore
+import LeaderboardService
+import PostgresClient
+import RedisClient
+import Yams
+
+/// The server's configuration: `config.yaml` with the seed's sections, every value overridable
+/// by an environment variable `LEADERBOARD_<SECTION>_<KEY>` (e.g. `LEADERBOARD_REDIS_ADDR`).
+public struct AppConfig: Sendable, Equatable {
+    public struct Server: Sendable, Equatable {
+        public var host = "127.0.0.1"
+        public var port = 8080
+        public var readTimeout: Duration = .seconds(5)
+        public var writeTimeout: Duration = .seconds(10)
+        public var maxBodyBytes = 1 << 20
+        public var logLevel = "info"
+        /// `text` or `json` (one JSON object per line).
+        public var logFormat = "text"
+    }
+
+    public struct Redis: Sendable, Equatable {
+        public var host = "127.0.0.1"
+        public var port = 6379
+        public var password = ""
+        public var db = 0
+        public var poolSize = 32
+        public var timeout: Duration = .seconds(2)
+    }
+
+    public struct Postgres: Sendable, Equatable {
+        public var host = "127.0.0.1"
+        public var port = 5432
+        public var user = "leaderboard"
+        public var password = "secret"
+        public var database = "leaderboard"
+        public var maxConnections = 8
+        public var statementTimeout: Duration = .seconds(30)
+    }
+
+    public struct Sync: Sendable, Equatable {
+        public var interval: Duration = .seconds(1800)
+        public var batchSize = 1000
+    }
+
+    public struct Leaderboard: Sendable, Equatable {
+        public var defaultLimit = 10
+        public var maxLimit = 1000
+        public var maxBatchSize = 1000
+        public var commitWindow: Duration = .milliseconds(2)
+        public var commitMaxEvents = 2000
+        public var configCacheTTL: Duration = .seconds(5)
+    }
+
+    public var server = Server()
+    public var redis = Redis()
+    public var postgres = Postgres()
+    public var sync = Sync()
+    public var leaderboard = Leaderboard()
+    /// Path of the cluster description (used by sharded layouts).
+    public var topology = "Topology/local.yaml"
+
+    public init() {}
+
+    // MARK: - Derived configurations
+
+    public var redisPool: RedisConnectionPool.Configuration {
+        .init(
+            connection: .init(
+                host: redis.host, port: redis.port, password: redis.password.isEmpty ? nil : redis.password, database: redis.db,
+                timeoutMilliseconds: Int(redis.timeout.milliseconds)
+            ),
+            poolSize: redis.poolSize
+        )
+    }
+
+    public var postgresPool: PGConnectionPool.Configuration {
+        .init(
+            connection: .init(
+                host: postgres.host, port: postgres.port, user: postgres.user, password: postgres.password, database: postgres.database,
+                connectTimeoutSeconds: 3, statementTimeoutMilliseconds: Int(postgres.statementTimeout.milliseconds)
+            ),
+            maxConnections: postgres.maxConnections
+        )
+    }
+
+    public var service: LeaderboardService.Configuration {
+        .init(
+            limits: ReadLimits(defaultLimit: leaderboard.defaultLimit, maxLimit: leaderboard.maxLimit),
+            maxBatchSize: leaderboard.maxBatchSize
+        )
+    }
+
+    public var writer: WriteCoordinator.Configuration {
+        .init(maxBatchEvents: leaderboard.commitMaxEvents, window: leaderboard.commitWindow)
+    }
+}
+
+/// A configuration problem, naming the key.
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+    public let key: String
+    public let problem: String
+    public var description: String { "invalid configuration: \(key): \(problem)" }
+}
+
+extension AppConfig {
+    /// Reads `path` (if it exists; a missing default file is fine) and applies the environment.
+    public static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> AppConfig {
+        var values: [String: String] = [:]
+        if let path {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ConfigError(key: "config", problem: "cannot read \(path)")
+            }
+            values = try flatten(yaml: text)
+        }
+        for (name, value) in environment where name.hasPrefix("LEADERBOARD_") && name != "LEADERBOARD_CONFIG" {
+            let rest = name.dropFirst("LEADERBOARD_".count).lowercased()
+            if rest == "topology" {
+                values["topology"] = value
+                continue
+            }
+            guard let underscore = rest.firstIndex(of: "_") else { continue }
+            values["\(rest[..<underscore]).\(rest[rest.index(after: underscore)...])"] = value
+        }
+        return try AppConfig(values: values)
+    }
+
+    /// `section.key` → text, from the YAML document.
+    static func flatten(yaml text: String) throws -> [String: String] {
+        let document: Any?
+        do { document = try Yams.load(yaml: text) } catch {
+            throw ConfigError(key: "config", problem: "not valid YAML: \(error)")
+        }
+        guard let document else { return [:] }
+        guard let root = document as? [String: Any] else { throw ConfigError(key: "config", problem: "the document must be a mapping") }
+        var values: [String: String] = [:]
+        for (section, content) in root {
+            if let scalar = scalarText(content) {
+                values[section] = scalar
+                continue
+            }
+            guard let mapping = content as? [String: Any] else {
+                throw ConfigError(key: section, problem: "must be a mapping of keys to values")
+            }
+            for (key, value) in mapping {
+                guard let text = scalarText(value) else { throw ConfigError(key: "\(section).\(key)", problem: "must be a scalar") }
+                values["\(section).\(key)"] = text
+            }
+        }
+        return values
+    }
+
+    private static func scalarText(_ value: Any) -> String? {
+        switch value {
+        case let text as String: text
+        case let number as Int: String(number)
+        case let number as Double: String(number)
+        case let flag as Bool: String(flag)
+        default: nil
+        }
+    }
+
+    init(values: [String: String]) throws {
+        var reader = ConfigReader(values: values)
+        self.init()
+        server.host = try reader.string("server.host", default: server.host)
+        server.port = try reader.int("server.port", default: server.port, in: 1...65535)
+        server.readTimeout = try reader.duration("server.read_timeout", default: server.readTimeout)
+        server.writeTimeout = try reader.duration("server.write_timeout", default: server.writeTimeout)
+        server.maxBodyBytes = try reader.int("server.max_body_bytes", default: server.maxBodyBytes, in: 1024...(64 << 20))
+        server.logLevel = try reader.choice("server.log_level", default: server.logLevel, ["trace", "debug", "info", "notice", "warning", "error", "critical"])
+        server.logFormat = try reader.choice("server.log_format", default: server.logFormat, ["text", "json"])
+
+        let address = try reader.string("redis.addr", default: "\(redis.host):\(redis.port)")
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (1...65535).contains(port),
+            colon != address.startIndex
+        else { throw ConfigError(key: "redis.addr", problem: "must be host:port") }
+        redis.host = String(address[..<colon])
+        redis.port = port
+        redis.password = try reader.string("redis.password", default: redis.password)
+        redis.db = try reader.int("redis.db", default: redis.db, in: 0...15)
+        redis.poolSize = try reader.int("redis.pool_size", default: redis.poolSize, in: 1...512)
+        redis.timeout = try reader.duration("redis.timeout", default: redis.timeout)
+
+        postgres.host = try reader.string("postgres.host", default: postgres.host)
+        postgres.port = try reader.int("postgres.port", default: postgres.port, in: 1...65535)
+        postgres.user = try reader.string("postgres.user", default: postgres.user)
+        postgres.password = try reader.string("postgres.password", default: postgres.password)
+        postgres.database = try reader.string("postgres.database", default: postgres.database)
+        postgres.maxConnections = try reader.int("postgres.max_connections", default: postgres.maxConnections, in: 2...512)
+        postgres.statementTimeout = try reader.duration("postgres.statement_timeout", default: postgres.statementTimeout)
+
+        sync.interval = try reader.duration("sync.interval", default: sync.interval)
+        sync.batchSize = try reader.int("sync.batch_size", default: sync.batchSize, in: 1...1_000_000)
+
+        leaderboard.defaultLimit = try reader.int("leaderboard.default_limit", default: leaderboard.defaultLimit, in: 1...100_000)
+        leaderboard.maxLimit = try reader.int("leaderboard.max_limit", default: leaderboard.maxLimit, in: 1...100_000)
+        guard leaderboard.defaultLimit <= leaderboard.maxLimit else {
+            throw ConfigError(key: "leaderboard.default_limit", problem: "must not exceed leaderboard.max_limit")
+        }
+        leaderboard.maxBatchSize = try reader.int("leaderboard.max_batch_size", default: leaderboard.maxBatchSize, in: 1...100_000)
+        leaderboard.commitWindow = try reader.duration("leaderboard.commit_window", default: leaderboard.commitWindow, allowZero: true)
+        leaderboard.commitMaxEvents = try reader.int("leaderboard.commit_max_events", default: leaderboard.commitMaxEvents, in: 1...100_000)
+        guard leaderboard.commitMaxEvents >= leaderboard.maxBatchSize else {
+            throw ConfigError(key: "leaderboard.commit_max_events", problem: "must be at least leaderboard.max_batch_size")
+        }
+        leaderboard.configCacheTTL = try reader.duration("leaderboard.config_cache_ttl", default: leaderboard.configCacheTTL)
+        topology = try reader.string("topology", default: topology)
+        if let unknown = reader.unread.sorted().first {
+            throw ConfigError(key: unknown, problem: "unknown key")
+        }
+    }
+}
+
+/// Typed lookups that name the key on failure and remember what was read.
+struct ConfigReader {
+    let values: [String: String]
+    private(set) var read: Set<String> = []
+
+    init(values: [String: String]) {
+        self.values = values
+    }
+
+    var unread: Set<String> { Set(values.keys).subtracting(read) }
+
+    mutating func string(_ key: String, default fallback: String) throws -> String {
+        read.insert(key)
+        return values[key] ?? fallback
+    }
+
+    mutating func int(_ key: String, default fallback: Int, in bounds: ClosedRange<Int>) throws -> Int {
+        read.insert(key)
+        guard let raw = values[key] else { return fallback }
+        guard let value = Int(raw.trimmingCharacters(in: .whitespaces)), bounds.contains(value) else {
+            throw ConfigError(key: key, problem: "must be an integer from \(bounds.lowerBound) to \(bounds.upperBound), got '\(raw)'")
+        }
+        return value
+    }
+
+    mutating func choice(_ key: String, default fallback: String, _ choices: [String]) throws -> String {
+        read.insert(key)
+        guard let raw = values[key] else { return fallback }
+        guard choices.contains(raw) else { throw ConfigError(key: key, problem: "must be one of \(choices.joined(separator: ", "))") }
+        return raw
+    }
+
+    /// `250ms`, `5s`, `30m`, `1h` (a bare number is seconds).
+    mutating func duration(_ key: String, default fallback: Duration, allowZero: Bool = false) throws -> Duration {
+        read.insert(key)
+        guard let raw = values[key]?.trimmingCharacters(in: .whitespaces) else { return fallback }
+        let units: [(String, Duration)] = [("ms", .milliseconds(1)), ("s", .seconds(1)), ("m", .seconds(60)), ("h", .seconds(3600))]
+        for (suffix, unit) in units where raw.hasSuffix(suffix) {
+            let number = raw.dropLast(suffix.count)
+            if let value = Int(number), value > 0 || (allowZero && value == 0), value < 1_000_000_000 {
+                return unit * value
+            }
+            break
+        }
+        if let seconds = Int(raw), seconds > 0 || (allowZero && seconds == 0), seconds < 1_000_000_000 { return .seconds(seconds) }
+        throw ConfigError(key: key, problem: "must be a duration such as 250ms, 5s, 30m or 1h, got '\(raw)'")
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

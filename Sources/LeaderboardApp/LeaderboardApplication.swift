@@ -1,0 +1,87 @@
+import Hummingbird
+import LeaderboardCore
+import LeaderboardHTTP
+import LeaderboardService
+import LeaderboardStore
+import Logging
+import PostgresClient
+import RedisClient
+import ServiceLifecycle
+
+/// Everything a running server holds, built from an ``AppConfig``.
+public struct LeaderboardSystem: Sendable {
+    public let service: LeaderboardService
+    public let recovery: RealtimeRecovery
+    public let postgres: PGConnectionPool
+    public let redis: RedisConnectionPool
+
+    /// Opens the pools, applies the schema migrations and wires the layers.
+    public static func make(config: AppConfig, logger: Logger) async throws -> LeaderboardSystem {
+        let postgres = PGConnectionPool(configuration: config.postgresPool)
+        let redis = RedisConnectionPool(configuration: config.redisPool)
+        let repository = PostgresScoreRepository(pool: postgres)
+        do {
+            try await repository.migrate()
+        } catch {
+            await postgres.shutdown()
+            await redis.shutdown()
+            throw error
+        }
+        let realtime = RedisRealtimeStore(pool: redis)
+        let stale = StaleBoards()
+        let writer = WriteCoordinator(repository: repository, realtime: realtime, stale: stale, configuration: config.writer, logger: logger)
+        let service = LeaderboardService(
+            configuration: config.service, repository: repository, realtime: realtime, writer: writer,
+            directory: BoardDirectory(repository: repository, ttl: config.leaderboard.configCacheTTL), stale: stale, logger: logger
+        )
+        let recovery = RealtimeRecovery(service: service, logger: logger)
+        return LeaderboardSystem(service: service, recovery: recovery, postgres: postgres, redis: redis)
+    }
+
+    /// The long-running parts, in start order; graceful shutdown runs in reverse, so the HTTP
+    /// server (added after these) stops first, then the writer drains, then the pools close.
+    public var services: [any Service] {
+        [PoolCloser(postgres: postgres, redis: redis), service.writer, recovery]
+    }
+}
+
+/// Closes the connection pools when the service group shuts down.
+struct PoolCloser: Service {
+    let postgres: PGConnectionPool
+    let redis: RedisConnectionPool
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await postgres.shutdown()
+        await redis.shutdown()
+    }
+}
+
+/// Builds the HTTP application over a system.
+public func buildApplication(config: AppConfig, system: LeaderboardSystem, logger: Logger) -> some ApplicationProtocol {
+    let router = Router()
+    router.middlewares.add(APIErrorMiddleware())
+    router.middlewares.add(LogRequestsMiddleware(.debug))
+    LeaderboardRoutes(service: system.service, maxBodyBytes: config.server.maxBodyBytes).register(on: router)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(config.server.host, port: config.server.port), serverName: "leaderboard"),
+        services: system.services,
+        logger: logger
+    )
+}
+
+/// Sets up swift-log from the configuration (text or one JSON object per line).
+public func makeLogger(config: AppConfig) -> Logger {
+    let level = Logger.Level(rawValue: config.server.logLevel) ?? .info
+    if config.server.logFormat == "json" {
+        LoggingSystem.bootstrap { label in
+            var handler = JSONLogHandler(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+    var logger = Logger(label: "leaderboard")
+    logger.logLevel = level
+    return logger
+}

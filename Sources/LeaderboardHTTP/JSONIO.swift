@@ -1,0 +1,36 @@
+import Foundation
+import Hummingbird
+import LeaderboardCore
+import NIOCore
+
+/// Reading JSON bodies and writing JSON answers.
+enum JSONIO {
+    /// Collects at most `limit` bytes and parses them as JSON. Too large: `payload_too_large`;
+    /// not JSON: `invalid_request`.
+    static func body(_ request: Request, limit: Int) async throws -> JSONValue {
+        var request = request
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw LeaderboardError.payloadTooLarge("request body is larger than \(limit) bytes")
+        }
+        guard buffer.readableBytes > 0 else { throw LeaderboardError.invalidRequest("request body must be a JSON object") }
+        do {
+            return try JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView))
+        } catch {
+            throw LeaderboardError.invalidRequest("request body is not valid JSON")
+        }
+    }
+
+    static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
+        let data = try encoder.encode(value)
+        return Response(
+            status: status,
+            headers: [.contentType: "application/json; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data))
+        )
+    }
+}

@@ -1,0 +1,123 @@
+import Hummingbird
+import LeaderboardCore
+import LeaderboardService
+
+/// The REST API of the contract under `/api/v1`, plus `/healthz` and `/readyz`.
+/// Handlers only parse, call the service and shape answers: data flows HTTP → service → stores.
+public struct LeaderboardRoutes: Sendable {
+    public let service: LeaderboardService
+    /// Largest request body accepted.
+    public let maxBodyBytes: Int
+
+    public init(service: LeaderboardService, maxBodyBytes: Int = 1 << 20) {
+        self.service = service
+        self.maxBodyBytes = maxBodyBytes
+    }
+
+    public func register<Context: RequestContext>(on router: Router<Context>) {
+        router.get("healthz") { _, _ in try JSONIO.response(Responses.Health(status: "ok", checks: nil)) }
+        router.get("readyz") { _, _ in try await readiness() }
+
+        let api = router.group("api/v1")
+        api.post("leaderboards") { request, _ in
+            let config = try LeaderboardConfig.parse(try await JSONIO.body(request, limit: maxBodyBytes))
+            return try JSONIO.response(try await service.createLeaderboard(config), status: .created)
+        }
+        api.get("leaderboards") { _, _ in
+            try JSONIO.response(Responses.Leaderboards(leaderboards: try await service.listLeaderboards()))
+        }
+        api.delete("leaderboards/:id") { _, context in
+            try await service.deleteLeaderboard(try context.parameters.require("id"))
+            return Response(status: .noContent)
+        }
+        api.post("leaderboards/:id/reset") { _, context in
+            let id = try context.parameters.require("id")
+            let reset = try await service.resetLeaderboard(id)
+            return try JSONIO.response(Responses.Reset(leaderboardID: id, period: reset.current, archivedPeriod: reset.archived))
+        }
+        api.post("scores") { request, _ in
+            let command = try ScoreCommand.parse(try await JSONIO.body(request, limit: maxBodyBytes))
+            let score = try await service.submit(command)
+            return try JSONIO.response(Responses.Score(leaderboardID: command.leaderboardID, playerID: command.playerID, score: score))
+        }
+        api.post("scores/batch") { request, _ in
+            let commands = try parseBatch(try await JSONIO.body(request, limit: maxBodyBytes))
+            let scores = try await service.submitBatch(commands)
+            let results = zip(commands, scores).map { Responses.Score(leaderboardID: $0.leaderboardID, playerID: $0.playerID, score: $1) }
+            return try JSONIO.response(Responses.Batch(accepted: results.count, results: results))
+        }
+        api.delete("leaderboards/:id/player/:player_id") { _, context in
+            try await service.removePlayer(board: try context.parameters.require("id"), player: try context.parameters.require("player_id"))
+            return Response(status: .noContent)
+        }
+        api.get("leaderboards/:id/top") { request, context in
+            let id = try context.parameters.require("id")
+            try checkSource(request)
+            let limit = try service.configuration.limits.limit(query(request, "limit"))
+            return try pageResponse(id, try await service.top(board: id, limit: limit))
+        }
+        api.get("leaderboards/:id/range") { request, context in
+            let id = try context.parameters.require("id")
+            try checkSource(request)
+            let window = try service.configuration.limits.window(start: query(request, "start"), end: query(request, "end"))
+            return try pageResponse(id, try await service.range(board: id, start: window.start, end: window.end))
+        }
+        api.get("leaderboards/:id/around/:player_id") { request, context in
+            let id = try context.parameters.require("id")
+            try checkSource(request)
+            let radius = try service.configuration.limits.radius(query(request, "range"))
+            let page = try await service.around(board: id, player: try context.parameters.require("player_id"), radius: radius)
+            return try pageResponse(id, page)
+        }
+        api.get("leaderboards/:id/player/:player_id") { request, context in
+            let id = try context.parameters.require("id")
+            try checkSource(request)
+            let entry = try await service.player(board: id, player: try context.parameters.require("player_id"))
+            return try JSONIO.response(Responses.PlayerEntry(entry: entry, leaderboardID: id, source: "realtime"))
+        }
+    }
+
+    private func readiness() async throws -> Response {
+        let ready = await service.readiness()
+        let checks = ["postgres": ready.postgres ? "ok" : "unreachable", "redis": ready.redis ? "ok" : "unreachable"]
+        let ok = ready.postgres && ready.redis
+        return try JSONIO.response(Responses.Health(status: ok ? "ready" : "not_ready", checks: checks), status: ok ? .ok : .serviceUnavailable)
+    }
+
+    private func pageResponse(_ id: String, _ page: LeaderboardPage) throws -> Response {
+        try JSONIO.response(Responses.Page(leaderboardID: id, total: page.total, entries: page.entries, source: "realtime"))
+    }
+
+    private func query(_ request: Request, _ name: String) -> String? {
+        request.uri.queryParameters.get(name)
+    }
+
+    /// `source=realtime` (default) is served from Redis. `source=batch` reads the official
+    /// snapshot that the sync worker stores; until a board has one, it answers 503.
+    private func checkSource(_ request: Request) throws {
+        switch query(request, "source") {
+        case nil, "realtime": return
+        case "batch": throw LeaderboardError.unavailable("no official snapshot of this leaderboard exists yet; read source=realtime")
+        default: throw LeaderboardError.invalidRequest("source must be realtime or batch")
+        }
+    }
+
+    private func parseBatch(_ json: JSONValue) throws -> [ScoreCommand] {
+        guard let object = json.object, case .array(let items)? = object["scores"] else {
+            throw LeaderboardError.invalidRequest("body must be an object with a scores array")
+        }
+        if let unknown = object.keys.first(where: { $0 != "scores" }) {
+            throw LeaderboardError.invalidRequest("unknown field '\(unknown)'")
+        }
+        guard !items.isEmpty else { throw LeaderboardError.invalidRequest("scores must hold at least one score event") }
+        guard items.count <= service.configuration.maxBatchSize else {
+            throw LeaderboardError.payloadTooLarge("a batch holds at most \(service.configuration.maxBatchSize) score events")
+        }
+        var commands: [ScoreCommand] = []
+        commands.reserveCapacity(items.count)
+        for (index, item) in items.enumerated() {
+            do { commands.append(try ScoreCommand.parse(item)) } catch { throw error.prefixed("scores[\(index)]") }
+        }
+        return commands
+    }
+}

@@ -1,0 +1,206 @@
+import LeaderboardCore
+import LeaderboardStore
+import Logging
+
+/// The operations of the REST contract, over the stores. Every error it throws is a
+/// ``LeaderboardError`` of the contract.
+public final class LeaderboardService: Sendable {
+    public struct Configuration: Sendable, Equatable {
+        public var limits: ReadLimits
+        /// Most score events in one POST /scores/batch.
+        public var maxBatchSize: Int
+
+        public init(limits: ReadLimits = .init(), maxBatchSize: Int = 1000) {
+            self.limits = limits
+            self.maxBatchSize = maxBatchSize
+        }
+    }
+
+    public let configuration: Configuration
+    public let repository: PostgresScoreRepository
+    public let realtime: any RealtimeStore
+    public let writer: WriteCoordinator
+    public let directory: BoardDirectory
+    public let stale: StaleBoards
+    private let logger: Logger
+
+    public init(
+        configuration: Configuration, repository: PostgresScoreRepository, realtime: any RealtimeStore, writer: WriteCoordinator,
+        directory: BoardDirectory, stale: StaleBoards, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.repository = repository
+        self.realtime = realtime
+        self.writer = writer
+        self.directory = directory
+        self.stale = stale
+        self.logger = logger
+    }
+
+    // MARK: - Admin
+
+    public func createLeaderboard(_ config: LeaderboardConfig) async throws -> LeaderboardConfig {
+        guard config.layout == .single else {
+            throw LeaderboardError.invalidRequest("layout strategy '\(config.layout.strategy)' is not available on this server yet; use single")
+        }
+        let board = try await store { try await self.repository.createLeaderboard(config) }
+        directory.update(config.id, board)
+        do {
+            try await writer.exclusive { try await self.realtime.prepareBoard(board, lastEventID: 0) }
+        } catch {
+            logger.warning("board created but its real-time metadata was not written", metadata: ["board": "\(config.id)"])
+            stale.mark(config.id)
+        }
+        return board.config
+    }
+
+    public func listLeaderboards() async throws -> [LeaderboardConfig] {
+        try await store { try await self.repository.listLeaderboards().map(\.config) }
+    }
+
+    public func deleteLeaderboard(_ id: String) async throws {
+        try Identifier.check(id, field: "leaderboard id")
+        try await store {
+            try await self.writer.exclusive {
+                guard try await self.repository.deleteLeaderboard(id) else { throw LeaderboardError.leaderboardNotFound(id) }
+                self.directory.update(id, nil)
+                self.stale.clear(id)
+                do { try await self.realtime.deleteBoard(id) } catch {
+                    self.logger.warning("board deleted but its Redis keys remain", metadata: ["board": "\(id)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    /// Archives the current period and empties the board. Returns the archived and the new period.
+    public func resetLeaderboard(_ id: String) async throws -> (archived: Int, current: Int) {
+        try Identifier.check(id, field: "leaderboard id")
+        return try await store {
+            try await self.writer.exclusive {
+                guard let reset = try await self.repository.resetLeaderboard(id) else { throw LeaderboardError.leaderboardNotFound(id) }
+                var board = try await self.directory.board(id)
+                board.period = reset.current
+                self.directory.update(id, board)
+                do { try await self.realtime.resetBoard(board, lastEventID: reset.lastEventID) } catch {
+                    self.logger.warning("reset committed but Redis not emptied; marked for rebuild", metadata: ["board": "\(id)"])
+                    self.stale.mark(id)
+                }
+                return (reset.archived, reset.current)
+            }
+        }
+    }
+
+    // MARK: - Writes
+
+    /// Submits one score; returns the player's score after the board's update mode.
+    public func submit(_ command: ScoreCommand) async throws -> Int64 {
+        _ = try await directory.board(command.leaderboardID)
+        return try await store { try await self.writer.submit([command]) }[0]
+    }
+
+    /// Submits a batch as one unit: all applied, or none (the error names the item).
+    public func submitBatch(_ commands: [ScoreCommand]) async throws -> [Int64] {
+        guard !commands.isEmpty else { throw LeaderboardError.invalidRequest("scores must hold at least one score event") }
+        guard commands.count <= configuration.maxBatchSize else {
+            throw LeaderboardError.payloadTooLarge("a batch holds at most \(configuration.maxBatchSize) score events")
+        }
+        for (index, command) in commands.enumerated() {
+            do { _ = try await directory.board(command.leaderboardID) } catch let error as LeaderboardError {
+                throw error.prefixed("scores[\(index)]")
+            }
+        }
+        return try await store { try await self.writer.submit(commands) }
+    }
+
+    public func removePlayer(board id: String, player: String) async throws {
+        try Identifier.check(player, field: "player id")
+        let board = try await directory.board(id)
+        try await store {
+            try await self.writer.exclusive {
+                guard let eventID = try await self.repository.removePlayer(board: id, player: player) else {
+                    throw LeaderboardError.playerNotFound(player, in: id)
+                }
+                var batch = RealtimeBatch()
+                var changes = RealtimeBatch.BoardChanges(config: board.config)
+                changes.removals = [player]
+                changes.lastEventID = eventID
+                batch.boards[id] = changes
+                do { self.stale.mark(try await self.realtime.apply(batch)) } catch {
+                    self.logger.warning("removal committed but not applied to Redis; marked for rebuild", metadata: ["board": "\(id)"])
+                    self.stale.mark(id)
+                }
+            }
+        }
+    }
+
+    // MARK: - Reads
+
+    public func top(board id: String, limit: Int) async throws -> LeaderboardPage {
+        try await range(board: id, start: 1, end: limit)
+    }
+
+    public func range(board id: String, start: Int, end: Int) async throws -> LeaderboardPage {
+        let board = try await readableBoard(id)
+        return try await realtimeRead(id) { try await self.realtime.range(board.config, start: start, end: end) }
+    }
+
+    public func player(board id: String, player: String) async throws -> LeaderboardEntry {
+        try Identifier.check(player, field: "player id")
+        let board = try await readableBoard(id)
+        guard let entry = try await realtimeRead(id, { try await self.realtime.player(board.config, playerID: player) }) else {
+            throw LeaderboardError.playerNotFound(player, in: id)
+        }
+        return entry
+    }
+
+    public func around(board id: String, player: String, radius: Int) async throws -> LeaderboardPage {
+        try Identifier.check(player, field: "player id")
+        let board = try await readableBoard(id)
+        guard let page = try await realtimeRead(id, { try await self.realtime.around(board.config, playerID: player, radius: radius) }) else {
+            throw LeaderboardError.playerNotFound(player, in: id)
+        }
+        return page
+    }
+
+    public func count(board id: String) async throws -> Int {
+        let board = try await readableBoard(id)
+        return try await realtimeRead(id) { try await self.realtime.count(board.config) }
+    }
+
+    // MARK: - Health
+
+    /// Whether each store answers.
+    public func readiness() async -> (postgres: Bool, redis: Bool) {
+        async let postgres: Bool = (try? await repository.ping()) != nil
+        async let redis: Bool = (try? await realtime.ping()) != nil
+        return await (postgres, redis)
+    }
+
+    // MARK: - Helpers
+
+    private func readableBoard(_ id: String) async throws -> StoredBoard {
+        try Identifier.check(id, field: "leaderboard id")
+        let board = try await directory.board(id)
+        guard !stale.contains(id) else {
+            throw LeaderboardError.unavailable("leaderboard '\(id)' is being rebuilt from the database; retry shortly")
+        }
+        return board
+    }
+
+    /// Runs a real-time read; a board found missing in Redis is marked stale and answered with 503.
+    private func realtimeRead<T: Sendable>(_ id: String, _ body: @Sendable () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch RealtimeStoreError.boardMissing {
+            stale.mark(id)
+            throw LeaderboardError.unavailable("leaderboard '\(id)' is being rebuilt from the database; retry shortly")
+        } catch {
+            throw LeaderboardError.fromStore(error)
+        }
+    }
+
+    /// Maps store failures to the contract's errors.
+    private func store<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        do { return try await body() } catch { throw LeaderboardError.fromStore(error) }
+    }
+}

@@ -1,0 +1,224 @@
+import LeaderboardCore
+import LeaderboardStore
+import Logging
+import NIOConcurrencyHelpers
+import PostgresClient
+import ServiceLifecycle
+
+/// The single writer of a server process: group commit of score submissions, and every other
+/// mutation in the same order.
+///
+/// Submissions that arrive while a commit runs (or within `window`) are committed together in
+/// one PostgreSQL transaction of at most `maxBatchEvents` events, then applied to Redis, and only
+/// then acknowledged. Admin mutations (remove a player, reset, delete, rebuild) run alone between
+/// groups, so Redis sees every change in commit order.
+public final class WriteCoordinator: Service, Sendable {
+    public struct Configuration: Sendable, Equatable {
+        /// Most events in one transaction.
+        public var maxBatchEvents: Int
+        /// How long the first submission of a group waits for others.
+        public var window: Duration
+        /// Most events waiting; beyond that submissions get 503 (back-pressure).
+        public var maxQueuedEvents: Int
+
+        public init(maxBatchEvents: Int = 1000, window: Duration = .milliseconds(2), maxQueuedEvents: Int = 100_000) {
+            self.maxBatchEvents = maxBatchEvents
+            self.window = window
+            self.maxQueuedEvents = maxQueuedEvents
+        }
+    }
+
+    private enum Work: Sendable {
+        case scores([ScoreCommand], CheckedContinuation<[Int64], any Error>)
+        case exclusive(@Sendable () async -> Void)
+    }
+
+    private struct State {
+        var queue: [Work] = []
+        var head = 0
+        var queuedEvents = 0
+        var waiter: CheckedContinuation<Void, Never>?
+        var shuttingDown = false
+    }
+
+    private let state = NIOLockedValueBox(State())
+    private let repository: PostgresScoreRepository
+    private let realtime: any RealtimeStore
+    private let stale: StaleBoards
+    private let configuration: Configuration
+    private let logger: Logger
+
+    public init(
+        repository: PostgresScoreRepository, realtime: any RealtimeStore, stale: StaleBoards, configuration: Configuration, logger: Logger
+    ) {
+        self.repository = repository
+        self.realtime = realtime
+        self.stale = stale
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    // MARK: - Submitting
+
+    /// Commits `commands` as one unit with other concurrent submissions and returns each
+    /// command's resulting score. Returns only after the commit; throws a contract error.
+    public func submit(_ commands: [ScoreCommand]) async throws -> [Int64] {
+        precondition(!commands.isEmpty)
+        return try await withCheckedThrowingContinuation { continuation in
+            let (accepted, waiter) = state.withLockedValue { state -> (Bool, CheckedContinuation<Void, Never>?) in
+                guard !state.shuttingDown, state.queuedEvents + commands.count <= configuration.maxQueuedEvents else {
+                    return (false, nil)
+                }
+                state.queue.append(.scores(commands, continuation))
+                state.queuedEvents += commands.count
+                defer { state.waiter = nil }
+                return (true, state.waiter)
+            }
+            if accepted {
+                waiter?.resume()
+            } else {
+                continuation.resume(throwing: LeaderboardError.unavailable("the write queue is full or the server is shutting down"))
+            }
+        }
+    }
+
+    /// Runs `body` alone, after every mutation submitted before it and before any submitted after.
+    public func exclusive<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let work = Work.exclusive {
+                do { continuation.resume(returning: try await body()) } catch { continuation.resume(throwing: error) }
+            }
+            let (accepted, waiter) = state.withLockedValue { state -> (Bool, CheckedContinuation<Void, Never>?) in
+                guard !state.shuttingDown else { return (false, nil) }
+                state.queue.append(work)
+                defer { state.waiter = nil }
+                return (true, state.waiter)
+            }
+            if accepted {
+                waiter?.resume()
+            } else {
+                continuation.resume(throwing: LeaderboardError.unavailable("the server is shutting down"))
+            }
+        }
+    }
+
+    // MARK: - Running
+
+    /// Commits until graceful shutdown, then finishes everything already queued.
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            while let work = await nextWork() {
+                switch work {
+                case .exclusive(let body): await body()
+                case .scores(let items): await commit(items)
+                }
+            }
+        } onGracefulShutdown: {
+            let waiter = self.state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
+                state.shuttingDown = true
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume()
+        }
+        logger.info("write coordinator stopped")
+    }
+
+    private enum Next {
+        case exclusive(@Sendable () async -> Void)
+        case scores([([ScoreCommand], CheckedContinuation<[Int64], any Error>)])
+    }
+
+    /// Waits for work; returns nil once shutting down with nothing queued.
+    private func nextWork() async -> Next? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = state.withLockedValue { state -> Bool in
+                if state.head < state.queue.count || state.shuttingDown { return true }
+                state.waiter = continuation
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+        let shouldWait = state.withLockedValue { state -> Bool in
+            guard state.head < state.queue.count, !state.shuttingDown, case .scores = state.queue[state.head] else { return false }
+            return state.queuedEvents < configuration.maxBatchEvents
+        }
+        if shouldWait, configuration.window > .zero {
+            try? await Task.sleep(for: configuration.window)
+        }
+        return state.withLockedValue { state -> Next? in
+            guard state.head < state.queue.count else { return nil }
+            defer {
+                // Compact the queue now and then instead of removing from its front each time.
+                if state.head > 1024 || state.head == state.queue.count {
+                    state.queue.removeFirst(state.head)
+                    state.head = 0
+                }
+            }
+            if case .exclusive(let body) = state.queue[state.head] {
+                state.head += 1
+                return .exclusive(body)
+            }
+            var items: [([ScoreCommand], CheckedContinuation<[Int64], any Error>)] = []
+            var events = 0
+            while state.head < state.queue.count, case .scores(let commands, let continuation) = state.queue[state.head] {
+                if !items.isEmpty, events + commands.count > configuration.maxBatchEvents { break }
+                items.append((commands, continuation))
+                events += commands.count
+                state.head += 1
+            }
+            state.queuedEvents -= events
+            return .scores(items)
+        }
+    }
+
+    private func commit(_ items: [([ScoreCommand], CheckedContinuation<[Int64], any Error>)]) async {
+        let result: CommitResult
+        do {
+            result = try await commitWithRetry(items.map(\.0))
+        } catch {
+            let failure = LeaderboardError.fromStore(error)
+            logger.error("group commit failed", metadata: ["requests": "\(items.count)", "error": "\(error)"])
+            for (_, continuation) in items { continuation.resume(throwing: failure) }
+            return
+        }
+        // Committed: apply to Redis before acknowledging, so a client that reads after its
+        // write sees it. A Redis failure does not fail the request (it is durable); the
+        // board is marked stale and rebuilt from PostgreSQL.
+        let batch = Self.realtimeBatch(from: result)
+        if !batch.isEmpty {
+            do {
+                stale.mark(try await realtime.apply(batch))
+            } catch {
+                logger.warning("real-time apply failed; boards marked for rebuild", metadata: ["error": "\(error)"])
+                stale.mark(Set(batch.boards.keys))
+            }
+        }
+        for (index, (_, continuation)) in items.enumerated() {
+            continuation.resume(with: result.plan.outcomes[index].mapError { $0 as any Error })
+        }
+    }
+
+    /// Retries a group once when PostgreSQL reports a deadlock or serialization failure.
+    private func commitWithRetry(_ requests: [[ScoreCommand]]) async throws -> CommitResult {
+        do {
+            return try await repository.commit(requests)
+        } catch let error as PGError where error.isSerializationFailure {
+            return try await repository.commit(requests)
+        }
+    }
+
+    static func realtimeBatch(from result: CommitResult) -> RealtimeBatch {
+        var batch = RealtimeBatch()
+        for (key, value) in result.plan.changedScores {
+            guard let board = result.boards[key.leaderboardID] else { continue }
+            batch.boards[key.leaderboardID, default: .init(config: board.config)].scores.append((key.playerID, value.score))
+        }
+        for (board, id) in result.lastEventIDs {
+            guard let stored = result.boards[board] else { continue }
+            batch.boards[board, default: .init(config: stored.config)].lastEventID = id
+        }
+        batch.usernames = result.plan.usernames
+        return batch
+    }
+}

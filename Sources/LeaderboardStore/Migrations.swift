@@ -1,0 +1,79 @@
+/// The PostgreSQL schema, as ordered migrations applied at start (see ``PostgresScoreRepository/migrate()``).
+///
+/// Ids use the "C" collation so that ORDER BY player_id is the byte order Redis uses for ties.
+enum Migrations {
+    static let all: [(version: Int, sql: String)] = [
+        (
+            1,
+            """
+            CREATE TABLE leaderboards (
+                id VARCHAR(64) COLLATE "C" PRIMARY KEY,
+                name VARCHAR(255) NOT NULL,
+                sort_order VARCHAR(10) NOT NULL DEFAULT 'desc' CHECK (sort_order IN ('desc', 'asc')),
+                reset_period VARCHAR(20) NOT NULL DEFAULT 'never' CHECK (reset_period IN ('never', 'daily', 'weekly', 'monthly')),
+                max_entries INT NOT NULL DEFAULT 10000 CHECK (max_entries >= 0),
+                update_mode VARCHAR(20) NOT NULL DEFAULT 'replace' CHECK (update_mode IN ('replace', 'increment', 'best')),
+                layout JSONB NOT NULL DEFAULT '{"strategy": "single"}',
+                layout_epoch INT NOT NULL DEFAULT 1,
+                current_period INT NOT NULL DEFAULT 1,
+                period_started_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+            );
+
+            CREATE TABLE player_scores (
+                id BIGSERIAL PRIMARY KEY,
+                leaderboard_id VARCHAR(64) COLLATE "C" NOT NULL REFERENCES leaderboards(id) ON DELETE CASCADE,
+                player_id VARCHAR(64) COLLATE "C" NOT NULL,
+                score BIGINT NOT NULL CHECK (score BETWEEN -9007199254740991 AND 9007199254740991),
+                metadata JSONB,
+                created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                UNIQUE (leaderboard_id, player_id)
+            );
+            CREATE INDEX idx_player_scores_score ON player_scores (leaderboard_id, score DESC, player_id DESC);
+
+            CREATE TABLE score_events (
+                id BIGSERIAL PRIMARY KEY,
+                leaderboard_id VARCHAR(64) COLLATE "C" NOT NULL,
+                player_id VARCHAR(64) COLLATE "C" NOT NULL,
+                score BIGINT NOT NULL,
+                result_score BIGINT,
+                event_type VARCHAR(20) NOT NULL,
+                period INT NOT NULL,
+                metadata JSONB,
+                event_time TIMESTAMPTZ,
+                created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+            );
+            CREATE INDEX idx_score_events_player ON score_events (player_id, created_at DESC);
+            CREATE INDEX idx_score_events_board ON score_events (leaderboard_id, id);
+
+            CREATE TABLE players (
+                player_id VARCHAR(64) COLLATE "C" PRIMARY KEY,
+                username VARCHAR(64),
+                updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+            );
+
+            CREATE TABLE leaderboard_periods (
+                leaderboard_id VARCHAR(64) COLLATE "C" NOT NULL REFERENCES leaderboards(id) ON DELETE CASCADE,
+                period INT NOT NULL,
+                started_at TIMESTAMPTZ NOT NULL,
+                ended_at TIMESTAMPTZ NOT NULL,
+                player_count BIGINT NOT NULL,
+                PRIMARY KEY (leaderboard_id, period)
+            );
+
+            CREATE TABLE archived_scores (
+                leaderboard_id VARCHAR(64) COLLATE "C" NOT NULL,
+                period INT NOT NULL,
+                player_id VARCHAR(64) COLLATE "C" NOT NULL,
+                score BIGINT NOT NULL,
+                rank BIGINT NOT NULL,
+                metadata JSONB,
+                PRIMARY KEY (leaderboard_id, period, player_id),
+                FOREIGN KEY (leaderboard_id, period) REFERENCES leaderboard_periods(leaderboard_id, period) ON DELETE CASCADE
+            );
+            """
+        )
+    ]
+}

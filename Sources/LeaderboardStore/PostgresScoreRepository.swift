@@ -1,0 +1,325 @@
+import Foundation
+import LeaderboardCore
+import Logging
+import PostgresClient
+
+/// The source of truth: boards, current scores, the event log and archived periods in PostgreSQL.
+///
+/// Every statement is parameterized; each method that writes is one transaction.
+public final class PostgresScoreRepository: Sendable {
+    public let pool: PGConnectionPool
+
+    public init(pool: PGConnectionPool) {
+        self.pool = pool
+    }
+
+    // MARK: - Schema
+
+    /// Applies the migrations not applied yet. Safe to run from several processes at once.
+    public func migrate() async throws {
+        try await pool.withConnection { connection in
+            try connection.transaction { connection in
+                try connection.query("SELECT pg_advisory_xact_lock(4242001)")
+                try connection.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+                )
+                let applied = Set(try connection.query("SELECT version FROM schema_migrations").rows.map { try $0.int64(0) })
+                for migration in Migrations.all where !applied.contains(Int64(migration.version)) {
+                    try connection.execute(migration.sql)
+                    try connection.query("INSERT INTO schema_migrations (version) VALUES ($1)", [String(migration.version)])
+                }
+            }
+        }
+    }
+
+    public func ping() async throws {
+        try await pool.query("SELECT 1")
+    }
+
+    // MARK: - Boards
+
+    private static let boardColumns = "id, name, sort_order, reset_period, max_entries, update_mode, layout::text, current_period"
+
+    /// Stores a new board. Throws `leaderboard_exists` when the id is taken.
+    public func createLeaderboard(_ config: LeaderboardConfig) async throws -> StoredBoard {
+        let layout = String(decoding: try JSONEncoder().encode(config.layout), as: UTF8.self)
+        let rows = try await pool.query(
+            """
+            INSERT INTO leaderboards (id, name, sort_order, reset_period, max_entries, update_mode, layout)
+            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
+            ON CONFLICT (id) DO NOTHING
+            RETURNING \(Self.boardColumns)
+            """,
+            [config.id, config.name, config.sortOrder.rawValue, config.resetPeriod.rawValue, String(config.maxEntries), config.updateMode.rawValue, layout]
+        )
+        guard let row = rows.rows.first else { throw LeaderboardError.leaderboardExists(config.id) }
+        return try Self.board(from: row)
+    }
+
+    public func listLeaderboards() async throws -> [StoredBoard] {
+        try await pool.query("SELECT \(Self.boardColumns) FROM leaderboards ORDER BY id").rows.map(Self.board(from:))
+    }
+
+    public func leaderboard(_ id: String) async throws -> StoredBoard? {
+        try await pool.query("SELECT \(Self.boardColumns) FROM leaderboards WHERE id = $1", [id]).rows.first.map(Self.board(from:))
+    }
+
+    /// Deletes a board with its scores, events and archives. Returns false when it did not exist.
+    public func deleteLeaderboard(_ id: String) async throws -> Bool {
+        try await pool.withConnection { connection in
+            try connection.transaction { connection in
+                let found = try connection.query("SELECT id FROM leaderboards WHERE id = $1 FOR UPDATE", [id])
+                guard !found.isEmpty else { return false }
+                try connection.query("DELETE FROM score_events WHERE leaderboard_id = $1", [id])
+                try connection.query("DELETE FROM archived_scores WHERE leaderboard_id = $1", [id])
+                try connection.query("DELETE FROM leaderboards WHERE id = $1", [id])
+                return true
+            }
+        }
+    }
+
+    /// Archives the board's current period (scores with their ranks) and starts the next one.
+    /// Returns the archived and the new period, or nil when the board does not exist.
+    public func resetLeaderboard(_ id: String) async throws -> (archived: Int, current: Int, lastEventID: Int64)? {
+        try await pool.withConnection { connection in
+            try connection.transaction { connection -> (archived: Int, current: Int, lastEventID: Int64)? in
+                let found = try connection.query(
+                    "SELECT current_period, sort_order FROM leaderboards WHERE id = $1 FOR UPDATE",
+                    [id]
+                )
+                guard let row = found.rows.first else { return nil }
+                let period = Int(try row.int64(0))
+                let order = try row.text(1) == "asc" ? "score ASC, player_id ASC" : "score DESC, player_id DESC"
+                let count = try connection.query("SELECT count(*) FROM player_scores WHERE leaderboard_id = $1", [id]).rows[0].int64(0)
+                try connection.query(
+                    """
+                    INSERT INTO leaderboard_periods (leaderboard_id, period, started_at, ended_at, player_count)
+                    SELECT id, current_period, period_started_at, now(), $2 FROM leaderboards WHERE id = $1
+                    """,
+                    [id, String(count)]
+                )
+                try connection.query(
+                    """
+                    INSERT INTO archived_scores (leaderboard_id, period, player_id, score, rank, metadata)
+                    SELECT leaderboard_id, $2, player_id, score, row_number() OVER (ORDER BY \(order)), metadata
+                    FROM player_scores WHERE leaderboard_id = $1
+                    """,
+                    [id, String(period)]
+                )
+                try connection.query("DELETE FROM player_scores WHERE leaderboard_id = $1", [id])
+                try connection.query(
+                    "UPDATE leaderboards SET current_period = current_period + 1, period_started_at = now(), updated_at = now() WHERE id = $1",
+                    [id]
+                )
+                let event = try connection.query(
+                    "INSERT INTO score_events (leaderboard_id, player_id, score, event_type, period) VALUES ($1, '*', 0, 'reset', $2) RETURNING id",
+                    [id, String(period)]
+                )
+                return (period, period + 1, try event.rows[0].int64(0))
+            }
+        }
+    }
+
+    // MARK: - Scores
+
+    /// Commits one group of requests in one transaction: locks the boards (shared) and the
+    /// players (advisory locks in key order, so concurrent committers cannot deadlock), reads the
+    /// current scores, plans the update modes, then writes the events, the scores and usernames.
+    public func commit(_ requests: [[ScoreCommand]]) async throws -> CommitResult {
+        try await pool.withConnection { connection in
+            try connection.transaction { connection in try Self.commit(requests, on: connection) }
+        }
+    }
+
+    private static func commit(_ requests: [[ScoreCommand]], on connection: PGConnection) throws -> CommitResult {
+        let boardIDs = Array(Set(requests.joined().map(\.leaderboardID))).sorted()
+        var boards: [String: StoredBoard] = [:]
+        for row in try connection.query(
+            "SELECT \(boardColumns) FROM leaderboards WHERE id = ANY($1::text[]) ORDER BY id FOR SHARE",
+            [PGArray.text(boardIDs)]
+        ).rows {
+            let board = try board(from: row)
+            boards[board.config.id] = board
+        }
+
+        let keys = Array(Set(requests.joined().filter { boards[$0.leaderboardID] != nil }.map { PlayerKey($0.leaderboardID, $0.playerID) }))
+        var current: [PlayerKey: Int64] = [:]
+        if !keys.isEmpty {
+            let lockKeys = Array(Set(keys.map { XXH3.hash(board: $0.leaderboardID, player: $0.playerID) })).sorted()
+            try connection.query("SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::bigint[]) AS k", [PGArray.int64(lockKeys)])
+            let rows = try connection.query(
+                """
+                SELECT s.leaderboard_id, s.player_id, s.score
+                FROM unnest($1::text[], $2::text[]) AS k(board, player)
+                JOIN player_scores s ON s.leaderboard_id = k.board AND s.player_id = k.player
+                """,
+                [PGArray.text(keys.map(\.leaderboardID)), PGArray.text(keys.map(\.playerID))]
+            )
+            for row in rows.rows {
+                current[PlayerKey(try row.text(0), try row.text(1))] = try row.int64(2)
+            }
+        }
+
+        let rules = boards.mapValues { BoardRules(sortOrder: $0.config.sortOrder, updateMode: $0.config.updateMode) }
+        let plan = GroupCommitPlan(requests: requests, boards: rules, current: current)
+        var lastEventIDs: [String: Int64] = [:]
+        guard !plan.events.isEmpty else {
+            return CommitResult(plan: plan, boards: boards, lastEventIDs: lastEventIDs)
+        }
+
+        let events = plan.events
+        let inserted = try connection.query(
+            """
+            INSERT INTO score_events (leaderboard_id, player_id, score, result_score, event_type, period, metadata, event_time)
+            SELECT board, player, value, result, kind, period, metadata::jsonb, event_time::timestamptz
+            FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::int[], $7::text[], $8::text[])
+                AS e(board, player, value, result, kind, period, metadata, event_time)
+            RETURNING leaderboard_id, id
+            """,
+            [
+                PGArray.text(events.map(\.command.leaderboardID)),
+                PGArray.text(events.map(\.command.playerID)),
+                PGArray.int64(events.map(\.command.value)),
+                PGArray.int64(events.map(\.score)),
+                PGArray.text(events.map(\.mode.rawValue)),
+                PGArray.int64(events.map { Int64(boards[$0.command.leaderboardID]!.period) }),
+                PGArray.text(events.map(\.command.metadataJSON)),
+                PGArray.text(events.map { $0.command.timestamp.map(Timestamp.format) }),
+            ]
+        )
+        for row in inserted.rows {
+            let board = try row.text(0)
+            lastEventIDs[board] = max(lastEventIDs[board] ?? 0, try row.int64(1))
+        }
+
+        let changed = Array(plan.changedScores)
+        if !changed.isEmpty {
+            try connection.query(
+                """
+                INSERT INTO player_scores (leaderboard_id, player_id, score, metadata)
+                SELECT board, player, score, metadata::jsonb
+                FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS s(board, player, score, metadata)
+                ON CONFLICT (leaderboard_id, player_id) DO UPDATE
+                SET score = EXCLUDED.score, metadata = COALESCE(EXCLUDED.metadata, player_scores.metadata), updated_at = now()
+                """,
+                [
+                    PGArray.text(changed.map(\.key.leaderboardID)),
+                    PGArray.text(changed.map(\.key.playerID)),
+                    PGArray.int64(changed.map(\.value.score)),
+                    PGArray.text(changed.map(\.value.metadataJSON)),
+                ]
+            )
+        }
+        if !plan.usernames.isEmpty {
+            let names = Array(plan.usernames)
+            try connection.query(
+                """
+                INSERT INTO players (player_id, username)
+                SELECT * FROM unnest($1::text[], $2::text[])
+                ON CONFLICT (player_id) DO UPDATE SET username = EXCLUDED.username, updated_at = now()
+                """,
+                [PGArray.text(names.map(\.key)), PGArray.text(names.map(\.value))]
+            )
+        }
+        return CommitResult(plan: plan, boards: boards, lastEventIDs: lastEventIDs)
+    }
+
+    /// Removes a player from a board, recording a `remove` event.
+    /// Returns the event id, or nil when the player was not on the board.
+    public func removePlayer(board: String, player: String) async throws -> Int64? {
+        try await pool.withConnection { connection in
+            try connection.transaction { connection -> Int64? in
+                let found = try connection.query("SELECT current_period FROM leaderboards WHERE id = $1 FOR SHARE", [board])
+                guard let row = found.rows.first else { throw LeaderboardError.leaderboardNotFound(board) }
+                let period = try row.int64(0)
+                try connection.query("SELECT pg_advisory_xact_lock($1)", [String(XXH3.hash(board: board, player: player))])
+                let deleted = try connection.query(
+                    "DELETE FROM player_scores WHERE leaderboard_id = $1 AND player_id = $2 RETURNING score",
+                    [board, player]
+                )
+                guard let score = deleted.rows.first else { return nil }
+                let event = try connection.query(
+                    """
+                    INSERT INTO score_events (leaderboard_id, player_id, score, event_type, period)
+                    VALUES ($1, $2, $3, 'remove', $4) RETURNING id
+                    """,
+                    [board, player, try score.text(0), String(period)]
+                )
+                return try event.rows[0].int64(0)
+            }
+        }
+    }
+
+    /// The player's current score, or nil.
+    public func playerScore(board: String, player: String) async throws -> Int64? {
+        let rows = try await pool.query("SELECT score FROM player_scores WHERE leaderboard_id = $1 AND player_id = $2", [board, player])
+        return try rows.rows.first?.int64(0)
+    }
+
+    /// The board's standings in its total order, `limit` entries from 0-based `offset` (the seed's GetLeaderboard).
+    public func standings(board: StoredBoard, limit: Int, offset: Int) async throws -> [LeaderboardEntry] {
+        let order = board.config.sortOrder == .asc ? "s.score ASC, s.player_id ASC" : "s.score DESC, s.player_id DESC"
+        let rows = try await pool.query(
+            """
+            SELECT s.player_id, s.score, p.username FROM player_scores s LEFT JOIN players p ON p.player_id = s.player_id
+            WHERE s.leaderboard_id = $1 ORDER BY \(order) LIMIT $2 OFFSET $3
+            """,
+            [board.config.id, String(limit), String(offset)]
+        )
+        return try rows.rows.enumerated().map { index, row in
+            LeaderboardEntry(rank: offset + index + 1, playerID: try row.text(0), score: try row.int64(1), username: row[2])
+        }
+    }
+
+    /// The id of the newest event of the board (any kind), 0 when none.
+    public func lastEventID(board: String) async throws -> Int64 {
+        let rows = try await pool.query("SELECT coalesce(max(id), 0) FROM score_events WHERE leaderboard_id = $1", [board])
+        return try rows.rows[0].int64(0)
+    }
+
+    /// Usernames of the given players that are known.
+    public func usernames(_ players: [String]) async throws -> [String: String] {
+        guard !players.isEmpty else { return [:] }
+        let rows = try await pool.query(
+            "SELECT player_id, username FROM players WHERE player_id = ANY($1::text[]) AND username IS NOT NULL",
+            [PGArray.text(players)]
+        )
+        var names: [String: String] = [:]
+        for row in rows.rows { names[try row.text(0)] = try row.text(1) }
+        return names
+    }
+
+    // MARK: - Decoding
+
+    static func board(from row: [String?]) throws -> StoredBoard {
+        guard let order = SortOrder(rawValue: try row.text(2)), let period = ResetPeriod(rawValue: try row.text(3)),
+            let mode = UpdateMode(rawValue: try row.text(5)),
+            let layout = try? JSONDecoder().decode(Layout.self, from: Data(try row.text(6).utf8))
+        else { throw PGError(.decoding, "leaderboards row is malformed") }
+        let config = LeaderboardConfig(
+            id: try row.text(0), name: try row.text(1), sortOrder: order, resetPeriod: period,
+            maxEntries: Int(try row.int64(4)), updateMode: mode, layout: layout
+        )
+        return StoredBoard(config: config, period: Int(try row.int64(7)))
+    }
+}
+
+/// A board as stored: its configuration and its current period.
+public struct StoredBoard: Sendable, Equatable {
+    public var config: LeaderboardConfig
+    public var period: Int
+
+    public init(config: LeaderboardConfig, period: Int) {
+        self.config = config
+        self.period = period
+    }
+}
+
+/// What a group commit did.
+public struct CommitResult: Sendable {
+    public var plan: GroupCommitPlan
+    /// The boards the group named that exist.
+    public var boards: [String: StoredBoard]
+    /// Per board, the id of its newest event in this group.
+    public var lastEventIDs: [String: Int64]
+}

@@ -1,0 +1,173 @@
+import BlockingPool
+import CLibPQ
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A blocking libpq connection.
+///
+/// `@unchecked Sendable` is safe because ``BlockingConnectionPool`` lends a connection to one
+/// thread at a time, and the `PGconn` is only touched inside those calls.
+public final class PGConnection: PooledConnection, @unchecked Sendable {
+    /// Where and how to connect.
+    public struct Configuration: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        public var user: String
+        public var password: String
+        public var database: String
+        public var connectTimeoutSeconds: Int
+        /// Server-side statement timeout; 0 disables it.
+        public var statementTimeoutMilliseconds: Int
+
+        public init(
+            host: String = "127.0.0.1", port: Int = 5432, user: String = "leaderboard", password: String = "",
+            database: String = "leaderboard", connectTimeoutSeconds: Int = 3, statementTimeoutMilliseconds: Int = 30_000
+        ) {
+            self.host = host
+            self.port = port
+            self.user = user
+            self.password = password
+            self.database = database
+            self.connectTimeoutSeconds = connectTimeoutSeconds
+            self.statementTimeoutMilliseconds = statementTimeoutMilliseconds
+        }
+
+        /// The libpq keywords and values.
+        var parameters: [(String, String)] {
+            var parameters = [
+                ("host", host), ("port", String(port)), ("user", user), ("dbname", database),
+                ("connect_timeout", String(max(connectTimeoutSeconds, 1))),
+                ("keepalives", "1"), ("keepalives_idle", "10"), ("keepalives_interval", "5"), ("keepalives_count", "3"),
+                ("application_name", "leaderboard"),
+                ("options", "-c statement_timeout=\(statementTimeoutMilliseconds)"),
+            ]
+            if !password.isEmpty { parameters.append(("password", password)) }
+            return parameters
+        }
+    }
+
+    private var connection: OpaquePointer?
+    private var failed = false
+
+    public var isBroken: Bool {
+        guard let connection else { return true }
+        return failed || PQstatus(connection) != CONNECTION_OK
+    }
+
+    /// Connects. Blocking: call on a pool thread.
+    public init(configuration: Configuration) throws {
+        let parameters = configuration.parameters
+        let connection: OpaquePointer? = Self.withCStrings(parameters.map(\.0)) { keywords in
+            Self.withCStrings(parameters.map(\.1)) { values in
+                PQconnectdbParams(keywords, values, 0)
+            }
+        }
+        guard let connection else { throw PGError(.connection, "cannot allocate a connection") }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let message = String(cString: PQerrorMessage(connection))
+            PQfinish(connection)
+            throw PGError(.connection, message.trimmingTrailingNewlines)
+        }
+        self.connection = connection
+    }
+
+    deinit { close() }
+
+    public func close() {
+        if let connection {
+            PQfinish(connection)
+            self.connection = nil
+        }
+    }
+
+    /// Runs one parameterized statement (text parameters and results) and returns its rows.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [String?] = []) throws -> PGRows {
+        guard let connection else { throw PGError(.connection, "connection is closed") }
+        let result: OpaquePointer? = Self.withCStrings(parameters) { values in
+            PQexecParams(connection, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+        }
+        return try consume(result, connection: connection)
+    }
+
+    /// Runs one or more statements without parameters (migrations, BEGIN/COMMIT).
+    public func execute(_ sql: String) throws {
+        guard let connection else { throw PGError(.connection, "connection is closed") }
+        try consume(PQexec(connection, sql), connection: connection)
+    }
+
+    /// Runs `body` inside BEGIN … COMMIT; rolls back when it throws.
+    public func transaction<T>(_ body: (PGConnection) throws -> T) throws -> T {
+        try execute("BEGIN")
+        do {
+            let value = try body(self)
+            try execute("COMMIT")
+            return value
+        } catch {
+            if !isBroken { try? execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    @discardableResult
+    private func consume(_ result: OpaquePointer?, connection: OpaquePointer) throws -> PGRows {
+        guard let result else {
+            failed = true
+            throw PGError(.connection, String(cString: PQerrorMessage(connection)).trimmingTrailingNewlines)
+        }
+        defer { PQclear(result) }
+        let status = PQresultStatus(result)
+        switch status {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+            let columnCount = Int(PQnfields(result))
+            let rowCount = Int(PQntuples(result))
+            var columns: [String] = []
+            columns.reserveCapacity(columnCount)
+            for column in 0..<columnCount { columns.append(String(cString: PQfname(result, Int32(column)))) }
+            var rows: [[String?]] = []
+            rows.reserveCapacity(rowCount)
+            for row in 0..<rowCount {
+                var values: [String?] = []
+                values.reserveCapacity(columnCount)
+                for column in 0..<columnCount {
+                    if PQgetisnull(result, Int32(row), Int32(column)) != 0 {
+                        values.append(nil)
+                    } else {
+                        values.append(String(cString: PQgetvalue(result, Int32(row), Int32(column))))
+                    }
+                }
+                rows.append(values)
+            }
+            let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
+            return PGRows(columns: columns, rows: rows, affected: affected)
+        default:
+            let sqlState = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+            let message = String(cString: PQresultErrorMessage(result)).trimmingTrailingNewlines
+            if PQstatus(connection) != CONNECTION_OK || status == PGRES_FATAL_ERROR && sqlState == nil {
+                failed = true
+                throw PGError(.connection, sqlState: sqlState, message)
+            }
+            throw PGError(.query, sqlState: sqlState, message)
+        }
+    }
+
+    /// Passes `strings` to C as a NULL-terminated array of C strings (nil entries stay NULL).
+    private static func withCStrings<R>(_ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+        var owned: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0) } ?? nil }
+        defer { for pointer in owned { free(pointer) } }
+        owned.append(nil)
+        return owned.withUnsafeBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buffer.count) { body($0) }
+        }
+    }
+}
+
+extension String {
+    fileprivate var trimmingTrailingNewlines: String {
+        var text = self
+        while text.last == "\n" { text.removeLast() }
+        return text
+    }
+}

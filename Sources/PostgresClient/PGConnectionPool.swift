@@ -1,0 +1,40 @@
+import BlockingPool
+import NIOCore
+
+/// A pool of libpq connections; every call runs on the pool's own threads.
+public final class PGConnectionPool: Sendable {
+    public struct Configuration: Sendable, Equatable {
+        public var connection: PGConnection.Configuration
+        public var maxConnections: Int
+
+        public init(connection: PGConnection.Configuration, maxConnections: Int = 8) {
+            self.connection = connection
+            self.maxConnections = maxConnections
+        }
+    }
+
+    public let configuration: Configuration
+    private let pool: BlockingConnectionPool<PGConnection>
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+        let connection = configuration.connection
+        self.pool = BlockingConnectionPool(
+            maxConnections: configuration.maxConnections,
+            acquireTimeout: .seconds(Int64(max(connection.connectTimeoutSeconds, 1)))
+        ) { try PGConnection(configuration: connection) }
+    }
+
+    /// Lends a connection to `body`, which runs on a pool thread; a transaction is one `body`.
+    public func withConnection<T: Sendable>(_ body: @escaping @Sendable (PGConnection) throws -> T) async throws -> T {
+        try await pool.withConnection(body)
+    }
+
+    /// Runs one statement on a pooled connection.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [String?] = []) async throws -> PGRows {
+        try await pool.withConnection { try $0.query(sql, parameters) }
+    }
+
+    public func shutdown() async { await pool.shutdown() }
+}

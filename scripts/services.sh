@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Starts or stops the project's Redis and PostgreSQL as plain processes on loopback, with
+# their data under .data/ in the checkout. Safe to run again while they run or after a crash.
+#
+#   scripts/services.sh up      start (and create the database and role) if not running
+#   scripts/services.sh down    stop both
+#   scripts/services.sh status
+#
+# REDIS_PORTS (default "6379") lists the redis-server processes; PG_PORT (default 5432).
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+data="$root/.data"
+pg_bin=/usr/lib/postgresql/15/bin
+pg_port="${PG_PORT:-5432}"
+pg_data="$data/postgres"
+redis_ports="${REDIS_PORTS:-6379}"
+
+as_postgres() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+redis_up() {
+    local port=$1 dir="$data/redis-$1"
+    if redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1; then return 0; fi
+    mkdir -p "$dir"
+    rm -f "$dir/redis.pid"
+    redis-server --bind 127.0.0.1 --port "$port" --daemonize yes --dir "$dir" \
+        --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --save "" --appendonly no \
+        --protected-mode yes >/dev/null
+    for _ in $(seq 1 50); do
+        redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "redis on port $port did not start; see $dir/redis.log" >&2
+    return 1
+}
+
+pg_up() {
+    mkdir -p "$data"
+    if [ "$(id -u)" -eq 0 ]; then
+        id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql postgres
+        mkdir -p "$pg_data" "$data/pg-socket" "$data/pg-log"
+        chown postgres "$pg_data" "$data/pg-socket" "$data/pg-log"
+        chmod 700 "$pg_data"
+    else
+        mkdir -p "$pg_data" "$data/pg-socket" "$data/pg-log"
+    fi
+    if [ ! -f "$pg_data/PG_VERSION" ]; then
+        as_postgres "$pg_bin/initdb" -D "$pg_data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+            -E UTF8 --locale=C.UTF-8 >"$data/initdb.log" 2>&1 || { cat "$data/initdb.log" >&2; return 1; }
+        cat >>"$pg_data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $pg_port
+unix_socket_directories = '$data/pg-socket'
+max_connections = 200
+max_locks_per_transaction = 256
+shared_buffers = 256MB
+fsync = on
+synchronous_commit = on
+CONF
+    fi
+    if ! as_postgres "$pg_bin/pg_ctl" -D "$pg_data" status >/dev/null 2>&1; then
+        as_postgres "$pg_bin/pg_ctl" -D "$pg_data" -l "$data/pg-log/postgres.log" -w -t 60 start >/dev/null \
+            || { tail -20 "$data/pg-log/postgres.log" >&2; return 1; }
+    fi
+    for _ in $(seq 1 100); do
+        "$pg_bin/pg_isready" -h 127.0.0.1 -p "$pg_port" -q && break
+        sleep 0.1
+    done
+    psql_admin() { as_postgres psql -h "$data/pg-socket" -p "$pg_port" -U postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
+    if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = 'leaderboard'")" != 1 ]; then
+        psql_admin -c "CREATE ROLE leaderboard LOGIN PASSWORD 'secret'"
+    fi
+    for db in leaderboard ${EXTRA_DATABASES:-}; do
+        if [ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" != 1 ]; then
+            psql_admin -c "CREATE DATABASE $db OWNER leaderboard"
+        fi
+    done
+}
+
+pg_down() {
+    [ -f "$pg_data/PG_VERSION" ] || return 0
+    as_postgres "$pg_bin/pg_ctl" -D "$pg_data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+redis_down() {
+    local port=$1
+    redis-cli -h 127.0.0.1 -p "$port" shutdown nosave >/dev/null 2>&1 || true
+}
+
+case "${1:-up}" in
+up)
+    "$root/scripts/install-deps.sh"
+    for port in $redis_ports; do redis_up "$port"; done
+    pg_up
+    echo "services up: redis on $(echo $redis_ports | tr ' ' ','), postgres on $pg_port (data in .data/)"
+    ;;
+down)
+    for port in $redis_ports; do redis_down "$port"; done
+    pg_down
+    echo "services stopped"
+    ;;
+status)
+    for port in $redis_ports; do
+        printf 'redis %s: %s\n' "$port" "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null || echo down)"
+    done
+    "$pg_bin/pg_isready" -h 127.0.0.1 -p "$pg_port" || true
+    ;;
+*)
+    echo "usage: $0 up|down|status" >&2
+    exit 2
+    ;;
+esac
