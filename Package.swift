@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // C clients, as system libraries.
@@ -117,11 +118,12 @@ let package = Package(
                 "LeaderboardApp", "LeaderboardCore", "LeaderboardService", "LeaderboardStore", "RedisClient", "PostgresClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "LeaderboardCoreTests", dependencies: ["LeaderboardCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "LeaderboardCoreTests", dependencies: ["LeaderboardCore", "PostgresClient"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LeaderboardIntegrationTests",
             dependencies: [
@@ -129,6 +131,7 @@ let package = Package(
                 "RedisClient", "PostgresClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,0 +1,110 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import LeaderboardApp
+import LeaderboardCore
+import Logging
+import NIOCore
+
+/// Runs `body` against the real application (real Redis and PostgreSQL) through Hummingbird's
+/// router test client; the app's services (writer, recovery) run for the duration.
+public func withTestApp<T: Sendable>(
+    config: AppConfig = TestEnvironment.config,
+    _ body: @Sendable (TestAPI, LeaderboardSystem) async throws -> T
+) async throws -> T {
+    let logger = TestEnvironment.logger
+    let system = try await LeaderboardSystem.make(config: config, logger: logger)
+    let app = buildApplication(config: config, system: system, logger: logger)
+    return try await app.test(.router) { client in
+        try await body(TestAPI(client: client), system)
+    }
+}
+
+/// A JSON answer of the API.
+public struct APIResponse: Sendable {
+    public let status: HTTPResponse.Status
+    public let headers: HTTPFields
+    public let json: JSONValue
+
+    /// `error.code` of an error answer.
+    public var errorCode: String? {
+        guard case .object(let error)? = json.object?["error"], case .string(let code)? = error["code"] else { return nil }
+        return code
+    }
+
+    public subscript(_ key: String) -> JSONValue? { json.object?[key] }
+
+    /// `entries` of a page answer, decoded.
+    public var entries: [LeaderboardEntry] {
+        guard case .array(let items)? = self["entries"] else { return [] }
+        return items.compactMap(Self.entry)
+    }
+
+    /// The answer as one entry.
+    public var entry: LeaderboardEntry? { Self.entry(json) }
+
+    /// An integer member of the answer.
+    public func integer(_ key: String) -> Int64? {
+        if case .integer(let value)? = self[key] { return value }
+        return nil
+    }
+
+    static func entry(_ value: JSONValue) -> LeaderboardEntry? {
+        guard let object = value.object, case .integer(let rank)? = object["rank"], case .string(let player)? = object["player_id"],
+            case .integer(let score)? = object["score"]
+        else { return nil }
+        var username: String?
+        if case .string(let name)? = object["username"] { username = name }
+        return LeaderboardEntry(rank: Int(rank), playerID: player, score: score, username: username)
+    }
+}
+
+/// Small helpers over the test client that speak the API's JSON.
+public struct TestAPI: Sendable {
+    public let client: any TestClientProtocol
+
+    public func request(_ method: HTTPRequest.Method, _ path: String, body: String? = nil) async throws -> APIResponse {
+        try await client.execute(
+            uri: path, method: method, headers: [.contentType: "application/json"],
+            body: body.map { ByteBuffer(string: $0) }
+        ) { response in
+            let json: JSONValue
+            if response.body.readableBytes == 0 {
+                json = .null
+            } else {
+                json = (try? JSONDecoder().decode(JSONValue.self, from: Data(response.body.readableBytesView))) ?? .string(String(buffer: response.body))
+            }
+            return APIResponse(status: response.status, headers: response.headers, json: json)
+        }
+    }
+
+    public func get(_ path: String) async throws -> APIResponse { try await request(.get, path) }
+    public func post(_ path: String, _ body: String) async throws -> APIResponse { try await request(.post, path, body: body) }
+    public func delete(_ path: String) async throws -> APIResponse { try await request(.delete, path) }
+
+    /// Creates a board; `extra` is more JSON members, e.g. `"sort_order": "asc"`.
+    @discardableResult
+    public func createBoard(_ id: String, _ extra: String = "") async throws -> APIResponse {
+        let response = try await post("/api/v1/leaderboards", "{\"id\": \"\(id)\"\(extra.isEmpty ? "" : ", " + extra)}")
+        guard response.status == .created else { throw TestFailure("creating \(id): \(response.status) \(response.json)") }
+        return response
+    }
+
+    /// Submits `(player, score)` pairs in batches of `batchSize`.
+    public func submit(_ board: String, _ scores: [(String, Int64)], batchSize: Int = 1000) async throws {
+        var index = 0
+        while index < scores.count {
+            let chunk = scores[index..<min(index + batchSize, scores.count)]
+            let items = chunk.map { "{\"player_id\": \"\($0.0)\", \"score\": \($0.1), \"game_id\": \"\(board)\"}" }
+            let response = try await post("/api/v1/scores/batch", "{\"scores\": [\(items.joined(separator: ","))]}")
+            guard response.status == .ok else { throw TestFailure("batch on \(board): \(response.status) \(response.json)") }
+            index += batchSize
+        }
+    }
+}
+
+public struct TestFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,43 @@
+import Foundation
+import LeaderboardApp
+import Logging
+
+/// Where the test servers are, from the environment (defaults match `scripts/services.sh`).
+///
+/// Tests use their own PostgreSQL database and Redis db index so they never touch the demo's data.
+public enum TestEnvironment {
+    static let environment = ProcessInfo.processInfo.environment
+
+    /// The configuration tests run the service with.
+    public static var config: AppConfig {
+        var config = AppConfig()
+        config.postgres.host = environment["LEADERBOARD_TEST_PG_HOST"] ?? "127.0.0.1"
+        config.postgres.port = environment["LEADERBOARD_TEST_PG_PORT"].flatMap(Int.init) ?? 5432
+        config.postgres.database = environment["LEADERBOARD_TEST_PG_DATABASE"] ?? "leaderboard_test"
+        config.postgres.user = environment["LEADERBOARD_TEST_PG_USER"] ?? "leaderboard"
+        config.postgres.password = environment["LEADERBOARD_TEST_PG_PASSWORD"] ?? "secret"
+        config.postgres.maxConnections = 4
+        config.redis.host = environment["LEADERBOARD_TEST_REDIS_HOST"] ?? "127.0.0.1"
+        config.redis.port = environment["LEADERBOARD_TEST_REDIS_PORT"].flatMap(Int.init) ?? 6379
+        config.redis.db = environment["LEADERBOARD_TEST_REDIS_DB"].flatMap(Int.init) ?? 1
+        config.redis.poolSize = 8
+        config.leaderboard.configCacheTTL = .seconds(1)
+        return config
+    }
+
+    /// Path of the built server binary, for tests that run it as a process.
+    public static var serverBinary: String {
+        environment["LEADERBOARD_SERVER_BIN"] ?? FileManager.default.currentDirectoryPath + "/.build/debug/leaderboard-server"
+    }
+
+    public static var logger: Logger {
+        var logger = Logger(label: "test")
+        logger.logLevel = environment["LEADERBOARD_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        return logger
+    }
+
+    /// A board id no other test (or earlier run) uses.
+    public static func uniqueID(_ prefix: String) -> String {
+        "\(prefix)-\(UInt32.random(in: .min ... .max))-\(UInt32.random(in: .min ... .max))"
+    }
+}
