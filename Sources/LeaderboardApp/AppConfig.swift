@@ -57,8 +57,6 @@ public struct AppConfig: Sendable, Equatable {
     public var postgres = Postgres()
     public var sync = Sync()
     public var leaderboard = Leaderboard()
-    /// Path of the cluster description (used by sharded layouts).
-    public var topology = "Topology/local.yaml"
 
     public init() {}
 
@@ -115,10 +113,6 @@ extension AppConfig {
         }
         for (name, value) in environment where name.hasPrefix("LEADERBOARD_") && name != "LEADERBOARD_CONFIG" {
             let rest = name.dropFirst("LEADERBOARD_".count).lowercased()
-            if rest == "topology" {
-                values["topology"] = value
-                continue
-            }
             guard let underscore = rest.firstIndex(of: "_") else { continue }
             values["\(rest[..<underscore]).\(rest[rest.index(after: underscore)...])"] = value
         }
@@ -205,7 +199,6 @@ extension AppConfig {
             throw ConfigError(key: "leaderboard.commit_max_events", problem: "must be at least leaderboard.max_batch_size")
         }
         leaderboard.configCacheTTL = try reader.duration("leaderboard.config_cache_ttl", default: leaderboard.configCacheTTL)
-        topology = try reader.string("topology", default: topology)
         if let unknown = reader.unread.sorted().first {
             throw ConfigError(key: unknown, problem: "unknown key")
         }

@@ -15,13 +15,13 @@ public struct LeaderboardSystem: Sendable {
     public let postgres: PGConnectionPool
     public let redis: RedisConnectionPool
 
-    /// Opens the pools, applies the schema migrations and wires the layers.
-    public static func make(config: AppConfig, logger: Logger) async throws -> LeaderboardSystem {
+    /// Opens the pools, applies the schema migrations (unless `migrate` is false) and wires the layers.
+    public static func make(config: AppConfig, logger: Logger, migrate: Bool = true) async throws -> LeaderboardSystem {
         let postgres = PGConnectionPool(configuration: config.postgresPool)
         let redis = RedisConnectionPool(configuration: config.redisPool)
         let repository = PostgresScoreRepository(pool: postgres)
         do {
-            try await repository.migrate()
+            if migrate { try await repository.migrate() }
         } catch {
             await postgres.shutdown()
             await redis.shutdown()

@@ -6,10 +6,13 @@ import ServiceLifecycle
 /// Keeps the real-time view caught up with PostgreSQL between sync passes.
 ///
 /// At start it compares each board's last applied event id in Redis with the newest event in
-/// PostgreSQL and rebuilds the boards that differ (a restart after a crash, a Redis that came
-/// back empty); then, every `interval`, it rebuilds the boards marked stale by a failed write or
-/// a read that found the board missing. Rebuilds run through the ``WriteCoordinator`` so they are
-/// ordered with the writes.
+/// PostgreSQL and rebuilds the boards that differ (a restart after a crash between commit and
+/// Redis write, a Redis that came back empty); then, every `interval`, it rebuilds the boards
+/// marked stale by a failed Redis write or by a read that found the board missing.
+///
+/// A rebuild is safe while other writers (this process or others) keep applying: it reads the
+/// view's version, takes a consistent PostgreSQL snapshot, builds it aside and switches it in only
+/// if the version did not move meanwhile; otherwise it tries again with a newer snapshot.
 public final class RealtimeRecovery: Service, Sendable {
     private let service: LeaderboardService
     private let interval: Duration
@@ -31,44 +34,65 @@ public final class RealtimeRecovery: Service, Sendable {
         }
     }
 
-    /// Marks stale every board whose Redis view is not at PostgreSQL's newest event, and rebuilds them.
+    /// Rebuilds every board whose Redis view is not at PostgreSQL's newest event; boards whose
+    /// metadata is gone are marked stale first, so reads answer 503 until they are back.
     public func checkAllBoards() async {
         do {
             for board in try await service.repository.listLeaderboards() {
                 let id = board.config.id
                 let applied = try? await service.realtime.lastAppliedEventID(id)
                 let newest = try await service.repository.lastEventID(board: id)
-                if applied != newest {
-                    service.stale.mark(id)
-                    await rebuild(id)
-                }
+                guard applied != newest else { continue }
+                if applied == nil { service.stale.mark(id) }
+                await rebuild(id)
             }
         } catch {
             logger.warning("start-up check of the real-time view failed; will retry stale boards", metadata: ["error": "\(error)"])
         }
     }
 
-    /// Rebuilds one board's real-time view from PostgreSQL.
-    public func rebuild(_ id: String) async {
+    /// Rebuilds one board's real-time view from PostgreSQL. Returns true when the view was replaced.
+    ///
+    /// Each attempt runs between this process's group commits (so only other processes can make
+    /// it retry); writes queue meanwhile.
+    @discardableResult
+    public func rebuild(_ id: String, attempts: Int = 5) async -> Bool {
         do {
-            try await service.writer.exclusive {
-                guard let board = try await self.service.repository.leaderboard(id) else {
-                    self.service.stale.clear(id)
-                    return
+            for _ in 0..<attempts {
+                let outcome = try await service.writer.exclusive { try await self.attempt(id) }
+                switch outcome {
+                case .rebuilt, .gone: return outcome == .rebuilt
+                case .changedMeanwhile: continue
                 }
-                let started = ContinuousClock.now
-                let lastEventID = try await self.service.repository.lastEventID(board: id)
-                let limit = board.config.maxEntries > 0 ? board.config.maxEntries : Int(Int32.max)
-                let entries = try await self.service.repository.standings(board: board, limit: limit, offset: 0)
-                try await self.service.realtime.rebuild(board, entries: entries, lastEventID: lastEventID)
-                self.service.stale.clear(id)
-                self.logger.info(
-                    "rebuilt real-time board from the database",
-                    metadata: ["board": "\(id)", "players": "\(entries.count)", "took": "\(ContinuousClock.now - started)"]
-                )
             }
+            logger.info("rebuild deferred: the board kept changing", metadata: ["board": "\(id)"])
         } catch {
             logger.warning("rebuild failed; will retry", metadata: ["board": "\(id)", "error": "\(error)"])
         }
+        return false
+    }
+
+    private enum Outcome: Sendable { case rebuilt, gone, changedMeanwhile }
+
+    private func attempt(_ id: String) async throws -> Outcome {
+        let started = ContinuousClock.now
+        let version = try await service.realtime.viewVersion(id)
+        guard let board = try await service.repository.leaderboard(id) else {
+            service.stale.clear(id)
+            return .gone
+        }
+        let limit = board.config.maxEntries > 0 ? board.config.maxEntries : Int(Int32.max)
+        guard let snapshot = try await service.repository.snapshot(board: id, limit: limit) else {
+            service.stale.clear(id)
+            return .gone
+        }
+        guard try await service.realtime.rebuild(snapshot.board, entries: snapshot.entries, lastEventID: snapshot.lastEventID, ifVersion: version)
+        else { return .changedMeanwhile }
+        service.stale.clear(id)
+        logger.info(
+            "rebuilt real-time board from the database",
+            metadata: ["board": "\(id)", "players": "\(snapshot.entries.count)", "took": "\(ContinuousClock.now - started)"]
+        )
+        return .rebuilt
     }
 }

@@ -271,6 +271,32 @@ public final class PostgresScoreRepository: Sendable {
         }
     }
 
+    /// One consistent snapshot of a board for a rebuild: its row, its best `limit` players in
+    /// the board's order (with usernames), and the newest event id, all from one transaction.
+    public func snapshot(board id: String, limit: Int) async throws -> (board: StoredBoard, entries: [LeaderboardEntry], lastEventID: Int64)? {
+        try await pool.withConnection { connection in
+            try connection.transaction("ISOLATION LEVEL REPEATABLE READ READ ONLY") { connection in
+                guard let row = try connection.query("SELECT \(Self.boardColumns) FROM leaderboards WHERE id = $1", [id]).rows.first else {
+                    return nil
+                }
+                let board = try Self.board(from: row)
+                let order = board.config.sortOrder == .asc ? "s.score ASC, s.player_id ASC" : "s.score DESC, s.player_id DESC"
+                let rows = try connection.query(
+                    """
+                    SELECT s.player_id, s.score, p.username FROM player_scores s LEFT JOIN players p ON p.player_id = s.player_id
+                    WHERE s.leaderboard_id = $1 ORDER BY \(order) LIMIT $2
+                    """,
+                    [id, String(limit)]
+                )
+                let entries = try rows.rows.enumerated().map { index, row in
+                    LeaderboardEntry(rank: index + 1, playerID: try row.text(0), score: try row.int64(1), username: row[2])
+                }
+                let last = try connection.query("SELECT coalesce(max(id), 0) FROM score_events WHERE leaderboard_id = $1", [id])
+                return (board, entries, try last.rows[0].int64(0))
+            }
+        }
+    }
+
     /// The id of the newest event of the board (any kind), 0 when none.
     public func lastEventID(board: String) async throws -> Int64 {
         let rows = try await pool.query("SELECT coalesce(max(id), 0) FROM score_events WHERE leaderboard_id = $1", [board])

@@ -15,8 +15,12 @@ public protocol RealtimeStore: Sendable {
     /// Applies committed changes: scores, removals, usernames, trimming and the last event ids.
     /// Returns the boards whose view turned out to be lost (they need a rebuild).
     func apply(_ batch: RealtimeBatch) async throws -> Set<String>
-    /// Replaces the board's content at once with `entries` (a rebuild from PostgreSQL).
-    func rebuild(_ board: StoredBoard, entries: [LeaderboardEntry], lastEventID: Int64) async throws
+    /// Replaces the board's content at once with `entries` (a snapshot of PostgreSQL), provided the
+    /// view's version is still `expected` (read before the snapshot was taken). Returns false,
+    /// changing nothing, when changes were applied meanwhile: the caller takes a new snapshot.
+    func rebuild(_ board: StoredBoard, entries: [LeaderboardEntry], lastEventID: Int64, ifVersion expected: Int64?) async throws -> Bool
+    /// A number that changes whenever the board's view changes; nil when its metadata is missing.
+    func viewVersion(_ board: String) async throws -> Int64?
     /// The id of the last event applied to the board, nil when the board has no metadata (lost or new).
     func lastAppliedEventID(_ board: String) async throws -> Int64?
 

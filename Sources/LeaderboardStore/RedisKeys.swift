@@ -6,6 +6,6 @@ public enum RedisKeys {
     public static func meta(_ board: String) -> String { "leaderboard:\(board):meta" }
     /// Hash of a player's info (username).
     public static func playerInfo(_ player: String) -> String { "player:\(player):info" }
-    /// Where a rebuild writes before it switches the board over.
-    static func rebuilding(_ board: String) -> String { "leaderboard:\(board):rebuild" }
+    /// Where one rebuild attempt writes before it switches the board over.
+    static func rebuilding(_ board: String, attempt: UInt64) -> String { "leaderboard:\(board):rebuild:\(attempt)" }
 }

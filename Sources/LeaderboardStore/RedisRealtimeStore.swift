@@ -22,18 +22,21 @@ public final class RedisRealtimeStore: RealtimeStore {
     // MARK: - Boards
 
     public func prepareBoard(_ board: StoredBoard, lastEventID: Int64) async throws {
-        try check(try await pool.pipeline([metaCommand(board, lastEventID: lastEventID)]))
+        try check(try await pool.pipeline([["MULTI"], metaCommand(board, lastEventID: lastEventID), bumpVersion(board.config.id), ["EXEC"]]))
     }
 
     public func deleteBoard(_ id: String) async throws {
-        try check(try await pool.pipeline([["DEL", RedisKeys.realtime(id), RedisKeys.meta(id), RedisKeys.rebuilding(id)]]))
+        try check(try await pool.pipeline([["DEL", RedisKeys.realtime(id), RedisKeys.meta(id)]]))
     }
 
     public func resetBoard(_ board: StoredBoard, lastEventID: Int64) async throws {
         try check(
             try await pool.pipeline([
+                ["MULTI"],
                 ["DEL", RedisKeys.realtime(board.config.id)],
                 metaCommand(board, lastEventID: lastEventID),
+                bumpVersion(board.config.id),
+                ["EXEC"],
             ])
         )
     }
@@ -44,76 +47,83 @@ public final class RedisRealtimeStore: RealtimeStore {
         return reply.integer
     }
 
-    private func metaCommand(_ board: StoredBoard, lastEventID: Int64) -> [String] {
+    public func viewVersion(_ board: String) async throws -> Int64? {
+        let replies = try await pool.pipeline([["EXISTS", RedisKeys.meta(board)], ["HGET", RedisKeys.meta(board), "version"]])
+        try check(replies)
+        guard replies[0].integer == 1 else { return nil }
+        return replies[1].integer ?? 0
+    }
+
+    private func metaFields(_ board: StoredBoard, lastEventID: Int64) -> [String] {
         let config = board.config
         return [
-            "HSET", RedisKeys.meta(config.id),
             "name", config.name, "sort_order", config.sortOrder.rawValue, "update_mode", config.updateMode.rawValue,
             "max_entries", String(config.maxEntries), "layout", config.layout.strategy, "epoch", "1",
             "period", String(board.period), "last_event_id", String(lastEventID),
         ]
     }
 
+    private func metaCommand(_ board: StoredBoard, lastEventID: Int64) -> [String] {
+        ["HSET", RedisKeys.meta(board.config.id)] + metaFields(board, lastEventID: lastEventID)
+    }
+
+    private func bumpVersion(_ board: String) -> [String] { ["HINCRBY", RedisKeys.meta(board), "version", "1"] }
+
     // MARK: - Writes
 
+    /// Applies each board's changes atomically (one script per board), so a concurrent rebuild
+    /// sees either none or all of them through the view's version.
     public func apply(_ batch: RealtimeBatch) async throws -> Set<String> {
         var commands: [[String]] = []
-        var eventCommands: [(index: Int, board: String)] = []
+        var boards: [String] = []
         for (id, changes) in batch.boards {
-            let key = RedisKeys.realtime(id)
-            if !changes.removals.isEmpty { commands.append(["ZREM", key] + changes.removals) }
-            for chunk in stride(from: 0, to: changes.scores.count, by: chunkSize) {
-                var command = ["ZADD", key]
-                for (player, score) in changes.scores[chunk..<min(chunk + chunkSize, changes.scores.count)] {
-                    command.append(String(score))
-                    command.append(player)
-                }
-                commands.append(command)
+            let config = changes.config
+            var command = [
+                "EVAL", Scripts.apply, "2", RedisKeys.realtime(id), RedisKeys.meta(id),
+                String(changes.lastEventID), config.sortOrder.rawValue, String(config.maxEntries), String(changes.removals.count),
+            ]
+            command.reserveCapacity(command.count + changes.removals.count + 2 * changes.scores.count)
+            command.append(contentsOf: changes.removals)
+            for (player, score) in changes.scores {
+                command.append(String(score))
+                command.append(player)
             }
-            if let trim = trimCommand(changes.config) { commands.append(trim) }
-            if changes.lastEventID > 0 {
-                eventCommands.append((commands.count, id))
-                commands.append(["EVAL", Scripts.raiseLastEventID, "1", RedisKeys.meta(id), String(changes.lastEventID)])
-            }
+            boards.append(id)
+            commands.append(command)
         }
         for (player, username) in batch.usernames {
             commands.append(["HSET", RedisKeys.playerInfo(player), "username", username])
         }
         let replies = try await pool.pipeline(commands)
         try check(replies)
-        return Set(eventCommands.filter { replies[$0.index].integer == -1 }.map(\.board))
+        return Set(boards.indices.filter { replies[$0].integer == -1 }.map { boards[$0] })
     }
 
-    public func rebuild(_ board: StoredBoard, entries: [LeaderboardEntry], lastEventID: Int64) async throws {
+    public func rebuild(_ board: StoredBoard, entries: [LeaderboardEntry], lastEventID: Int64, ifVersion expected: Int64?) async throws -> Bool {
         let id = board.config.id
-        let staging = RedisKeys.rebuilding(id)
-        var commands: [[String]] = [["DEL", staging]]
+        let staging = RedisKeys.rebuilding(id, attempt: UInt64.random(in: .min ... .max))
+        var commands: [[String]] = []
         for chunk in stride(from: 0, to: entries.count, by: chunkSize) {
             var command = ["ZADD", staging]
+            command.reserveCapacity(2 + 2 * chunkSize)
             for entry in entries[chunk..<min(chunk + chunkSize, entries.count)] {
                 command.append(String(entry.score))
                 command.append(entry.playerID)
             }
             commands.append(command)
+            // An abandoned staging key (a crash mid-rebuild) expires by itself.
+            if chunk == 0 { commands.append(["EXPIRE", staging, "3600"]) }
         }
-        // Switch at once: RENAME replaces the live key atomically; an empty board has no key.
-        commands.append(entries.isEmpty ? ["DEL", RedisKeys.realtime(id)] : ["RENAME", staging, RedisKeys.realtime(id)])
-        commands.append(metaCommand(board, lastEventID: lastEventID))
         for entry in entries {
             if let username = entry.username { commands.append(["HSET", RedisKeys.playerInfo(entry.playerID), "username", username]) }
         }
-        try check(try await pool.pipeline(commands))
-    }
-
-    /// Removes the players beyond `max_entries` (the worst ones in the board's order).
-    private func trimCommand(_ config: LeaderboardConfig) -> [String]? {
-        guard config.maxEntries > 0 else { return nil }
-        let key = RedisKeys.realtime(config.id)
-        switch config.sortOrder {
-        // Ascending index 0 is the worst on a desc board.
-        case .desc: return ["ZREMRANGEBYRANK", key, "0", String(-(config.maxEntries + 1))]
-        case .asc: return ["ZREMRANGEBYRANK", key, String(config.maxEntries), "-1"]
-        }
+        commands.append(
+            ["EVAL", Scripts.switchRebuilt, "3", staging, RedisKeys.realtime(id), RedisKeys.meta(id), expected.map(String.init) ?? ""]
+                + metaFields(board, lastEventID: lastEventID)
+        )
+        let replies = try await pool.pipeline(commands)
+        try check(replies)
+        return replies.last?.integer == 1
     }
 
     // MARK: - Reads
@@ -229,12 +239,58 @@ enum Scripts {
         return out
         """
 
-    /// KEYS[1] = board meta hash; ARGV[1] = event id. Raises last_event_id, never lowers it.
-    /// Returns -1 when the metadata is missing (the board must be rebuilt), 0 otherwise.
-    static let raiseLastEventID = """
-        if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-        local current = tonumber(redis.call('HGET', KEYS[1], 'last_event_id') or '0')
-        if tonumber(ARGV[1]) > current then redis.call('HSET', KEYS[1], 'last_event_id', ARGV[1]) end
+    /// Applies one board's committed changes atomically.
+    /// KEYS[1] = board zset, KEYS[2] = board meta; ARGV[1] = last event id, ARGV[2] = order,
+    /// ARGV[3] = max_entries (0 = unlimited), ARGV[4] = number of removals, then the removed
+    /// members, then score/member pairs. Returns -1 and writes nothing when the metadata is
+    /// missing (the board was lost and must be rebuilt), 0 otherwise. Bumps the view's version.
+    static let apply = """
+        if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
+        local removals = tonumber(ARGV[4])
+        local i = 5
+        local stop = 4 + removals
+        while i <= stop do
+          local last = math.min(i + 999, stop)
+          redis.call('ZREM', KEYS[1], unpack(ARGV, i, last))
+          i = last + 1
+        end
+        while i <= #ARGV do
+          local last = math.min(i + 1999, #ARGV)
+          redis.call('ZADD', KEYS[1], unpack(ARGV, i, last))
+          i = last + 1
+        end
+        local max = tonumber(ARGV[3])
+        if max > 0 then
+          if ARGV[2] == 'desc' then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(max + 1))
+          else redis.call('ZREMRANGEBYRANK', KEYS[1], max, -1) end
+        end
+        redis.call('HINCRBY', KEYS[2], 'version', 1)
+        local current = tonumber(redis.call('HGET', KEYS[2], 'last_event_id') or '0')
+        if tonumber(ARGV[1]) > current then redis.call('HSET', KEYS[2], 'last_event_id', ARGV[1]) end
         return 0
+        """
+
+    /// Switches a rebuilt board in, unless its view changed since the rebuild's snapshot.
+    /// KEYS[1] = staging zset, KEYS[2] = board zset, KEYS[3] = board meta; ARGV[1] = the version
+    /// read before the snapshot ("" = no metadata), then meta field/value pairs.
+    /// Returns 1 when switched, 0 when something was applied meanwhile (the caller retries).
+    static let switchRebuilt = """
+        local version = redis.call('HGET', KEYS[3], 'version')
+        if not version then
+          if redis.call('EXISTS', KEYS[3]) == 1 then version = '0' else version = '' end
+        end
+        if version ~= ARGV[1] then
+          redis.call('DEL', KEYS[1])
+          return 0
+        end
+        if redis.call('EXISTS', KEYS[1]) == 1 then
+          redis.call('RENAME', KEYS[1], KEYS[2])
+          redis.call('PERSIST', KEYS[2])
+        else
+          redis.call('DEL', KEYS[2])
+        end
+        redis.call('HSET', KEYS[3], unpack(ARGV, 2))
+        redis.call('HINCRBY', KEYS[3], 'version', 1)
+        return 1
         """
 }

@@ -11,10 +11,11 @@ import NIOCore
 /// router test client; the app's services (writer, recovery) run for the duration.
 public func withTestApp<T: Sendable>(
     config: AppConfig = TestEnvironment.config,
+    migrate: Bool = true,
     _ body: @Sendable (TestAPI, LeaderboardSystem) async throws -> T
 ) async throws -> T {
     let logger = TestEnvironment.logger
-    let system = try await LeaderboardSystem.make(config: config, logger: logger)
+    let system = try await LeaderboardSystem.make(config: config, logger: logger, migrate: migrate)
     let app = buildApplication(config: config, system: system, logger: logger)
     return try await app.test(.router) { client in
         try await body(TestAPI(client: client), system)
@@ -34,6 +35,12 @@ public struct APIResponse: Sendable {
     }
 
     public subscript(_ key: String) -> JSONValue? { json.object?[key] }
+
+    /// `error.message` of an error answer ("" otherwise).
+    public var errorMessage: String {
+        guard case .object(let error)? = json.object?["error"], case .string(let message)? = error["message"] else { return "" }
+        return message
+    }
 
     /// `entries` of a page answer, decoded.
     public var entries: [LeaderboardEntry] {
@@ -80,7 +87,9 @@ public struct TestAPI: Sendable {
     }
 
     public func get(_ path: String) async throws -> APIResponse { try await request(.get, path) }
+    @discardableResult
     public func post(_ path: String, _ body: String) async throws -> APIResponse { try await request(.post, path, body: body) }
+    @discardableResult
     public func delete(_ path: String) async throws -> APIResponse { try await request(.delete, path) }
 
     /// Creates a board; `extra` is more JSON members, e.g. `"sort_order": "asc"`.

@@ -99,8 +99,9 @@ public final class PGConnection: PooledConnection, @unchecked Sendable {
     }
 
     /// Runs `body` inside BEGIN … COMMIT; rolls back when it throws.
-    public func transaction<T>(_ body: (PGConnection) throws -> T) throws -> T {
-        try execute("BEGIN")
+    /// - Parameter mode: what follows BEGIN, e.g. `ISOLATION LEVEL REPEATABLE READ READ ONLY`.
+    public func transaction<T>(_ mode: String = "", _ body: (PGConnection) throws -> T) throws -> T {
+        try execute(mode.isEmpty ? "BEGIN" : "BEGIN \(mode)")
         do {
             let value = try body(self)
             try execute("COMMIT")
