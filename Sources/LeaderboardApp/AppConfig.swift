@@ -113,11 +113,14 @@ extension AppConfig {
         }
         for (name, value) in environment where name.hasPrefix("LEADERBOARD_") && name != "LEADERBOARD_CONFIG" {
             let rest = name.dropFirst("LEADERBOARD_".count).lowercased()
-            guard let underscore = rest.firstIndex(of: "_") else { continue }
+            // Only the configuration's sections: other LEADERBOARD_* variables (a test's, a script's) are not ours.
+            guard let underscore = rest.firstIndex(of: "_"), sections.contains(String(rest[..<underscore])) else { continue }
             values["\(rest[..<underscore]).\(rest[rest.index(after: underscore)...])"] = value
         }
         return try AppConfig(values: values)
     }
+
+    static let sections: Set<String> = ["server", "redis", "postgres", "sync", "leaderboard"]
 
     /// `section.key` → text, from the YAML document.
     static func flatten(yaml text: String) throws -> [String: String] {
@@ -129,10 +132,7 @@ extension AppConfig {
         guard let root = document as? [String: Any] else { throw ConfigError(key: "config", problem: "the document must be a mapping") }
         var values: [String: String] = [:]
         for (section, content) in root {
-            if let scalar = scalarText(content) {
-                values[section] = scalar
-                continue
-            }
+            guard sections.contains(section) else { throw ConfigError(key: section, problem: "unknown section") }
             guard let mapping = content as? [String: Any] else {
                 throw ConfigError(key: section, problem: "must be a mapping of keys to values")
             }

@@ -70,6 +70,8 @@ public final class PGConnection: PooledConnection, @unchecked Sendable {
             PQfinish(connection)
             throw PGError(.connection, message.trimmingTrailingNewlines)
         }
+        // Notices (e.g. "relation already exists, skipping") would go to stderr; they are not errors.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
         self.connection = connection
     }
 

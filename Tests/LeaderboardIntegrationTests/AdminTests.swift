@@ -120,3 +120,27 @@ import Testing
         }
     }
 }
+
+@Suite struct CatchUpTests {
+    /// A crash between the PostgreSQL commit and the Redis write leaves Redis behind; the next
+    /// start finds the board's last applied event behind PostgreSQL's and rebuilds it.
+    @Test func eventsCommittedButNotAppliedAreCaughtUpAtStart() async throws {
+        let board = TestEnvironment.uniqueID("catch-up")
+        try await withTestApp { api, system in
+            try await api.createBoard(board)
+            try await api.submit(board, [("a", 10), ("b", 20)])
+            // Commit behind the service's back, as if the process died before applying to Redis.
+            _ = try await system.service.repository.commit([[ScoreCommand(leaderboardID: board, playerID: "c", value: 30)]])
+            #expect(try await api.get("/api/v1/leaderboards/\(board)/player/c").errorCode == "player_not_found")
+        }
+        try await withTestApp { api, _ in
+            var entry = try await api.get("/api/v1/leaderboards/\(board)/player/c")
+            for _ in 0..<50 where entry.status != .ok {
+                try await Task.sleep(for: .milliseconds(100))
+                entry = try await api.get("/api/v1/leaderboards/\(board)/player/c")
+            }
+            #expect(entry.entry == LeaderboardEntry(rank: 1, playerID: "c", score: 30))
+            #expect(try await api.get("/api/v1/leaderboards/\(board)/top").entries.map(\.playerID) == ["c", "b", "a"])
+        }
+    }
+}

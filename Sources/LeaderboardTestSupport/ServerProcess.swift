@@ -1,0 +1,87 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real server binary run as a child process, for tests that crash or stop it.
+public final class ServerProcess: @unchecked Sendable {
+    public let port: Int
+    public let process: Process
+    public let logPath: String
+
+    /// Starts the binary with the test environment and waits until /healthz answers.
+    public static func start(port: Int, extraEnvironment: [String: String] = [:], client: HTTPClient) async throws -> ServerProcess {
+        let config = TestEnvironment.config
+        var environment = ProcessInfo.processInfo.environment
+        environment["LEADERBOARD_SERVER_PORT"] = String(port)
+        environment["LEADERBOARD_SERVER_LOG_LEVEL"] = "info"
+        environment["LEADERBOARD_POSTGRES_HOST"] = config.postgres.host
+        environment["LEADERBOARD_POSTGRES_PORT"] = String(config.postgres.port)
+        environment["LEADERBOARD_POSTGRES_DATABASE"] = config.postgres.database
+        environment["LEADERBOARD_POSTGRES_USER"] = config.postgres.user
+        environment["LEADERBOARD_POSTGRES_PASSWORD"] = config.postgres.password
+        environment["LEADERBOARD_REDIS_ADDR"] = "\(config.redis.host):\(config.redis.port)"
+        environment["LEADERBOARD_REDIS_DB"] = String(config.redis.db)
+        environment.merge(extraEnvironment) { $1 }
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestEnvironment.serverBinary)
+        process.arguments = []
+        process.environment = environment
+        let logPath = FileManager.default.temporaryDirectory.appendingPathComponent("leaderboard-server-\(port)-\(UUID().uuidString).log").path
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        let server = ServerProcess(port: port, process: process, logPath: logPath)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if !process.isRunning { throw TestFailure("server exited at start: \(server.log)") }
+            if let (status, _) = try? await server.request(client, .GET, "/healthz"), status == 200 { return server }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        server.kill()
+        throw TestFailure("server did not become healthy: \(server.log)")
+    }
+
+    private init(port: Int, process: Process, logPath: String) {
+        self.port = port
+        self.process = process
+        self.logPath = logPath
+    }
+
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Sends SIGKILL: no chance to finish anything.
+    public func kill() {
+        Glibc.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    public func terminate() async -> Int32 {
+        Glibc.kill(process.processIdentifier, SIGTERM)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        if process.isRunning { kill() }
+        return process.terminationStatus
+    }
+
+    /// One HTTP request; returns the status and the body text.
+    public func request(_ client: HTTPClient, _ method: HTTPMethod, _ path: String, body: String? = nil) async throws -> (Int, String) {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+        request.method = method
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        let response = try await client.execute(request, timeout: .seconds(3))
+        let bytes = try await response.body.collect(upTo: 1 << 24)
+        return (Int(response.status.code), String(buffer: bytes))
+    }
+}
