@@ -76,6 +76,8 @@ public final class ServerProcess: @unchecked Sendable {
     public func request(_ client: HTTPClient, _ method: HTTPMethod, _ path: String, body: String? = nil) async throws -> (Int, String) {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
         request.method = method
+        // No keep-alive: a connection to a server that was killed must never be reused.
+        request.headers.add(name: "Connection", value: "close")
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: body))

@@ -27,12 +27,12 @@ public enum TestEnvironment {
 
     /// Path of the built server binary, for tests that run it as a process.
     public static var serverBinary: String {
-        environment["LEADERBOARD_SERVER_BIN"] ?? FileManager.default.currentDirectoryPath + "/.build/debug/leaderboard-server"
+        environment["LEADERBOARD_TEST_SERVER_BIN"] ?? FileManager.default.currentDirectoryPath + "/.build/debug/leaderboard-server"
     }
 
     public static var logger: Logger {
         var logger = Logger(label: "test")
-        logger.logLevel = environment["LEADERBOARD_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        logger.logLevel = environment["LEADERBOARD_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .error
         return logger
     }
 

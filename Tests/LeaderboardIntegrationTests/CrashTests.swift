@@ -46,9 +46,7 @@ import Testing
     }
 
     @Test func killDashNineLosesNoAcknowledgedScoreAndRestartServesPostgres() async throws {
-        // A client per server process: connections kept alive to a killed server must not be reused.
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        let secondClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        let client = HTTPClient.shared
         let board = TestEnvironment.uniqueID("crash")
         let port = Int.random(in: 20_000..<30_000)
 
@@ -78,19 +76,18 @@ import Testing
         }
 
         // The restarted server catches Redis up with what PostgreSQL committed.
-        try await client.shutdown()
-        let second = try await ServerProcess.start(port: port, client: secondClient)
+        let second = try await ServerProcess.start(port: port, client: client)
         let stored = try await withTestApp { _, system in
             try await system.postgres.query("SELECT player_id, score FROM player_scores WHERE leaderboard_id = $1", [board]).rows
         }
         for row in stored {
-            let (status, body) = try await second.request(secondClient, .GET, "/api/v1/leaderboards/\(board)/player/\(try row.text(0))")
+            let (status, body) = try await second.request(client, .GET, "/api/v1/leaderboards/\(board)/player/\(try row.text(0))")
             #expect(status == 200)
             #expect(body.contains("\"score\":\(try row.text(1))"), "\(body) vs \(row)")
         }
 
         // SIGTERM mid-stream: in-flight batches finish, the process exits 0, nothing acknowledged is lost.
-        async let moreAcknowledged = stream(second, secondClient, board: board, workers: 8, limit: .seconds(20))
+        async let moreAcknowledged = stream(second, client, board: board, workers: 8, limit: .seconds(20))
         try await Task.sleep(for: .milliseconds(1000))
         let status = await second.terminate()
         _ = await moreAcknowledged
@@ -99,6 +96,5 @@ import Testing
             try await system.postgres.query("SELECT coalesce(sum(score), 0), (SELECT count(*) FROM score_events WHERE leaderboard_id = $1) FROM player_scores WHERE leaderboard_id = $1", [board]).rows[0]
         }
         #expect(total[0] == total[1])
-        try await secondClient.shutdown()
     }
 }

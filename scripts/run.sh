@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Brings up Redis + PostgreSQL + the leaderboard server on 127.0.0.1:8080 with a demo board.
+# Safe to run again: it restarts the server (with the current code) and reuses the data.
+# Stop everything with scripts/stop.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$(pwd)"
+data="$root/.data"
+port="${LEADERBOARD_SERVER_PORT:-8080}"
+
+scripts/services.sh up
+echo "building the server (release)..."
+swift build -c release --product leaderboard-server 2>&1 | grep -E "error|warning: .*Sources/" || true
+binary="$(swift build -c release --show-bin-path)/leaderboard-server"
+[ -x "$binary" ] || { echo "build failed" >&2; exit 1; }
+
+scripts/stop.sh --server-only
+mkdir -p "$data"
+nohup "$binary" --config "$root/config.yaml" >"$data/server.log" 2>&1 &
+echo $! >"$data/server.pid"
+
+for _ in $(seq 1 100); do
+    curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+    if ! kill -0 "$(cat "$data/server.pid")" 2>/dev/null; then
+        echo "the server exited; see .data/server.log:" >&2
+        tail -20 "$data/server.log" >&2
+        exit 1
+    fi
+    sleep 0.2
+done
+curl -fs "http://127.0.0.1:$port/readyz" >/dev/null || { echo "the server is not ready; see .data/server.log" >&2; exit 1; }
+
+api="http://127.0.0.1:$port/api/v1"
+if ! curl -fs "$api/leaderboards/demo/top" >/dev/null 2>&1; then
+    curl -fs -X POST "$api/leaderboards" -H 'Content-Type: application/json' \
+        -d '{"id": "demo", "name": "Demo Cup", "sort_order": "desc", "update_mode": "best"}' >/dev/null
+    scores='{"scores": ['
+    for i in $(seq 1 20); do
+        scores+="{\"player_id\": \"player$i\", \"score\": $(( (i * 7919) % 1000 )), \"game_id\": \"demo\", \"username\": \"Player $i\"}"
+        [ "$i" -lt 20 ] && scores+=","
+    done
+    scores+=']}'
+    curl -fs -X POST "$api/scores/batch" -H 'Content-Type: application/json' -d "$scores" >/dev/null
+fi
+
+cat <<MSG
+leaderboard server running on http://127.0.0.1:$port (pid $(cat "$data/server.pid"), log .data/server.log)
+demo board "demo" is ready; try:
+  curl -s '$api/leaderboards/demo/top?limit=5'
+  curl -s -X POST $api/scores -H 'Content-Type: application/json' -d '{"player_id": "me", "score": 990, "game_id": "demo"}'
+  curl -s '$api/leaderboards/demo/around/me?range=2'
+stop it with: scripts/stop.sh
+MSG

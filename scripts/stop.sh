@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Stops the server started by scripts/run.sh, then Redis and PostgreSQL (unless --server-only).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pidfile=.data/server.pid
+if [ -f "$pidfile" ]; then
+    pid="$(cat "$pidfile")"
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid"
+        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+    fi
+    rm -f "$pidfile"
+fi
+[ "${1:-}" = "--server-only" ] && exit 0
+scripts/services.sh down

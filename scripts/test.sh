@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test against real Redis and PostgreSQL, which it starts (scripts/services.sh).
+# Tests use their own database (leaderboard_test, recreated here) and Redis db 1, so a running
+# demo is not disturbed. Extra arguments go to `swift test` (e.g. --filter CrashTests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$(pwd)"
+
+EXTRA_DATABASES=leaderboard_test scripts/services.sh up
+
+# A clean test database and Redis db for every run.
+as_postgres() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+psql_admin() { as_postgres psql -h "$root/.data/pg-socket" -p "${PG_PORT:-5432}" -U postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
+psql_admin -c "DROP DATABASE IF EXISTS leaderboard_test WITH (FORCE)"
+psql_admin -c "CREATE DATABASE leaderboard_test OWNER leaderboard"
+redis-cli -h 127.0.0.1 -p "${LEADERBOARD_TEST_REDIS_PORT:-6379}" -n "${LEADERBOARD_TEST_REDIS_DB:-1}" flushdb >/dev/null
+
+started=$(date +%s)
+swift build --build-tests
+export LEADERBOARD_TEST_SERVER_BIN="$(swift build --show-bin-path)/leaderboard-server"
+echo "build took $(( $(date +%s) - started ))s"
+swift test --skip-build "$@"
