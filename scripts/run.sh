@@ -31,9 +31,10 @@ done
 curl -fs "http://127.0.0.1:$port/readyz" >/dev/null || { echo "the server is not ready; see .data/server.log" >&2; exit 1; }
 
 api="http://127.0.0.1:$port/api/v1"
-if ! curl -fs "$api/leaderboards/demo/top" >/dev/null 2>&1; then
-    curl -fs -X POST "$api/leaderboards" -H 'Content-Type: application/json' \
-        -d '{"id": "demo", "name": "Demo Cup", "sort_order": "desc", "update_mode": "best"}' >/dev/null
+# Create the demo board unless it exists (409), and give it players when it has none.
+curl -s -o /dev/null -X POST "$api/leaderboards" -H 'Content-Type: application/json' \
+    -d '{"id": "demo", "name": "Demo Cup", "sort_order": "desc", "update_mode": "best"}'
+if curl -fs "$api/leaderboards/demo/top?limit=1" | grep -q '"total":0'; then
     scores='{"scores": ['
     for i in $(seq 1 20); do
         scores+="{\"player_id\": \"player$i\", \"score\": $(( (i * 7919) % 1000 )), \"game_id\": \"demo\", \"username\": \"Player $i\"}"
