@@ -61,6 +61,11 @@ synchronous_commit = on
 CONF
     fi
     if ! as_postgres "$pg_bin/pg_ctl" -D "$pg_data" status >/dev/null 2>&1; then
+        if "$pg_bin/pg_isready" -h 127.0.0.1 -p "$pg_port" -q; then
+            echo "port $pg_port is taken by another PostgreSQL (not this checkout's .data/postgres);" \
+                "stop it, or use PG_PORT=<port> with LEADERBOARD_POSTGRES_PORT=<port>" >&2
+            return 1
+        fi
         as_postgres "$pg_bin/pg_ctl" -D "$pg_data" -l "$data/pg-log/postgres.log" -w -t 60 start >/dev/null \
             || { tail -20 "$data/pg-log/postgres.log" >&2; return 1; }
     fi
