@@ -17,9 +17,9 @@ enum JSONIO {
         }
         guard buffer.readableBytes > 0 else { throw LeaderboardError.invalidRequest("request body must be a JSON object") }
         do {
-            return try JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView))
+            return try JSONParser.parse(buffer.readableBytesView)
         } catch {
-            throw LeaderboardError.invalidRequest("request body is not valid JSON")
+            throw LeaderboardError.invalidRequest("request body is not valid JSON (\(error.description))")
         }
     }
 

@@ -130,8 +130,8 @@ import Testing
             try await api.createBoard(board)
             try await api.submit(board, [("a", 10), ("b", 20)])
             // Commit behind the service's back, as if the process died before applying to Redis.
+            // (Another test's server starting meanwhile may already catch it up: that is the same mechanism.)
             _ = try await system.service.repository.commit([[ScoreCommand(leaderboardID: board, playerID: "c", value: 30)]])
-            #expect(try await api.get("/api/v1/leaderboards/\(board)/player/c").errorCode == "player_not_found")
         }
         try await withTestApp { api, _ in
             var entry = try await api.get("/api/v1/leaderboards/\(board)/player/c")
