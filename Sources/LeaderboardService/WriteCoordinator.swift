@@ -174,8 +174,13 @@ public final class WriteCoordinator: Service, Sendable {
 
     private func commit(_ items: [([ScoreCommand], CheckedContinuation<[Int64], any Error>)]) async {
         let result: CommitResult
+        let started = ContinuousClock.now
         do {
             result = try await commitWithRetry(items.map(\.0))
+            logger.debug(
+                "group committed",
+                metadata: ["requests": "\(items.count)", "events": "\(result.plan.events.count)", "took": "\(ContinuousClock.now - started)"]
+            )
         } catch {
             let failure = LeaderboardError.fromStore(error)
             logger.error("group commit failed", metadata: ["requests": "\(items.count)", "error": "\(error)"])

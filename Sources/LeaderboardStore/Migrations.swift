@@ -21,15 +21,16 @@ enum Migrations {
                 updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
             );
 
+            -- The seed's surrogate id is left out: every score change rewrites the row's index
+            -- entries, and (leaderboard_id, player_id) is the key every statement uses.
             CREATE TABLE player_scores (
-                id BIGSERIAL PRIMARY KEY,
                 leaderboard_id VARCHAR(64) COLLATE "C" NOT NULL REFERENCES leaderboards(id) ON DELETE CASCADE,
                 player_id VARCHAR(64) COLLATE "C" NOT NULL,
                 score BIGINT NOT NULL CHECK (score BETWEEN -9007199254740991 AND 9007199254740991),
                 metadata JSONB,
                 created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
                 updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-                UNIQUE (leaderboard_id, player_id)
+                PRIMARY KEY (leaderboard_id, player_id)
             );
             CREATE INDEX idx_player_scores_score ON player_scores (leaderboard_id, score DESC, player_id DESC);
 

@@ -147,6 +147,9 @@ public final class PostgresScoreRepository: Sendable {
         if !keys.isEmpty {
             let lockKeys = Array(Set(keys.map { XXH3.hash(board: $0.leaderboardID, player: $0.playerID) })).sorted()
             try connection.query("SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::bigint[]) AS k", [PGArray.int64(lockKeys)])
+            // One primary-key lookup per player: the planner, guessing the size of unnest(),
+            // would otherwise hash the whole table (a full scan per commit on a big board).
+            try connection.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
             let rows = try connection.query(
                 """
                 SELECT s.leaderboard_id, s.player_id, s.score
