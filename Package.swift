@@ -124,7 +124,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "LeaderboardCoreTests", dependencies: ["LeaderboardCore", "PostgresClient"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "LeaderboardCoreTests",
+            dependencies: ["LeaderboardCore", "PostgresClient", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "LeaderboardIntegrationTests",
             dependencies: [

@@ -1,0 +1,89 @@
+/// What ``WindowLocator`` asks of a sharded board: each call is one parallel round over the shards.
+public protocol ShardReader: Sendable {
+    /// Members per shard.
+    func cardinalities() async throws -> [Int]
+    /// For each shard, the member at 0-based position `positions[i]` in the board's order (nil: none asked).
+    func members(at positions: [Int?]) async throws -> [RankedMember?]
+    /// For each shard i and pivot j, how many members of shard i rank strictly ahead of pivot j.
+    func countsAhead(of pivots: [RankedMember]) async throws -> [[Int]]
+    /// For each shard, its members at the positions of `ranges[i]`, in the board's order.
+    func members(in ranges: [Range<Int>]) async throws -> [[RankedMember]]
+}
+
+/// Finds the members at global positions start ..< start + count of a board split over shards,
+/// without reading every member ahead of them.
+///
+/// It keeps, for each shard i, bounds lo[i] ≤ o[i] ≤ hi[i] on o[i], the number of shard i's
+/// members among the first `start` of the board. Each round picks one pivot member per shard
+/// inside its bounds (by interpolation, or bisection when interpolation stalls), counts on every
+/// shard the members ahead of each pivot, and tightens the bounds: a pivot with fewer than
+/// `start` members ahead is itself within the first `start`, so every member ahead of it is too;
+/// otherwise no member behind it is. When the bounds are close it fetches, per shard,
+/// lo[i] ..< hi[i] + count, merges, and skips start − Σ lo (the first start − Σ lo merged members
+/// are exactly those among the first `start`).
+public struct WindowLocator: Sendable {
+    public let order: SortOrder
+    /// Fetch directly, without searching, when start + count is at most this.
+    public var directFetchLimit = 1024
+    /// Stop searching once Σ (hi − lo) is at most this (plus twice the window).
+    public var slack = 64
+
+    public init(order: SortOrder) {
+        self.order = order
+    }
+
+    /// The members at positions start ..< start + count (0-based), fewer at the end of the board,
+    /// and the board's size. `rounds` counts the parallel rounds used.
+    public func window(start: Int, count: Int, reader: some ShardReader) async throws -> (members: [RankedMember], total: Int, rounds: Int) {
+        precondition(start >= 0 && count > 0)
+        let sizes = try await reader.cardinalities()
+        let total = sizes.reduce(0, +)
+        guard start < total else { return ([], total, 1) }
+        let shards = sizes.count
+        if start + count <= directFetchLimit || shards == 1 {
+            let ranges = sizes.map { shards == 1 ? min(start, $0)..<min(start + count, $0) : 0..<min(start + count, $0) }
+            let lists = try await reader.members(in: ranges)
+            let merged = shards == 1 ? lists[0] : order.merge(lists)
+            let skip = shards == 1 ? 0 : start
+            return (Array(merged.dropFirst(skip).prefix(count)), total, 2)
+        }
+
+        var low = [Int](repeating: 0, count: shards)
+        var high = sizes.map { min($0, start) }
+        var rounds = 1
+        var bisect = false
+        let threshold = slack + 2 * count
+        while zip(high, low).reduce(0, { $0 + $1.0 - $1.1 }) > threshold {
+            let before = zip(high, low).reduce(0, { $0 + $1.0 - $1.1 })
+            let lowSum = low.reduce(0, +)
+            let highSum = high.reduce(0, +)
+            let fraction = highSum > lowSum ? Double(start - lowSum) / Double(highSum - lowSum) : 0.5
+            let positions: [Int?] = (0..<shards).map { shard in
+                let width = high[shard] - low[shard]
+                guard width > 0 else { return nil }
+                let offset = bisect ? width / 2 : Int(fraction * Double(width))
+                return low[shard] + min(max(offset, 0), width - 1)
+            }
+            let pivots = try await reader.members(at: positions)
+            let chosen = pivots.enumerated().compactMap { shard, member in member.map { (shard, $0) } }
+            guard !chosen.isEmpty else { break }
+            let counts = try await reader.countsAhead(of: chosen.map(\.1))
+            rounds += 2
+            for (index, (home, _)) in chosen.enumerated() {
+                let ahead = (0..<shards).reduce(0) { $0 + counts[$1][index] }
+                if ahead < start {
+                    for shard in 0..<shards { low[shard] = max(low[shard], counts[shard][index]) }
+                    low[home] = max(low[home], counts[home][index] + 1)
+                } else {
+                    for shard in 0..<shards { high[shard] = min(high[shard], counts[shard][index]) }
+                }
+            }
+            let after = zip(high, low).reduce(0, { $0 + $1.0 - $1.1 })
+            bisect = after * 2 > before
+        }
+        let ranges = (0..<shards).map { low[$0]..<min(sizes[$0], high[$0] + count) }
+        let merged = order.merge(try await reader.members(in: ranges))
+        let skip = start - low.reduce(0, +)
+        return (Array(merged.dropFirst(skip).prefix(count)), total, rounds + 1)
+    }
+}

@@ -1,0 +1,108 @@
+import LeaderboardCore
+import NIOConcurrencyHelpers
+import Testing
+
+/// Shards held in memory, sorted in the board's order: a pure model of what Redis answers.
+final class MemoryShards: ShardReader, @unchecked Sendable {
+    let shards: [[RankedMember]]
+    let order: SortOrder
+    let rounds = NIOLockedValueBox(0)
+
+    init(_ members: [RankedMember], shardOf: (RankedMember) -> Int, count: Int, order: SortOrder) {
+        var shards = [[RankedMember]](repeating: [], count: count)
+        for member in members { shards[shardOf(member)].append(member) }
+        self.shards = shards.map { $0.sorted { order.precedes(($0.score, $0.playerID), ($1.score, $1.playerID)) } }
+        self.order = order
+    }
+
+    func cardinalities() async throws -> [Int] { shards.map(\.count) }
+
+    func members(at positions: [Int?]) async throws -> [RankedMember?] {
+        zip(shards, positions).map { shard, position in position.flatMap { $0 < shard.count ? shard[$0] : nil } }
+    }
+
+    func countsAhead(of pivots: [RankedMember]) async throws -> [[Int]] {
+        shards.map { shard in
+            pivots.map { pivot in shard.filter { order.precedes(($0.score, $0.playerID), (pivot.score, pivot.playerID)) }.count }
+        }
+    }
+
+    func members(in ranges: [Range<Int>]) async throws -> [[RankedMember]] {
+        zip(shards, ranges).map { shard, range in Array(shard[min(range.lowerBound, shard.count)..<min(range.upperBound, shard.count)]) }
+    }
+}
+
+@Suite struct WindowLocatorTests {
+    func board(_ count: Int, distinctScores: Int, random: inout SplitMix) -> [RankedMember] {
+        (0..<count).map { RankedMember(playerID: "p\($0)-\(random.next() % 7)", score: Int64(random.next() % UInt64(distinctScores))) }
+    }
+
+    @Test func randomBoardsAndWindowsMatchTheSortedBoard() async throws {
+        for seed in UInt64(1)...60 {
+            var random = SplitMix(seed: seed)
+            let order: SortOrder = seed % 2 == 0 ? .desc : .asc
+            let members = board(Int(random.next() % 5000) + 1, distinctScores: [1, 3, 50, 100_000][Int(seed % 4)], random: &random)
+            let shardCount = Int(random.next() % 16) + 1
+            let bounds: [Int64] = [10, 40]
+            let byBand = seed % 3 == 0
+            let shards = MemoryShards(
+                members,
+                shardOf: { byBand ? ShardRouter.band(of: $0.score, bounds: bounds) : Int(XXH3.hash($0.playerID) % UInt64(shardCount)) },
+                count: byBand ? 3 : shardCount,
+                order: order
+            )
+            let sorted = members.sorted { order.precedes(($0.score, $0.playerID), ($1.score, $1.playerID)) }
+            var locator = WindowLocator(order: order)
+            locator.directFetchLimit = seed % 2 == 0 ? 1024 : 0
+            for _ in 0..<8 {
+                let start = Int(random.next() % UInt64(members.count + 10))
+                let count = Int(random.next() % 60) + 1
+                let result = try await locator.window(start: start, count: count, reader: shards)
+                let expected = start < sorted.count ? Array(sorted[start..<min(start + count, sorted.count)]) : []
+                #expect(result.members == expected, "seed \(seed), start \(start), count \(count)")
+                #expect(result.total == members.count)
+            }
+        }
+    }
+
+    @Test func deepWindowsOnUniformShardsNeedFewRounds() async throws {
+        var random = SplitMix(seed: 7)
+        let members = (0..<200_000).map { RankedMember(playerID: "p\($0)", score: Int64(random.next() % 1_000_000)) }
+        let shards = MemoryShards(members, shardOf: { Int(XXH3.hash($0.playerID) % 8) }, count: 8, order: .desc)
+        let result = try await WindowLocator(order: .desc).window(start: 100_000, count: 50, reader: shards)
+        let sorted = members.sorted { SortOrder.desc.precedes(($0.score, $0.playerID), ($1.score, $1.playerID)) }
+        #expect(result.members == Array(sorted[100_000..<100_050]))
+        #expect(result.rounds <= 12, "rounds: \(result.rounds)")
+    }
+
+    @Test func mergeKeepsTheOrderAndTies() {
+        let a = [RankedMember(playerID: "b", score: 5), RankedMember(playerID: "a", score: 5), RankedMember(playerID: "z", score: 1)]
+        let b = [RankedMember(playerID: "c", score: 5), RankedMember(playerID: "y", score: 2)]
+        #expect(SortOrder.desc.merge([a, b]).map(\.playerID) == ["c", "b", "a", "y", "z"])
+    }
+
+    @Test func routing() {
+        let band = ShardRouter(.band(bounds: [0, 100]))
+        #expect(band.shard(player: "x", score: -1) == 0)
+        #expect(band.shard(player: "x", score: 0) == 1)
+        #expect(band.shard(player: "x", score: 99) == 1)
+        #expect(band.shard(player: "x", score: 100) == 2)
+        #expect(band.bandOrder(.desc) == [2, 1, 0])
+        let hash = ShardRouter(.hash(shards: 8))
+        #expect(hash.shard(player: "p1", score: 0) == Int(XXH3.hash("p1") % 8))
+        #expect(hash.shard(player: "p1", score: 0) == hash.shard(player: "p1", score: 999))
+        #expect(!hash.routesByScore && band.routesByScore)
+    }
+
+    @Test func placementSpreadsShardsOverNodes() throws {
+        let topology = Topology(nodes: ["a", "b", "c", "d"].map { Topology.Node(id: $0, host: "127.0.0.1", port: 6379) })
+        let placement = topology.placement(board: "cup", shards: 8)
+        #expect(placement.count == 8)
+        #expect(Set(placement) == ["a", "b", "c", "d"])
+        #expect(topology.placement(board: "cup", shards: 8) == placement)
+        #expect(throws: TopologyError.self) { try Topology(nodes: []).validate() }
+        #expect(throws: TopologyError.self) {
+            try Topology(nodes: [.init(id: "a", host: "h", port: 1), .init(id: "a", host: "h", port: 2)]).validate()
+        }
+    }
+}
