@@ -70,6 +70,7 @@ let package = Package(
             dependencies: [
                 "LeaderboardCore", "RedisClient", "PostgresClient",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -6,7 +6,8 @@
 #   scripts/services.sh down    stop both
 #   scripts/services.sh status
 #
-# REDIS_PORTS (default "6379") lists the redis-server processes; PG_PORT (default 5432).
+# One redis-server per loopback node of the topology file (TOPOLOGY, default Topology/local.yaml),
+# or the ports in REDIS_PORTS; PostgreSQL on PG_PORT (default 5432).
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -14,6 +15,10 @@ data="$root/.data"
 pg_bin=/usr/lib/postgresql/15/bin
 pg_port="${PG_PORT:-5432}"
 pg_data="$data/postgres"
+topology="${TOPOLOGY:-$root/Topology/local.yaml}"
+if [ -z "${REDIS_PORTS:-}" ] && [ -f "$topology" ]; then
+    REDIS_PORTS="$(grep -oE 'address: *"?(127\.0\.0\.1|localhost):[0-9]+' "$topology" | grep -oE '[0-9]+$' | tr '\n' ' ')"
+fi
 redis_ports="${REDIS_PORTS:-6379}"
 
 as_postgres() {

@@ -13,7 +13,9 @@ as_postgres() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else 
 psql_admin() { as_postgres psql -h "$root/.data/pg-socket" -p "${PG_PORT:-5432}" -U postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
 psql_admin -c "DROP DATABASE IF EXISTS leaderboard_test WITH (FORCE)"
 psql_admin -c "CREATE DATABASE leaderboard_test OWNER leaderboard"
-redis-cli -h 127.0.0.1 -p "${LEADERBOARD_TEST_REDIS_PORT:-6379}" -n "${LEADERBOARD_TEST_REDIS_DB:-1}" flushdb >/dev/null
+for port in $(grep -oE 'address: *"?127\.0\.0\.1:[0-9]+' Topology/local.yaml | grep -oE '[0-9]+$'); do
+    redis-cli -h 127.0.0.1 -p "$port" -n "${LEADERBOARD_TEST_REDIS_DB:-1}" flushdb >/dev/null
+done
 
 started=$(date +%s)
 swift build --build-tests

@@ -57,15 +57,28 @@ public struct AppConfig: Sendable, Equatable {
     public var postgres = Postgres()
     public var sync = Sync()
     public var leaderboard = Leaderboard()
+    /// Path of the topology file (Redis nodes and layouts); empty: one node, `redis.addr`.
+    public var topology = ""
 
     public init() {}
 
     // MARK: - Derived configurations
 
-    public var redisPool: RedisConnectionPool.Configuration {
+    /// The topology file's, or one node at `redis.addr` when no file is named.
+    public func loadTopology() throws -> Topology {
+        guard !topology.isEmpty else {
+            return Topology(nodes: [.init(id: "default", host: redis.host, port: redis.port, password: redis.password.isEmpty ? nil : redis.password)])
+        }
+        do { return try TopologyLoader.load(path: topology) } catch let error as TopologyError {
+            throw ConfigError(key: "topology", problem: "\(topology): \(error.message)")
+        }
+    }
+
+    /// The pool of one node: address and password from the topology, the rest from `redis`.
+    public func redisPool(for node: Topology.Node) -> RedisConnectionPool.Configuration {
         .init(
             connection: .init(
-                host: redis.host, port: redis.port, password: redis.password.isEmpty ? nil : redis.password, database: redis.db,
+                host: node.host, port: node.port, password: node.password ?? (redis.password.isEmpty ? nil : redis.password), database: redis.db,
                 timeoutMilliseconds: Int(redis.timeout.milliseconds)
             ),
             poolSize: redis.poolSize
@@ -113,6 +126,10 @@ extension AppConfig {
         }
         for (name, value) in environment where name.hasPrefix("LEADERBOARD_") && name != "LEADERBOARD_CONFIG" {
             let rest = name.dropFirst("LEADERBOARD_".count).lowercased()
+            if rest == "topology" {
+                values["topology"] = value
+                continue
+            }
             // Only the configuration's sections: other LEADERBOARD_* variables (a test's, a script's) are not ours.
             guard let underscore = rest.firstIndex(of: "_"), sections.contains(String(rest[..<underscore])) else { continue }
             values["\(rest[..<underscore]).\(rest[rest.index(after: underscore)...])"] = value
@@ -132,6 +149,11 @@ extension AppConfig {
         guard let root = document as? [String: Any] else { throw ConfigError(key: "config", problem: "the document must be a mapping") }
         var values: [String: String] = [:]
         for (section, content) in root {
+            if section == "topology" {
+                guard let path = content as? String else { throw ConfigError(key: "topology", problem: "must be a file path") }
+                values["topology"] = path
+                continue
+            }
             guard sections.contains(section) else { throw ConfigError(key: section, problem: "unknown section") }
             guard let mapping = content as? [String: Any] else {
                 throw ConfigError(key: section, problem: "must be a mapping of keys to values")
@@ -199,6 +221,7 @@ extension AppConfig {
             throw ConfigError(key: "leaderboard.commit_max_events", problem: "must be at least leaderboard.max_batch_size")
         }
         leaderboard.configCacheTTL = try reader.duration("leaderboard.config_cache_ttl", default: leaderboard.configCacheTTL)
+        topology = try reader.string("topology", default: topology)
         if let unknown = reader.unread.sorted().first {
             throw ConfigError(key: unknown, problem: "unknown key")
         }

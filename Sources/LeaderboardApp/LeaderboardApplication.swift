@@ -13,47 +13,52 @@ public struct LeaderboardSystem: Sendable {
     public let service: LeaderboardService
     public let recovery: RealtimeRecovery
     public let postgres: PGConnectionPool
-    public let redis: RedisConnectionPool
+    /// One pool per Redis node of the topology.
+    public let redisNodes: [String: RedisConnectionPool]
+    public let topology: Topology
 
     /// Opens the pools, applies the schema migrations (unless `migrate` is false) and wires the layers.
     public static func make(config: AppConfig, logger: Logger, migrate: Bool = true) async throws -> LeaderboardSystem {
+        let topology = try config.loadTopology()
         let postgres = PGConnectionPool(configuration: config.postgresPool)
-        let redis = RedisConnectionPool(configuration: config.redisPool)
+        var redisNodes: [String: RedisConnectionPool] = [:]
+        for node in topology.nodes { redisNodes[node.id] = RedisConnectionPool(configuration: config.redisPool(for: node)) }
         let repository = PostgresScoreRepository(pool: postgres)
         do {
             if migrate { try await repository.migrate() }
         } catch {
             await postgres.shutdown()
-            await redis.shutdown()
+            for pool in redisNodes.values { await pool.shutdown() }
             throw error
         }
-        let realtime = RedisRealtimeStore(pool: redis)
+        let realtime = RedisRealtimeStore(nodes: redisNodes, defaultNode: topology.nodes[0].id)
         let stale = StaleBoards()
         let writer = WriteCoordinator(repository: repository, realtime: realtime, stale: stale, configuration: config.writer, logger: logger)
         let service = LeaderboardService(
             configuration: config.service, repository: repository, realtime: realtime, writer: writer,
-            directory: BoardDirectory(repository: repository, ttl: config.leaderboard.configCacheTTL), stale: stale, logger: logger
+            directory: BoardDirectory(repository: repository, ttl: config.leaderboard.configCacheTTL), stale: stale, topology: topology,
+            logger: logger
         )
         let recovery = RealtimeRecovery(service: service, logger: logger)
-        return LeaderboardSystem(service: service, recovery: recovery, postgres: postgres, redis: redis)
+        return LeaderboardSystem(service: service, recovery: recovery, postgres: postgres, redisNodes: redisNodes, topology: topology)
     }
 
     /// The long-running parts, in start order; graceful shutdown runs in reverse, so the HTTP
     /// server (added after these) stops first, then the writer drains, then the pools close.
     public var services: [any Service] {
-        [PoolCloser(postgres: postgres, redis: redis), service.writer, recovery]
+        [PoolCloser(postgres: postgres, redis: Array(redisNodes.values)), service.writer, recovery]
     }
 }
 
 /// Closes the connection pools when the service group shuts down.
 struct PoolCloser: Service {
     let postgres: PGConnectionPool
-    let redis: RedisConnectionPool
+    let redis: [RedisConnectionPool]
 
     func run() async throws {
         try? await gracefulShutdown()
         await postgres.shutdown()
-        await redis.shutdown()
+        for pool in redis { await pool.shutdown() }
     }
 }
 

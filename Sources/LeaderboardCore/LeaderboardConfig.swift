@@ -34,9 +34,9 @@ public struct LeaderboardConfig: Sendable, Equatable, Codable {
         case layout
     }
 
-    /// Builds a config from a creation request, with the seed's defaults for what is missing.
-    /// Every problem is an `invalid_request` naming the field.
-    public static func parse(_ json: JSONValue) throws(LeaderboardError) -> LeaderboardConfig {
+    /// Builds a config from a creation request, with the seed's defaults for what is missing and
+    /// `defaultLayout(id)` when it names no layout. Every problem is an `invalid_request` naming the field.
+    public static func parse(_ json: JSONValue, defaultLayout: (String) -> Layout = { _ in .single }) throws(LeaderboardError) -> LeaderboardConfig {
         guard let object = json.object else { throw .invalidRequest("body must be a JSON object") }
         let known: Set<String> = ["id", "name", "sort_order", "reset_period", "max_entries", "update_mode", "layout"]
         if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
@@ -44,7 +44,7 @@ public struct LeaderboardConfig: Sendable, Equatable, Codable {
         }
         guard case .string(let id)? = object["id"] else { throw .invalidRequest("id is required and must be a string") }
         try Identifier.check(id, field: "id")
-        var config = LeaderboardConfig(id: id)
+        var config = LeaderboardConfig(id: id, layout: defaultLayout(id))
         if let value = object["name"] {
             guard case .string(let name) = value, !name.isEmpty, name.count <= maxNameLength, !name.utf8.contains(0) else {
                 throw .invalidRequest("name must be a string of 1-\(maxNameLength) characters")

@@ -20,7 +20,7 @@ public struct LeaderboardRoutes: Sendable {
 
         let api = router.group("api/v1")
         api.post("leaderboards") { request, _ in
-            let config = try LeaderboardConfig.parse(try await JSONIO.body(request, limit: maxBodyBytes))
+            let config = try LeaderboardConfig.parse(try await JSONIO.body(request, limit: maxBodyBytes), defaultLayout: service.defaultLayout(for:))
             return try JSONIO.response(try await service.createLeaderboard(config), status: .created)
         }
         api.get("leaderboards") { _, _ in

@@ -22,13 +22,16 @@ public final class LeaderboardService: Sendable {
     public let writer: WriteCoordinator
     public let directory: BoardDirectory
     public let stale: StaleBoards
+    /// The Redis nodes and layouts for new boards.
+    public let topology: Topology
     private let logger: Logger
 
     public init(
         configuration: Configuration, repository: PostgresScoreRepository, realtime: any RealtimeStore, writer: WriteCoordinator,
-        directory: BoardDirectory, stale: StaleBoards, logger: Logger
+        directory: BoardDirectory, stale: StaleBoards, topology: Topology, logger: Logger
     ) {
         self.configuration = configuration
+        self.topology = topology
         self.repository = repository
         self.realtime = realtime
         self.writer = writer
@@ -39,11 +42,12 @@ public final class LeaderboardService: Sendable {
 
     // MARK: - Admin
 
+    /// The layout a new board gets when its request names none (the topology's choice).
+    public func defaultLayout(for id: String) -> Layout { topology.layout(forNewBoard: id) }
+
     public func createLeaderboard(_ config: LeaderboardConfig) async throws -> LeaderboardConfig {
-        guard config.layout == .single else {
-            throw LeaderboardError.invalidRequest("layout strategy '\(config.layout.strategy)' is not available on this server yet; use single")
-        }
-        let board = try await store { try await self.repository.createLeaderboard(config) }
+        let placement = topology.placement(board: config.id, shards: config.layout.shardCount)
+        let board = try await store { try await self.repository.createLeaderboard(config, placement: placement) }
         directory.update(config.id, board)
         do {
             try await writer.exclusive { try await self.realtime.prepareBoard(board, lastEventID: 0) }
@@ -62,10 +66,12 @@ public final class LeaderboardService: Sendable {
         try Identifier.check(id, field: "leaderboard id")
         try await store {
             try await self.writer.exclusive {
-                guard try await self.repository.deleteLeaderboard(id) else { throw LeaderboardError.leaderboardNotFound(id) }
+                guard let board = try await self.repository.leaderboard(id), try await self.repository.deleteLeaderboard(id) else {
+                    throw LeaderboardError.leaderboardNotFound(id)
+                }
                 self.directory.update(id, nil)
                 self.stale.clear(id)
-                do { try await self.realtime.deleteBoard(id) } catch {
+                do { try await self.realtime.deleteBoard(board) } catch {
                     self.logger.warning("board deleted but its Redis keys remain", metadata: ["board": "\(id)", "error": "\(error)"])
                 }
             }
@@ -117,13 +123,13 @@ public final class LeaderboardService: Sendable {
         let board = try await directory.board(id)
         try await store {
             try await self.writer.exclusive {
-                guard let eventID = try await self.repository.removePlayer(board: id, player: player) else {
+                guard let removed = try await self.repository.removePlayer(board: id, player: player) else {
                     throw LeaderboardError.playerNotFound(player, in: id)
                 }
                 var batch = RealtimeBatch()
-                var changes = RealtimeBatch.BoardChanges(config: board.config)
-                changes.removals = [player]
-                changes.lastEventID = eventID
+                var changes = RealtimeBatch.BoardChanges(board: board)
+                changes.removals = [(player, removed.score)]
+                changes.lastEventID = removed.eventID
                 batch.boards[id] = changes
                 do { self.stale.mark(try await self.realtime.apply(batch)) } catch {
                     self.logger.warning("removal committed but not applied to Redis; marked for rebuild", metadata: ["board": "\(id)"])
@@ -141,13 +147,13 @@ public final class LeaderboardService: Sendable {
 
     public func range(board id: String, start: Int, end: Int) async throws -> LeaderboardPage {
         let board = try await readableBoard(id)
-        return try await realtimeRead(id) { try await self.realtime.range(board.config, start: start, end: end) }
+        return try await realtimeRead(id) { try await self.realtime.range(board, start: start, end: end) }
     }
 
     public func player(board id: String, player: String) async throws -> LeaderboardEntry {
         try Identifier.check(player, field: "player id")
         let board = try await readableBoard(id)
-        guard let entry = try await realtimeRead(id, { try await self.realtime.player(board.config, playerID: player) }) else {
+        guard let entry = try await realtimeRead(id, { try await self.realtime.player(board, playerID: player) }) else {
             throw LeaderboardError.playerNotFound(player, in: id)
         }
         return entry
@@ -156,7 +162,7 @@ public final class LeaderboardService: Sendable {
     public func around(board id: String, player: String, radius: Int) async throws -> LeaderboardPage {
         try Identifier.check(player, field: "player id")
         let board = try await readableBoard(id)
-        guard let page = try await realtimeRead(id, { try await self.realtime.around(board.config, playerID: player, radius: radius) }) else {
+        guard let page = try await realtimeRead(id, { try await self.realtime.around(board, playerID: player, radius: radius) }) else {
             throw LeaderboardError.playerNotFound(player, in: id)
         }
         return page
@@ -164,7 +170,7 @@ public final class LeaderboardService: Sendable {
 
     public func count(board id: String) async throws -> Int {
         let board = try await readableBoard(id)
-        return try await realtimeRead(id) { try await self.realtime.count(board.config) }
+        return try await realtimeRead(id) { try await self.realtime.count(board) }
     }
 
     // MARK: - Health

@@ -40,7 +40,7 @@ public final class RealtimeRecovery: Service, Sendable {
         do {
             for board in try await service.repository.listLeaderboards() {
                 let id = board.config.id
-                let applied = try? await service.realtime.lastAppliedEventID(id)
+                let applied = try? await service.realtime.lastAppliedEventID(board)
                 let newest = try await service.repository.lastEventID(board: id)
                 guard applied != newest else { continue }
                 if applied == nil { service.stale.mark(id) }
@@ -76,17 +76,17 @@ public final class RealtimeRecovery: Service, Sendable {
 
     private func attempt(_ id: String) async throws -> Outcome {
         let started = ContinuousClock.now
-        let version = try await service.realtime.viewVersion(id)
         guard let board = try await service.repository.leaderboard(id) else {
             service.stale.clear(id)
             return .gone
         }
+        let versions = try await service.realtime.viewVersions(board)
         let limit = board.config.maxEntries > 0 ? board.config.maxEntries : Int(Int32.max)
         guard let snapshot = try await service.repository.snapshot(board: id, limit: limit) else {
             service.stale.clear(id)
             return .gone
         }
-        guard try await service.realtime.rebuild(snapshot.board, entries: snapshot.entries, lastEventID: snapshot.lastEventID, ifVersion: version)
+        guard try await service.realtime.rebuild(snapshot.board, entries: snapshot.entries, lastEventID: snapshot.lastEventID, ifVersions: versions)
         else { return .changedMeanwhile }
         service.stale.clear(id)
         logger.info(

@@ -217,13 +217,18 @@ public final class WriteCoordinator: Service, Sendable {
         var batch = RealtimeBatch()
         for (key, value) in result.plan.changedScores {
             guard let board = result.boards[key.leaderboardID] else { continue }
-            batch.boards[key.leaderboardID, default: .init(config: board.config)].scores.append((key.playerID, value.score))
+            batch.boards[key.leaderboardID, default: .init(board: board)].scores.append(
+                .init(playerID: key.playerID, score: value.score, previous: result.previousScores[key])
+            )
+        }
+        for event in result.plan.events {
+            guard let username = event.command.username, let board = result.boards[event.command.leaderboardID] else { continue }
+            batch.boards[board.config.id, default: .init(board: board)].usernames.append((event.command.playerID, username, event.score))
         }
         for (board, id) in result.lastEventIDs {
             guard let stored = result.boards[board] else { continue }
-            batch.boards[board, default: .init(config: stored.config)].lastEventID = id
+            batch.boards[board, default: .init(board: stored)].lastEventID = id
         }
-        batch.usernames = result.plan.usernames
         return batch
     }
 }

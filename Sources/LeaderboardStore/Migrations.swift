@@ -75,6 +75,13 @@ enum Migrations {
                 FOREIGN KEY (leaderboard_id, period) REFERENCES leaderboard_periods(leaderboard_id, period) ON DELETE CASCADE
             );
             """
-        )
+        ),
+        (
+            2,
+            """
+            -- Node id of each shard, fixed when the board is created (see Topology.placement).
+            ALTER TABLE leaderboards ADD COLUMN placement JSONB NOT NULL DEFAULT '[]';
+            """
+        ),
     ]
 }

@@ -38,19 +38,24 @@ public final class PostgresScoreRepository: Sendable {
 
     // MARK: - Boards
 
-    private static let boardColumns = "id, name, sort_order, reset_period, max_entries, update_mode, layout::text, current_period"
+    private static let boardColumns =
+        "id, name, sort_order, reset_period, max_entries, update_mode, layout::text, current_period, placement::text, layout_epoch"
 
-    /// Stores a new board. Throws `leaderboard_exists` when the id is taken.
-    public func createLeaderboard(_ config: LeaderboardConfig) async throws -> StoredBoard {
+    /// Stores a new board with the node of each shard. Throws `leaderboard_exists` when the id is taken.
+    public func createLeaderboard(_ config: LeaderboardConfig, placement: [String]) async throws -> StoredBoard {
         let layout = String(decoding: try JSONEncoder().encode(config.layout), as: UTF8.self)
+        let nodes = String(decoding: try JSONEncoder().encode(placement), as: UTF8.self)
         let rows = try await pool.query(
             """
-            INSERT INTO leaderboards (id, name, sort_order, reset_period, max_entries, update_mode, layout)
-            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
+            INSERT INTO leaderboards (id, name, sort_order, reset_period, max_entries, update_mode, layout, placement)
+            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb)
             ON CONFLICT (id) DO NOTHING
             RETURNING \(Self.boardColumns)
             """,
-            [config.id, config.name, config.sortOrder.rawValue, config.resetPeriod.rawValue, String(config.maxEntries), config.updateMode.rawValue, layout]
+            [
+                config.id, config.name, config.sortOrder.rawValue, config.resetPeriod.rawValue, String(config.maxEntries),
+                config.updateMode.rawValue, layout, nodes,
+            ]
         )
         guard let row = rows.rows.first else { throw LeaderboardError.leaderboardExists(config.id) }
         return try Self.board(from: row)
@@ -167,7 +172,7 @@ public final class PostgresScoreRepository: Sendable {
         let plan = GroupCommitPlan(requests: requests, boards: rules, current: current)
         var lastEventIDs: [String: Int64] = [:]
         guard !plan.events.isEmpty else {
-            return CommitResult(plan: plan, boards: boards, lastEventIDs: lastEventIDs)
+            return CommitResult(plan: plan, boards: boards, lastEventIDs: lastEventIDs, previousScores: current)
         }
 
         let events = plan.events
@@ -224,14 +229,14 @@ public final class PostgresScoreRepository: Sendable {
                 [PGArray.text(names.map(\.key)), PGArray.text(names.map(\.value))]
             )
         }
-        return CommitResult(plan: plan, boards: boards, lastEventIDs: lastEventIDs)
+        return CommitResult(plan: plan, boards: boards, lastEventIDs: lastEventIDs, previousScores: current)
     }
 
     /// Removes a player from a board, recording a `remove` event.
-    /// Returns the event id, or nil when the player was not on the board.
-    public func removePlayer(board: String, player: String) async throws -> Int64? {
+    /// Returns the event id and the removed score, or nil when the player was not on the board.
+    public func removePlayer(board: String, player: String) async throws -> (eventID: Int64, score: Int64)? {
         try await pool.withConnection { connection in
-            try connection.transaction { connection -> Int64? in
+            try connection.transaction { connection -> (eventID: Int64, score: Int64)? in
                 let found = try connection.query("SELECT current_period FROM leaderboards WHERE id = $1 FOR SHARE", [board])
                 guard let row = found.rows.first else { throw LeaderboardError.leaderboardNotFound(board) }
                 let period = try row.int64(0)
@@ -248,7 +253,7 @@ public final class PostgresScoreRepository: Sendable {
                     """,
                     [board, player, try score.text(0), String(period)]
                 )
-                return try event.rows[0].int64(0)
+                return (try event.rows[0].int64(0), try score.int64(0))
             }
         }
     }
@@ -329,19 +334,28 @@ public final class PostgresScoreRepository: Sendable {
             id: try row.text(0), name: try row.text(1), sortOrder: order, resetPeriod: period,
             maxEntries: Int(try row.int64(4)), updateMode: mode, layout: layout
         )
-        return StoredBoard(config: config, period: Int(try row.int64(7)))
+        let placement = (try? JSONDecoder().decode([String].self, from: Data(try row.text(8).utf8))) ?? []
+        return StoredBoard(config: config, period: Int(try row.int64(7)), placement: placement, epoch: Int(try row.int64(9)))
     }
 }
 
-/// A board as stored: its configuration and its current period.
+/// A board as stored: its configuration, current period, and where its shards are.
 public struct StoredBoard: Sendable, Equatable {
     public var config: LeaderboardConfig
     public var period: Int
+    /// The Redis node id of each shard; empty for boards made before placements existed (all on the default node).
+    public var placement: [String]
+    /// Version of the layout in use.
+    public var epoch: Int
 
-    public init(config: LeaderboardConfig, period: Int) {
+    public init(config: LeaderboardConfig, period: Int, placement: [String] = [], epoch: Int = 1) {
         self.config = config
         self.period = period
+        self.placement = placement
+        self.epoch = epoch
     }
+
+    public var router: ShardRouter { ShardRouter(config.layout) }
 }
 
 /// What a group commit did.
@@ -351,4 +365,6 @@ public struct CommitResult: Sendable {
     public var boards: [String: StoredBoard]
     /// Per board, the id of its newest event in this group.
     public var lastEventIDs: [String: Int64]
+    /// The scores before the group (players that were on their board), e.g. to find a band move.
+    public var previousScores: [PlayerKey: Int64]
 }

@@ -2,36 +2,35 @@ import LeaderboardCore
 
 /// The real-time view of the boards: what the read endpoints answer from.
 ///
-/// The HTTP layer and the service see only this protocol, so a sharded store can replace the
-/// single-sorted-set one without touching them. Every write is an absolute score already
-/// committed in PostgreSQL, so applying one twice is harmless.
+/// The service sees only this protocol; a board's layout (one sorted set or many shards) is the
+/// store's business, and every answer is the one a single sorted set would give. Every write is
+/// an absolute score already committed in PostgreSQL, so applying one twice is harmless.
 public protocol RealtimeStore: Sendable {
-    /// Records a new (or reset) board's metadata.
+    /// Records a new board's metadata on each of its shards.
     func prepareBoard(_ board: StoredBoard, lastEventID: Int64) async throws
     /// Drops every key of the board.
-    func deleteBoard(_ id: String) async throws
+    func deleteBoard(_ board: StoredBoard) async throws
     /// Empties the board for a new period.
     func resetBoard(_ board: StoredBoard, lastEventID: Int64) async throws
-    /// Applies committed changes: scores, removals, usernames, trimming and the last event ids.
-    /// Returns the boards whose view turned out to be lost (they need a rebuild).
+    /// Applies committed changes. Returns the boards whose view turned out to be lost (to rebuild).
     func apply(_ batch: RealtimeBatch) async throws -> Set<String>
-    /// Replaces the board's content at once with `entries` (a snapshot of PostgreSQL), provided the
-    /// view's version is still `expected` (read before the snapshot was taken). Returns false,
-    /// changing nothing, when changes were applied meanwhile: the caller takes a new snapshot.
-    func rebuild(_ board: StoredBoard, entries: [LeaderboardEntry], lastEventID: Int64, ifVersion expected: Int64?) async throws -> Bool
-    /// A number that changes whenever the board's view changes; nil when its metadata is missing.
-    func viewVersion(_ board: String) async throws -> Int64?
-    /// The id of the last event applied to the board, nil when the board has no metadata (lost or new).
-    func lastAppliedEventID(_ board: String) async throws -> Int64?
+    /// Replaces the board's content with `entries` (a snapshot of PostgreSQL in the board's order),
+    /// shard by shard, each only if its version is still the one in `expected` (read before the
+    /// snapshot). Returns false when some shard changed meanwhile: the caller takes a new snapshot.
+    func rebuild(_ board: StoredBoard, entries: [LeaderboardEntry], lastEventID: Int64, ifVersions expected: [Int64?]) async throws -> Bool
+    /// Per shard, a number that changes whenever the shard changes; nil where its metadata is missing.
+    func viewVersions(_ board: StoredBoard) async throws -> [Int64?]
+    /// The id of the last event applied to every shard of the board; nil when a shard has no metadata.
+    func lastAppliedEventID(_ board: StoredBoard) async throws -> Int64?
 
-    /// Ranks start…end (1-based, inclusive) and the board's total.
-    func range(_ board: LeaderboardConfig, start: Int, end: Int) async throws -> LeaderboardPage
+    /// Ranks start…end (1-based, inclusive) and the number of ranked players.
+    func range(_ board: StoredBoard, start: Int, end: Int) async throws -> LeaderboardPage
     /// The player's entry, nil when not on the board.
-    func player(_ board: LeaderboardConfig, playerID: String) async throws -> LeaderboardEntry?
+    func player(_ board: StoredBoard, playerID: String) async throws -> LeaderboardEntry?
     /// Ranks r−radius … r+radius around the player (clipped), nil when not on the board.
-    func around(_ board: LeaderboardConfig, playerID: String, radius: Int) async throws -> LeaderboardPage?
-    /// Players on the board.
-    func count(_ board: LeaderboardConfig) async throws -> Int
+    func around(_ board: StoredBoard, playerID: String, radius: Int) async throws -> LeaderboardPage?
+    /// Number of ranked players.
+    func count(_ board: StoredBoard) async throws -> Int
 
     /// Throws when a node is unreachable.
     func ping() async throws
@@ -39,27 +38,44 @@ public protocol RealtimeStore: Sendable {
 
 /// Committed changes to apply to the real-time view, grouped by board.
 public struct RealtimeBatch: Sendable {
+    public struct Score: Sendable, Equatable {
+        public var playerID: String
+        public var score: Int64
+        /// The score before, when the player was on the board (a band board may move it).
+        public var previous: Int64?
+
+        public init(playerID: String, score: Int64, previous: Int64? = nil) {
+            self.playerID = playerID
+            self.score = score
+            self.previous = previous
+        }
+    }
+
     public struct BoardChanges: Sendable {
-        public var config: LeaderboardConfig
-        public var scores: [(playerID: String, score: Int64)] = []
-        public var removals: [String] = []
+        public var board: StoredBoard
+        public var scores: [Score] = []
+        /// Removed players with the score they had.
+        public var removals: [(playerID: String, score: Int64)] = []
+        /// Usernames to record, with the player's current score on this board (to find its shard).
+        public var usernames: [(playerID: String, username: String, score: Int64)] = []
         public var lastEventID: Int64 = 0
 
-        public init(config: LeaderboardConfig) {
-            self.config = config
+        public init(board: StoredBoard) {
+            self.board = board
         }
     }
 
     public var boards: [String: BoardChanges] = [:]
-    public var usernames: [String: String] = [:]
 
     public init() {}
 
-    public var isEmpty: Bool { boards.isEmpty && usernames.isEmpty }
+    public var isEmpty: Bool { boards.isEmpty }
 }
 
 /// Failures of the real-time view that are not I/O errors.
 public enum RealtimeStoreError: Error, Sendable, Equatable {
-    /// The board's metadata is gone from Redis (the node restarted empty): the view must be rebuilt.
+    /// A shard's metadata is gone from Redis (the node restarted empty): the board must be rebuilt.
     case boardMissing(String)
+    /// The board's placement names a node the topology does not have.
+    case unknownNode(String)
 }

@@ -1,191 +1,461 @@
 import LeaderboardCore
 import RedisClient
 
-/// The real-time view on one Redis sorted set per board (layout `single`).
+/// The real-time view on Redis sorted sets: one per board (layout `single`) or one per shard
+/// (layouts `hash` and `band`), each shard on the node the board's placement names.
 ///
-/// Reads are one round trip each: a pipeline, or a read-only Lua script where a read needs the
-/// result of a first command (around a player) plus usernames.
+/// Every read gives exactly what one sorted set would. Each step is one parallel round: the
+/// commands for a node go in one pipeline, and the nodes are asked at the same time.
+/// - one sorted set: every read is one round (a pipeline or a read-only script);
+/// - top N / ranges: a k-way merge of per-shard windows; deep ranges locate their start from
+///   counts (``WindowLocator``; on band boards from the bands' sizes) and fetch only the window;
+/// - player rank: the player's shard gives its score and in-shard rank, the others how many of
+///   theirs rank ahead (a script applying the tie rule); on band boards the better bands' sizes;
+/// - around: the counts ahead of the player on each shard give where to read on every shard.
+/// With `max_entries`, each shard keeps its own best `max_entries` (a superset of the board's
+/// best) and reads stop at rank `max_entries`.
 public final class RedisRealtimeStore: RealtimeStore {
-    public let pool: RedisConnectionPool
-    /// Members written per ZADD when applying or rebuilding.
+    private let nodes: [String: RedisConnectionPool]
+    /// The node of boards stored without a placement.
+    private let defaultNode: String
+    private let gate = BoardGate()
     private let chunkSize = 1000
 
-    public init(pool: RedisConnectionPool) {
-        self.pool = pool
+    public init(nodes: [String: RedisConnectionPool], defaultNode: String) {
+        precondition(nodes[defaultNode] != nil, "the default node must be one of the nodes")
+        self.nodes = nodes
+        self.defaultNode = defaultNode
+    }
+
+    /// A store on one Redis server.
+    public convenience init(pool: RedisConnectionPool) {
+        self.init(nodes: ["default": pool], defaultNode: "default")
     }
 
     public func ping() async throws {
-        let reply = try await pool.command("PING")
-        if case .error(let message) = reply { throw RedisError(.server, message) }
+        let commands = nodes.keys.sorted().map { (node: $0, command: ["PING"]) }
+        try check(try await round(commands))
+    }
+
+    // MARK: - Shards and rounds
+
+    struct Shard {
+        let index: Int
+        let node: String
+        let key: String
+        let meta: String
+    }
+
+    func shards(_ board: StoredBoard) throws -> [Shard] {
+        let count = board.config.layout.shardCount
+        return try (0..<count).map { index in
+            let node = index < board.placement.count ? board.placement[index] : defaultNode
+            guard nodes[node] != nil else { throw RealtimeStoreError.unknownNode(node) }
+            return Shard(
+                index: index, node: node, key: RedisKeys.realtime(board.config.id, shard: index, of: count),
+                meta: RedisKeys.meta(board.config.id, shard: index, of: count)
+            )
+        }
+    }
+
+    /// Sends each node its commands as one pipeline, all nodes at once; replies in input order.
+    func round(_ commands: [(node: String, command: [String])]) async throws -> [RedisReply] {
+        var byNode: [String: [Int]] = [:]
+        for (index, item) in commands.enumerated() { byNode[item.node, default: []].append(index) }
+        if byNode.count == 1, let (node, _) = byNode.first {
+            return try await pool(node).pipeline(commands.map(\.command))
+        }
+        var replies = [RedisReply](repeating: .null, count: commands.count)
+        try await withThrowingTaskGroup(of: ([Int], [RedisReply]).self) { group in
+            for (node, indices) in byNode {
+                let pool = try pool(node)
+                let batch = indices.map { commands[$0].command }
+                group.addTask { (indices, try await pool.pipeline(batch)) }
+            }
+            for try await (indices, answers) in group {
+                for (index, answer) in zip(indices, answers) { replies[index] = answer }
+            }
+        }
+        return replies
+    }
+
+    private func pool(_ node: String) throws -> RedisConnectionPool {
+        guard let pool = nodes[node] else { throw RealtimeStoreError.unknownNode(node) }
+        return pool
     }
 
     // MARK: - Boards
 
     public func prepareBoard(_ board: StoredBoard, lastEventID: Int64) async throws {
-        try check(try await pool.pipeline([["MULTI"], metaCommand(board, lastEventID: lastEventID), bumpVersion(board.config.id), ["EXEC"]]))
+        let shards = try shards(board)
+        try check(try await round(shards.map { ($0.node, metaScript(board, $0, lastEventID: lastEventID, emptying: false)) }))
     }
 
-    public func deleteBoard(_ id: String) async throws {
-        try check(try await pool.pipeline([["DEL", RedisKeys.realtime(id), RedisKeys.meta(id)]]))
+    public func deleteBoard(_ board: StoredBoard) async throws {
+        let shards = try shards(board)
+        try check(try await round(shards.map { ($0.node, ["DEL", $0.key, $0.meta]) }))
     }
 
     public func resetBoard(_ board: StoredBoard, lastEventID: Int64) async throws {
-        try check(
-            try await pool.pipeline([
-                ["MULTI"],
-                ["DEL", RedisKeys.realtime(board.config.id)],
-                metaCommand(board, lastEventID: lastEventID),
-                bumpVersion(board.config.id),
-                ["EXEC"],
-            ])
-        )
+        let shards = try shards(board)
+        try check(try await round(shards.map { ($0.node, metaScript(board, $0, lastEventID: lastEventID, emptying: true)) }))
     }
 
-    public func lastAppliedEventID(_ board: String) async throws -> Int64? {
-        let reply = try await pool.command("HGET", RedisKeys.meta(board), "last_event_id")
-        if case .error(let message) = reply { throw RedisError(.server, message) }
-        return reply.integer
-    }
-
-    public func viewVersion(_ board: String) async throws -> Int64? {
-        let replies = try await pool.pipeline([["EXISTS", RedisKeys.meta(board)], ["HGET", RedisKeys.meta(board), "version"]])
+    public func lastAppliedEventID(_ board: StoredBoard) async throws -> Int64? {
+        let shards = try shards(board)
+        let replies = try await round(shards.flatMap { [($0.node, ["EXISTS", $0.meta]), ($0.node, ["HGET", $0.meta, "last_event_id"])] })
         try check(replies)
-        guard replies[0].integer == 1 else { return nil }
-        return replies[1].integer ?? 0
+        var lowest: Int64?
+        for index in shards.indices {
+            guard replies[2 * index].integer == 1 else { return nil }
+            let applied = replies[2 * index + 1].integer ?? 0
+            lowest = min(lowest ?? applied, applied)
+        }
+        return lowest
     }
 
-    private func metaFields(_ board: StoredBoard, lastEventID: Int64) -> [String] {
+    public func viewVersions(_ board: StoredBoard) async throws -> [Int64?] {
+        let shards = try shards(board)
+        let replies = try await round(shards.flatMap { [($0.node, ["EXISTS", $0.meta]), ($0.node, ["HGET", $0.meta, "version"])] })
+        try check(replies)
+        return shards.indices.map { replies[2 * $0].integer == 1 ? (replies[2 * $0 + 1].integer ?? 0) : nil }
+    }
+
+    private func metaFields(_ board: StoredBoard, _ shard: Shard, lastEventID: Int64) -> [String] {
         let config = board.config
         return [
             "name", config.name, "sort_order", config.sortOrder.rawValue, "update_mode", config.updateMode.rawValue,
-            "max_entries", String(config.maxEntries), "layout", config.layout.strategy, "epoch", "1",
+            "max_entries", String(config.maxEntries), "layout", config.layout.strategy, "epoch", String(board.epoch),
+            "shard", String(shard.index), "shards", String(config.layout.shardCount),
             "period", String(board.period), "last_event_id", String(lastEventID),
         ]
     }
 
-    private func metaCommand(_ board: StoredBoard, lastEventID: Int64) -> [String] {
-        ["HSET", RedisKeys.meta(board.config.id)] + metaFields(board, lastEventID: lastEventID)
+    /// Writes a shard's metadata and bumps its version (emptying the shard first for a reset), atomically.
+    private func metaScript(_ board: StoredBoard, _ shard: Shard, lastEventID: Int64, emptying: Bool) -> [String] {
+        ["EVAL", Scripts.writeMeta, "2", shard.key, shard.meta, emptying ? "1" : "0"] + metaFields(board, shard, lastEventID: lastEventID)
     }
-
-    private func bumpVersion(_ board: String) -> [String] { ["HINCRBY", RedisKeys.meta(board), "version", "1"] }
 
     // MARK: - Writes
 
-    /// Applies each board's changes atomically (one script per board), so a concurrent rebuild
-    /// sees either none or all of them through the view's version.
+    /// Applies each shard's changes atomically (one script per shard), every shard of a changed
+    /// board getting the board's last event id, so the lowest id over the shards is what has
+    /// been applied everywhere.
     public func apply(_ batch: RealtimeBatch) async throws -> Set<String> {
-        var commands: [[String]] = []
-        var boards: [String] = []
+        var commands: [(node: String, command: [String])] = []
+        var owners: [String?] = []
+        var gated: [String] = []
         for (id, changes) in batch.boards {
-            let config = changes.config
-            var command = [
-                "EVAL", Scripts.apply, "2", RedisKeys.realtime(id), RedisKeys.meta(id),
-                String(changes.lastEventID), config.sortOrder.rawValue, String(config.maxEntries), String(changes.removals.count),
-            ]
-            command.reserveCapacity(command.count + changes.removals.count + 2 * changes.scores.count)
-            command.append(contentsOf: changes.removals)
-            for (player, score) in changes.scores {
-                command.append(String(score))
-                command.append(player)
+            let board = changes.board
+            let router = board.router
+            let shards = try shards(board)
+            var adds = [[String]](repeating: [], count: shards.count)
+            var removals = [[String]](repeating: [], count: shards.count)
+            var moves = false
+            for change in changes.scores {
+                let target = router.shard(player: change.playerID, score: change.score)
+                adds[target].append(String(change.score))
+                adds[target].append(change.playerID)
+                if let previous = change.previous {
+                    let origin = router.shard(player: change.playerID, score: previous)
+                    if origin != target {
+                        removals[origin].append(change.playerID)
+                        moves = true
+                    }
+                }
             }
-            boards.append(id)
-            commands.append(command)
+            for removal in changes.removals {
+                removals[router.shard(player: removal.playerID, score: removal.score)].append(removal.playerID)
+            }
+            for shard in shards {
+                commands.append(
+                    (
+                        shard.node,
+                        [
+                            "EVAL", Scripts.apply, "2", shard.key, shard.meta, String(changes.lastEventID), board.config.sortOrder.rawValue,
+                            String(board.config.maxEntries), String(removals[shard.index].count),
+                        ] + removals[shard.index] + adds[shard.index]
+                    )
+                )
+                owners.append(id)
+            }
+            for (player, username, score) in changes.usernames {
+                let shard = shards[router.shard(player: player, score: score)]
+                commands.append((shard.node, ["HSET", RedisKeys.playerInfo(player), "username", username]))
+                owners.append(nil)
+            }
+            if moves { gated.append(id) }
         }
-        for (player, username) in batch.usernames {
-            commands.append(["HSET", RedisKeys.playerInfo(player), "username", username])
-        }
-        let replies = try await pool.pipeline(commands)
+        let batchCommands = commands
+        let replies = try await gate.withWriting(gated) { try await round(batchCommands) }
         try check(replies)
-        return Set(boards.indices.filter { replies[$0].integer == -1 }.map { boards[$0] })
+        return Set(zip(owners, replies).compactMap { owner, reply in reply.integer == -1 ? owner : nil })
     }
 
-    public func rebuild(_ board: StoredBoard, entries: [LeaderboardEntry], lastEventID: Int64, ifVersion expected: Int64?) async throws -> Bool {
-        let id = board.config.id
-        let staging = RedisKeys.rebuilding(id, attempt: UInt64.random(in: .min ... .max))
-        var commands: [[String]] = []
-        for chunk in stride(from: 0, to: entries.count, by: chunkSize) {
-            var command = ["ZADD", staging]
-            command.reserveCapacity(2 + 2 * chunkSize)
-            for entry in entries[chunk..<min(chunk + chunkSize, entries.count)] {
-                command.append(String(entry.score))
-                command.append(entry.playerID)
+    public func rebuild(_ board: StoredBoard, entries: [LeaderboardEntry], lastEventID: Int64, ifVersions expected: [Int64?]) async throws -> Bool {
+        let shards = try shards(board)
+        let router = board.router
+        var perShard = [[LeaderboardEntry]](repeating: [], count: shards.count)
+        for entry in entries { perShard[router.shard(player: entry.playerID, score: entry.score)].append(entry) }
+        var commands: [(node: String, command: [String])] = []
+        var switches: [Int] = []
+        for shard in shards {
+            let staging = RedisKeys.rebuilding(board.config.id, shard: shard.index, attempt: UInt64.random(in: .min ... .max))
+            let members = perShard[shard.index]
+            for chunk in stride(from: 0, to: members.count, by: chunkSize) {
+                var command = ["ZADD", staging]
+                command.reserveCapacity(2 + 2 * chunkSize)
+                for entry in members[chunk..<min(chunk + chunkSize, members.count)] {
+                    command.append(String(entry.score))
+                    command.append(entry.playerID)
+                }
+                commands.append((shard.node, command))
+                // An abandoned staging key (a crash mid-rebuild) expires by itself.
+                if chunk == 0 { commands.append((shard.node, ["EXPIRE", staging, "3600"])) }
             }
-            commands.append(command)
-            // An abandoned staging key (a crash mid-rebuild) expires by itself.
-            if chunk == 0 { commands.append(["EXPIRE", staging, "3600"]) }
+            for entry in members {
+                if let username = entry.username {
+                    commands.append((shard.node, ["HSET", RedisKeys.playerInfo(entry.playerID), "username", username]))
+                }
+            }
+            let version = shard.index < expected.count ? expected[shard.index] : nil
+            switches.append(commands.count)
+            commands.append(
+                (
+                    shard.node,
+                    ["EVAL", Scripts.switchRebuilt, "3", staging, shard.key, shard.meta, version.map(String.init) ?? ""]
+                        + metaFields(board, shard, lastEventID: lastEventID)
+                )
+            )
         }
-        for entry in entries {
-            if let username = entry.username { commands.append(["HSET", RedisKeys.playerInfo(entry.playerID), "username", username]) }
-        }
-        commands.append(
-            ["EVAL", Scripts.switchRebuilt, "3", staging, RedisKeys.realtime(id), RedisKeys.meta(id), expected.map(String.init) ?? ""]
-                + metaFields(board, lastEventID: lastEventID)
-        )
-        let replies = try await pool.pipeline(commands)
+        let rebuildCommands = commands
+        let replies = try await gate.withWriting(router.routesByScore ? [board.config.id] : []) { try await round(rebuildCommands) }
         try check(replies)
-        return replies.last?.integer == 1
+        return switches.allSatisfy { replies[$0].integer == 1 }
     }
 
     // MARK: - Reads
 
-    public func range(_ board: LeaderboardConfig, start: Int, end: Int) async throws -> LeaderboardPage {
-        let reply = try await pool.command(
-            "EVAL", Scripts.readWindow, "2", RedisKeys.realtime(board.id), RedisKeys.meta(board.id), board.sortOrder.rawValue, "range", String(start - 1), String(end - 1)
-        )
-        return try page(from: reply)
+    public func count(_ board: StoredBoard) async throws -> Int {
+        try await reading(board) { clip(board, try await sizes(board).reduce(0, +)) }
     }
 
-    public func around(_ board: LeaderboardConfig, playerID: String, radius: Int) async throws -> LeaderboardPage? {
-        let reply = try await pool.command(
-            "EVAL", Scripts.readWindow, "2", RedisKeys.realtime(board.id), RedisKeys.meta(board.id), board.sortOrder.rawValue, "around", playerID, String(radius)
-        )
-        if case .error(let message) = reply { throw RedisError(.server, message) }
-        if let items = reply.array, items.count == 2, items[0].integer == -1 { throw RealtimeStoreError.boardMissing(board.id) }
-        guard let items = reply.array, items.count >= 2, items[1].integer ?? -1 >= 0 else { return nil }
-        return try page(from: reply)
+    public func range(_ board: StoredBoard, start: Int, end: Int) async throws -> LeaderboardPage {
+        try await reading(board) {
+            let limit = board.config.maxEntries
+            let last = limit > 0 ? min(end, limit) : end
+            let shards = try shards(board)
+            if shards.count == 1 {
+                guard start <= last else { return LeaderboardPage(total: clip(board, try await sizes(board)[0]), entries: []) }
+                let window = try await readWindow(shards[0], board, first: start - 1, last: last - 1)
+                return LeaderboardPage(total: clip(board, window.total), entries: ranked(window.members, from: start))
+            }
+            if let bands = board.router.bandOrder(board.config.sortOrder) {
+                let sizes = try await sizes(board)
+                let total = clip(board, sizes.reduce(0, +))
+                guard start <= last else { return LeaderboardPage(total: total, entries: []) }
+                var reads: [(Shard, Int, Int)] = []
+                var offset = 0
+                for band in bands {
+                    let first = max(start - 1 - offset, 0)
+                    let final = min(last - 1 - offset, sizes[band] - 1)
+                    if first <= final { reads.append((shards[band], first, final)) }
+                    offset += sizes[band]
+                }
+                let windows = try await readWindows(reads, board)
+                return LeaderboardPage(total: total, entries: ranked(windows.flatMap(\.members), from: start))
+            }
+            let reader = ShardWindowReader(store: self, board: board, shards: shards)
+            guard start <= last else { return LeaderboardPage(total: clip(board, try await reader.cardinalities().reduce(0, +)), entries: []) }
+            let result = try await WindowLocator(order: board.config.sortOrder).window(start: start - 1, count: last - start + 1, reader: reader)
+            return LeaderboardPage(total: clip(board, result.total), entries: ranked(result.members, from: start))
+        }
     }
 
-    public func player(_ board: LeaderboardConfig, playerID: String) async throws -> LeaderboardEntry? {
-        let key = RedisKeys.realtime(board.id)
-        let replies = try await pool.pipeline([
-            [board.sortOrder == .desc ? "ZREVRANK" : "ZRANK", key, playerID],
-            ["ZSCORE", key, playerID],
-            ["HGET", RedisKeys.playerInfo(playerID), "username"],
-            ["EXISTS", RedisKeys.meta(board.id)],
+    public func player(_ board: StoredBoard, playerID: String) async throws -> LeaderboardEntry? {
+        try await reading(board) {
+            guard let position = try await locate(board, playerID) else { return nil }
+            return LeaderboardEntry(rank: position.rank, playerID: playerID, score: position.score, username: position.username)
+        }
+    }
+
+    public func around(_ board: StoredBoard, playerID: String, radius: Int) async throws -> LeaderboardPage? {
+        try await reading(board) {
+            let shards = try shards(board)
+            if shards.count == 1 {
+                let reply = try await pool(shards[0].node).command(
+                    "EVAL", Scripts.readWindow, "2", shards[0].key, shards[0].meta, board.config.sortOrder.rawValue, "around", playerID, String(radius)
+                )
+                if case .error(let message) = reply { throw RedisError(.server, message) }
+                if let items = reply.array, items.count == 2, items[0].integer == -1 { throw RealtimeStoreError.boardMissing(board.config.id) }
+                guard let items = reply.array, items.count >= 2, items[1].integer ?? -1 >= 0 else { return nil }
+                let window = try Self.window(from: reply, board: board.config.id)
+                guard let rank = window.members.firstIndex(where: { $0.playerID == playerID }).map({ window.first + $0 + 1 }),
+                    board.config.maxEntries == 0 || rank <= board.config.maxEntries
+                else { return nil }
+                let entries = ranked(window.members, from: window.first + 1).filter { board.config.maxEntries == 0 || $0.rank <= board.config.maxEntries }
+                return LeaderboardPage(total: clip(board, window.total), entries: entries)
+            }
+            guard let position = try await locate(board, playerID) else { return nil }
+            let reads = shards.map { shard in
+                (shard, max(position.ahead[shard.index] - radius, 0), position.ahead[shard.index] + radius)
+            }
+            let merged = board.config.sortOrder.merge(try await readWindows(reads, board).map(\.members))
+            guard let center = merged.firstIndex(where: { $0.playerID == playerID }) else {
+                throw RedisError(.protocolViolation, "player vanished between rounds")
+            }
+            let lower = max(center - radius, 0)
+            let upper = min(center + radius, merged.count - 1)
+            var entries = ranked(Array(merged[lower...upper]), from: position.rank - (center - lower))
+            if board.config.maxEntries > 0 { entries = entries.filter { $0.rank <= board.config.maxEntries } }
+            return LeaderboardPage(total: clip(board, position.total), entries: entries)
+        }
+    }
+
+    // MARK: - Read helpers
+
+    /// Where a player stands: its score, 1-based rank, username, the board's size and, per
+    /// shard, how many of the shard's members rank ahead of it. Nil when absent or beyond max_entries.
+    private func locate(_ board: StoredBoard, _ player: String) async throws
+        -> (score: Int64, rank: Int, username: String?, ahead: [Int], total: Int)?
+    {
+        let shards = try shards(board)
+        let order = board.config.sortOrder
+        let rankCommand = order == .desc ? "ZREVRANK" : "ZRANK"
+        let limit = board.config.maxEntries
+        func within(_ rank: Int) -> Bool { limit == 0 || rank <= limit }
+
+        if let bands = board.router.bandOrder(order) {
+            // One round: every band's size, and the player's score and rank where it is.
+            let replies = try await round(
+                shards.flatMap { shard -> [(node: String, command: [String])] in
+                    [
+                        (shard.node, ["EXISTS", shard.meta]), (shard.node, ["ZCARD", shard.key]), (shard.node, ["ZSCORE", shard.key, player]),
+                        (shard.node, [rankCommand, shard.key, player]), (shard.node, ["HGET", RedisKeys.playerInfo(player), "username"]),
+                    ]
+                }
+            )
+            try check(replies)
+            var sizes: [Int] = []
+            var home: (shard: Int, score: Int64, rank: Int, username: String?)?
+            for shard in shards {
+                let base = 5 * shard.index
+                guard replies[base].integer == 1 else { throw RealtimeStoreError.boardMissing(board.config.id) }
+                sizes.append(Int(replies[base + 1].integer ?? 0))
+                if let score = replies[base + 2].string.flatMap(Self.score), let rank = replies[base + 3].integer {
+                    home = (shard.index, score, Int(rank), replies[base + 4].string)
+                }
+            }
+            guard let home else { return nil }
+            var ahead = [Int](repeating: 0, count: shards.count)
+            var passed = true
+            for band in bands {
+                if band == home.shard {
+                    ahead[band] = home.rank
+                    passed = false
+                } else if passed {
+                    ahead[band] = sizes[band]
+                }
+            }
+            let rank = ahead.reduce(0, +) + 1
+            return within(rank) ? (home.score, rank, home.username, ahead, sizes.reduce(0, +)) : nil
+        }
+
+        // One sorted set, or hash shards: the player's shard first.
+        let home = shards[board.router.shard(player: player, score: 0)]
+        let first = try await round([
+            (home.node, ["EXISTS", home.meta]), (home.node, ["ZSCORE", home.key, player]), (home.node, [rankCommand, home.key, player]),
+            (home.node, ["HGET", RedisKeys.playerInfo(player), "username"]), (home.node, ["ZCARD", home.key]),
         ])
-        try check(replies)
-        guard replies[3].integer == 1 else { throw RealtimeStoreError.boardMissing(board.id) }
-        guard let rank = replies[0].integer, let score = replies[1].string.flatMap(Self.score) else { return nil }
-        return LeaderboardEntry(rank: Int(rank) + 1, playerID: playerID, score: score, username: replies[2].string)
+        try check(first)
+        guard first[0].integer == 1 else { throw RealtimeStoreError.boardMissing(board.config.id) }
+        guard let score = first[1].string.flatMap(Self.score), let ownRank = first[2].integer else { return nil }
+        var ahead = [Int](repeating: 0, count: shards.count)
+        ahead[home.index] = Int(ownRank)
+        var total = Int(first[4].integer ?? 0)
+        let others = shards.filter { $0.index != home.index }
+        if !others.isEmpty {
+            let replies = try await round(
+                others.flatMap { shard -> [(node: String, command: [String])] in
+                    [
+                        (shard.node, ["EVAL", Scripts.countAhead, "2", shard.key, shard.meta, order.rawValue, String(score), player]),
+                        (shard.node, ["ZCARD", shard.key]),
+                    ]
+                }
+            )
+            try check(replies)
+            for (index, shard) in others.enumerated() {
+                guard let counts = replies[2 * index].array, let count = counts.first?.integer, count >= 0 else {
+                    throw RealtimeStoreError.boardMissing(board.config.id)
+                }
+                ahead[shard.index] = Int(count)
+                total += Int(replies[2 * index + 1].integer ?? 0)
+            }
+        }
+        let rank = ahead.reduce(0, +) + 1
+        return within(rank) ? (score, rank, first[3].string, ahead, total) : nil
     }
 
-    public func count(_ board: LeaderboardConfig) async throws -> Int {
-        let replies = try await pool.pipeline([["ZCARD", RedisKeys.realtime(board.id)], ["EXISTS", RedisKeys.meta(board.id)]])
+    /// Members per shard (every shard's metadata must be there).
+    func sizes(_ board: StoredBoard) async throws -> [Int] {
+        let shards = try shards(board)
+        let replies = try await round(shards.flatMap { [($0.node, ["EXISTS", $0.meta]), ($0.node, ["ZCARD", $0.key])] })
         try check(replies)
-        guard replies[1].integer == 1 else { throw RealtimeStoreError.boardMissing(board.id) }
-        guard let count = replies[0].integer else { throw RedisError(.protocolViolation, "ZCARD did not answer an integer") }
-        return Int(count)
+        return try shards.indices.map { index in
+            guard replies[2 * index].integer == 1 else { throw RealtimeStoreError.boardMissing(board.config.id) }
+            return Int(replies[2 * index + 1].integer ?? 0)
+        }
     }
 
-    /// Decodes `{total, start, member, score, username, …}` from the window script.
-    private func page(from reply: RedisReply) throws -> LeaderboardPage {
+    /// Reads shard-local positions first…last (inclusive) of several shards in one round.
+    func readWindows(_ reads: [(Shard, Int, Int)], _ board: StoredBoard) async throws -> [(total: Int, first: Int, members: [RankedMember])] {
+        let replies = try await round(
+            reads.map { shard, first, last in
+                (
+                    shard.node,
+                    ["EVAL", Scripts.readWindow, "2", shard.key, shard.meta, board.config.sortOrder.rawValue, "range", String(first), String(last)]
+                )
+            }
+        )
+        return try replies.map { try Self.window(from: $0, board: board.config.id) }
+    }
+
+    private func readWindow(_ shard: Shard, _ board: StoredBoard, first: Int, last: Int) async throws -> (total: Int, first: Int, members: [RankedMember]) {
+        try await readWindows([(shard, first, last)], board)[0]
+    }
+
+    /// Runs a read, behind the board's gate when it is a band board (players may move between shards).
+    private func reading<T: Sendable>(_ board: StoredBoard, _ body: () async throws -> T) async throws -> T {
+        board.router.routesByScore ? try await gate.withReading(board.config.id, body) : try await body()
+    }
+
+    private func clip(_ board: StoredBoard, _ total: Int) -> Int {
+        board.config.maxEntries > 0 ? min(total, board.config.maxEntries) : total
+    }
+
+    private func ranked(_ members: [RankedMember], from rank: Int) -> [LeaderboardEntry] {
+        members.enumerated().map { LeaderboardEntry(rank: rank + $0.offset, playerID: $0.element.playerID, score: $0.element.score, username: $0.element.username) }
+    }
+
+    /// Decodes `{total, first, member, score, username, …}` from the window script.
+    static func window(from reply: RedisReply, board: String) throws -> (total: Int, first: Int, members: [RankedMember]) {
         if case .error(let message) = reply { throw RedisError(.server, message) }
-        if let items = reply.array, items.count == 2, items[0].integer == -1 { throw RealtimeStoreError.boardMissing("") }
-        guard let items = reply.array, items.count >= 2, let total = items[0].integer, let start = items[1].integer,
-            (items.count - 2) % 3 == 0
-        else { throw RedisError(.protocolViolation, "unexpected reply of the window script") }
-        var entries: [LeaderboardEntry] = []
-        entries.reserveCapacity((items.count - 2) / 3)
+        if let items = reply.array, items.count == 2, items[0].integer == -1 { throw RealtimeStoreError.boardMissing(board) }
+        guard let items = reply.array, items.count >= 2, let total = items[0].integer, let first = items[1].integer, (items.count - 2) % 3 == 0 else {
+            throw RedisError(.protocolViolation, "unexpected reply of the window script")
+        }
+        var members: [RankedMember] = []
+        members.reserveCapacity((items.count - 2) / 3)
         var index = 2
         while index < items.count {
             guard let player = items[index].string, let score = items[index + 1].string.flatMap(Self.score) else {
                 throw RedisError(.protocolViolation, "unexpected entry in the window script's reply")
             }
             let username = items[index + 2].string.flatMap { $0.isEmpty ? nil : $0 }
-            entries.append(LeaderboardEntry(rank: Int(start) + entries.count + 1, playerID: player, score: score, username: username))
+            members.append(RankedMember(playerID: player, score: score, username: username))
             index += 3
         }
-        return LeaderboardPage(total: Int(total), entries: entries)
+        return (Int(total), Int(first), members)
     }
 
     /// Redis prints scores as doubles; every stored score is an integer of at most 2^53 − 1.
@@ -195,102 +465,51 @@ public final class RedisRealtimeStore: RealtimeStore {
         return Int64(value)
     }
 
-    /// Throws the first error reply of a pipeline.
-    private func check(_ replies: [RedisReply]) throws {
+    /// Throws the first error reply.
+    func check(_ replies: [RedisReply]) throws {
         for reply in replies {
             if case .error(let message) = reply { throw RedisError(.server, message) }
         }
     }
 }
 
-/// Server-side Lua scripts (read-only except the event-id update).
-enum Scripts {
-    /// KEYS[1] = board zset, KEYS[2] = board meta; ARGV = order, mode ("range" start stop | "around" player radius).
-    /// Returns {total, first 0-based rank, member, score, username or "", …}; {total, -1} when the player
-    /// is absent; {-1, -1} when the board's metadata is missing (a Redis that lost its data).
-    static let readWindow = """
-        local key = KEYS[1]
-        if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, -1} end
-        local desc = ARGV[1] == 'desc'
-        local total = redis.call('ZCARD', key)
-        local first, last
-        if ARGV[2] == 'around' then
-          local rank
-          if desc then rank = redis.call('ZREVRANK', key, ARGV[3]) else rank = redis.call('ZRANK', key, ARGV[3]) end
-          if not rank then return {total, -1} end
-          local radius = tonumber(ARGV[4])
-          first = rank - radius
-          if first < 0 then first = 0 end
-          last = rank + radius
-        else
-          first = tonumber(ARGV[3])
-          last = tonumber(ARGV[4])
-        end
-        local items
-        if desc then items = redis.call('ZREVRANGE', key, first, last, 'WITHSCORES')
-        else items = redis.call('ZRANGE', key, first, last, 'WITHSCORES') end
-        local out = {total, first}
-        for i = 1, #items, 2 do
-          local name = redis.call('HGET', 'player:' .. items[i] .. ':info', 'username')
-          out[#out + 1] = items[i]
-          out[#out + 1] = items[i + 1]
-          out[#out + 1] = name or ''
-        end
-        return out
-        """
+/// ``WindowLocator``'s view of a hash board's shards, each call one round.
+struct ShardWindowReader: ShardReader {
+    let store: RedisRealtimeStore
+    let board: StoredBoard
+    let shards: [RedisRealtimeStore.Shard]
 
-    /// Applies one board's committed changes atomically.
-    /// KEYS[1] = board zset, KEYS[2] = board meta; ARGV[1] = last event id, ARGV[2] = order,
-    /// ARGV[3] = max_entries (0 = unlimited), ARGV[4] = number of removals, then the removed
-    /// members, then score/member pairs. Returns -1 and writes nothing when the metadata is
-    /// missing (the board was lost and must be rebuilt), 0 otherwise. Bumps the view's version.
-    static let apply = """
-        if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
-        local removals = tonumber(ARGV[4])
-        local i = 5
-        local stop = 4 + removals
-        while i <= stop do
-          local last = math.min(i + 999, stop)
-          redis.call('ZREM', KEYS[1], unpack(ARGV, i, last))
-          i = last + 1
-        end
-        while i <= #ARGV do
-          local last = math.min(i + 1999, #ARGV)
-          redis.call('ZADD', KEYS[1], unpack(ARGV, i, last))
-          i = last + 1
-        end
-        local max = tonumber(ARGV[3])
-        if max > 0 then
-          if ARGV[2] == 'desc' then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(max + 1))
-          else redis.call('ZREMRANGEBYRANK', KEYS[1], max, -1) end
-        end
-        redis.call('HINCRBY', KEYS[2], 'version', 1)
-        local current = tonumber(redis.call('HGET', KEYS[2], 'last_event_id') or '0')
-        if tonumber(ARGV[1]) > current then redis.call('HSET', KEYS[2], 'last_event_id', ARGV[1]) end
-        return 0
-        """
+    func cardinalities() async throws -> [Int] { try await store.sizes(board) }
 
-    /// Switches a rebuilt board in, unless its view changed since the rebuild's snapshot.
-    /// KEYS[1] = staging zset, KEYS[2] = board zset, KEYS[3] = board meta; ARGV[1] = the version
-    /// read before the snapshot ("" = no metadata), then meta field/value pairs.
-    /// Returns 1 when switched, 0 when something was applied meanwhile (the caller retries).
-    static let switchRebuilt = """
-        local version = redis.call('HGET', KEYS[3], 'version')
-        if not version then
-          if redis.call('EXISTS', KEYS[3]) == 1 then version = '0' else version = '' end
-        end
-        if version ~= ARGV[1] then
-          redis.call('DEL', KEYS[1])
-          return 0
-        end
-        if redis.call('EXISTS', KEYS[1]) == 1 then
-          redis.call('RENAME', KEYS[1], KEYS[2])
-          redis.call('PERSIST', KEYS[2])
-        else
-          redis.call('DEL', KEYS[2])
-        end
-        redis.call('HSET', KEYS[3], unpack(ARGV, 2))
-        redis.call('HINCRBY', KEYS[3], 'version', 1)
-        return 1
-        """
+    func members(at positions: [Int?]) async throws -> [RankedMember?] {
+        let asked = zip(shards, positions).compactMap { shard, position in position.map { (shard, $0, $0) } }
+        let windows = try await store.readWindows(asked, board)
+        var answers = [RankedMember?](repeating: nil, count: shards.count)
+        for ((shard, _, _), window) in zip(asked, windows) { answers[shard.index] = window.members.first }
+        return answers
+    }
+
+    func countsAhead(of pivots: [RankedMember]) async throws -> [[Int]] {
+        let arguments = pivots.flatMap { [String($0.score), $0.playerID] }
+        let replies = try await store.round(
+            shards.map { shard in
+                (shard.node, ["EVAL", Scripts.countAhead, "2", shard.key, shard.meta, board.config.sortOrder.rawValue] + arguments)
+            }
+        )
+        try store.check(replies)
+        return try replies.map { reply in
+            guard let counts = reply.array?.compactMap(\.integer), counts.count == pivots.count, counts.allSatisfy({ $0 >= 0 }) else {
+                throw RealtimeStoreError.boardMissing(board.config.id)
+            }
+            return counts.map { Int($0) }
+        }
+    }
+
+    func members(in ranges: [Range<Int>]) async throws -> [[RankedMember]] {
+        let asked = zip(shards, ranges).filter { !$0.1.isEmpty }.map { ($0.0, $0.1.lowerBound, $0.1.upperBound - 1) }
+        let windows = try await store.readWindows(asked, board)
+        var lists = [[RankedMember]](repeating: [], count: shards.count)
+        for ((shard, _, _), window) in zip(asked, windows) { lists[shard.index] = window.members }
+        return lists
+    }
 }

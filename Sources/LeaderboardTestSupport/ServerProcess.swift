@@ -26,6 +26,7 @@ public final class ServerProcess: @unchecked Sendable {
         environment["LEADERBOARD_POSTGRES_PASSWORD"] = config.postgres.password
         environment["LEADERBOARD_REDIS_ADDR"] = "\(config.redis.host):\(config.redis.port)"
         environment["LEADERBOARD_REDIS_DB"] = String(config.redis.db)
+        environment["LEADERBOARD_TOPOLOGY"] = config.topology
         environment.merge(extraEnvironment) { $1 }
 
         let process = Process()

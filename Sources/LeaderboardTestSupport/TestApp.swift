@@ -6,6 +6,7 @@ import LeaderboardApp
 import LeaderboardCore
 import Logging
 import NIOCore
+import RedisClient
 
 /// Runs `body` against the real application (real Redis and PostgreSQL) through Hummingbird's
 /// router test client; the app's services (writer, recovery) run for the duration.
@@ -116,4 +117,14 @@ public struct TestAPI: Sendable {
 public struct TestFailure: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+extension LeaderboardSystem {
+    /// The Redis pool of shard `shard` of a board, for tests that look at or damage Redis directly.
+    public func redis(board id: String, shard: Int = 0) async throws -> RedisConnectionPool {
+        guard let board = try await service.repository.leaderboard(id) else { throw TestFailure("no board \(id)") }
+        let node = shard < board.placement.count ? board.placement[shard] : topology.nodes[0].id
+        guard let pool = redisNodes[node] else { throw TestFailure("no node \(node)") }
+        return pool
+    }
 }

@@ -22,6 +22,7 @@ public enum TestEnvironment {
         config.redis.db = environment["LEADERBOARD_TEST_REDIS_DB"].flatMap(Int.init) ?? 1
         config.redis.poolSize = 8
         config.leaderboard.configCacheTTL = .seconds(1)
+        config.topology = environment["LEADERBOARD_TEST_TOPOLOGY"] ?? "Topology/local.yaml"
         return config
     }
 

@@ -27,11 +27,12 @@ import Testing
             #expect(boards.contains { $0.object?["id"] == .string(board) })
 
             try await api.submit(board, [("a", 1), ("b", 2)])
-            #expect(try await system.redis.command("EXISTS", RedisKeys.realtime(board)).integer == 1)
+            let redis = try await system.redis(board: board)
+            #expect(try await redis.command("EXISTS", RedisKeys.realtime(board)).integer == 1)
 
             let deleted = try await api.delete("/api/v1/leaderboards/\(board)")
             #expect(deleted.status == .noContent)
-            #expect(try await system.redis.command("EXISTS", RedisKeys.realtime(board), RedisKeys.meta(board)).integer == 0)
+            #expect(try await redis.command("EXISTS", RedisKeys.realtime(board), RedisKeys.meta(board)).integer == 0)
             for table in ["leaderboards WHERE id", "player_scores WHERE leaderboard_id", "score_events WHERE leaderboard_id"] {
                 let count = try await system.postgres.query("SELECT count(*) FROM \(table) = $1", [board])
                 #expect(try count.rows[0].int64(0) == 0, "\(table)")
@@ -100,7 +101,9 @@ import Testing
             let before = try await api.get("/api/v1/leaderboards/\(board)/top?limit=1000")
 
             // Simulate a Redis node that restarted empty for this board.
-            _ = try await system.redis.pipeline([["DEL", RedisKeys.realtime(board), RedisKeys.meta(board)], ["DEL", RedisKeys.playerInfo("named")]])
+            _ = try await system.redis(board: board).pipeline([
+                ["DEL", RedisKeys.realtime(board), RedisKeys.meta(board)], ["DEL", RedisKeys.playerInfo("named")],
+            ])
             let during = try await api.get("/api/v1/leaderboards/\(board)/top?limit=1000")
             #expect(during.status == .serviceUnavailable || during.entries == before.entries)
             if during.status == .serviceUnavailable {

@@ -23,7 +23,8 @@ import Testing
                 ("POST", "/api/v1/scores/batch", #"{"scores": []}"#, 400, "invalid_request"),
                 ("POST", "/api/v1/scores/batch", #"{"items": []}"#, 400, "invalid_request"),
                 ("POST", "/api/v1/leaderboards", #"{"id": "\#(board)"}"#, 409, "leaderboard_exists"),
-                ("POST", "/api/v1/leaderboards", #"{"id": "x", "layout": {"strategy": "hash", "shards": 4}}"#, 400, "invalid_request"),
+                ("POST", "/api/v1/leaderboards", #"{"id": "x", "layout": {"strategy": "hash", "shards": 0}}"#, 400, "invalid_request"),
+                ("POST", "/api/v1/leaderboards", #"{"id": "x", "layout": {"strategy": "band", "bounds": [3, 1]}}"#, 400, "invalid_request"),
                 ("POST", "/api/v1/leaderboards", #"{"id": "bad id"}"#, 400, "invalid_request"),
                 ("GET", "/api/v1/leaderboards/\(board)-missing/top", nil, 404, "leaderboard_not_found"),
                 ("GET", "/api/v1/leaderboards/bad%20id/top", nil, 400, "invalid_request"),
@@ -91,6 +92,7 @@ import Testing
     @Test func redisUnreachableStillCommitsWritesButReadsAnswer503() async throws {
         let board = TestEnvironment.uniqueID("no-redis")
         var config = TestEnvironment.config
+        config.topology = ""  // one node, at redis.addr: nothing listens there
         config.redis.port = 1
         config.redis.timeout = .milliseconds(200)
         try await withTestApp(config: config) { api, system in

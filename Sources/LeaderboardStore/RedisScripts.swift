@@ -1,0 +1,143 @@
+import RedisClient
+
+/// Server-side Lua scripts (read-only except the event-id update).
+enum Scripts {
+    /// KEYS[1] = board zset, KEYS[2] = board meta; ARGV = order, mode ("range" start stop | "around" player radius).
+    /// Returns {total, first 0-based rank, member, score, username or "", …}; {total, -1} when the player
+    /// is absent; {-1, -1} when the board's metadata is missing (a Redis that lost its data).
+    static let readWindow = """
+        local key = KEYS[1]
+        if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, -1} end
+        local desc = ARGV[1] == 'desc'
+        local total = redis.call('ZCARD', key)
+        local first, last
+        if ARGV[2] == 'around' then
+          local rank
+          if desc then rank = redis.call('ZREVRANK', key, ARGV[3]) else rank = redis.call('ZRANK', key, ARGV[3]) end
+          if not rank then return {total, -1} end
+          local radius = tonumber(ARGV[4])
+          first = rank - radius
+          if first < 0 then first = 0 end
+          last = rank + radius
+        else
+          first = tonumber(ARGV[3])
+          last = tonumber(ARGV[4])
+        end
+        local items
+        if desc then items = redis.call('ZREVRANGE', key, first, last, 'WITHSCORES')
+        else items = redis.call('ZRANGE', key, first, last, 'WITHSCORES') end
+        local out = {total, first}
+        for i = 1, #items, 2 do
+          local name = redis.call('HGET', 'player:' .. items[i] .. ':info', 'username')
+          out[#out + 1] = items[i]
+          out[#out + 1] = items[i + 1]
+          out[#out + 1] = name or ''
+        end
+        return out
+        """
+
+    /// Applies one shard's committed changes atomically.
+    /// KEYS[1] = shard zset, KEYS[2] = shard meta; ARGV[1] = last event id, ARGV[2] = order,
+    /// ARGV[3] = max_entries (0 = unlimited), ARGV[4] = number of removals, then the removed
+    /// members, then score/member pairs. Returns -1 and writes nothing when the metadata is
+    /// missing (the board was lost and must be rebuilt), 0 otherwise. Bumps the shard's version when
+    /// anything changed, and raises its last event id.
+    static let apply = """
+        if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
+        local removals = tonumber(ARGV[4])
+        local i = 5
+        local stop = 4 + removals
+        while i <= stop do
+          local last = math.min(i + 999, stop)
+          redis.call('ZREM', KEYS[1], unpack(ARGV, i, last))
+          i = last + 1
+        end
+        while i <= #ARGV do
+          local last = math.min(i + 1999, #ARGV)
+          redis.call('ZADD', KEYS[1], unpack(ARGV, i, last))
+          i = last + 1
+        end
+        local max = tonumber(ARGV[3])
+        if max > 0 then
+          if ARGV[2] == 'desc' then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(max + 1))
+          else redis.call('ZREMRANGEBYRANK', KEYS[1], max, -1) end
+        end
+        if #ARGV > 4 then redis.call('HINCRBY', KEYS[2], 'version', 1) end
+        local current = tonumber(redis.call('HGET', KEYS[2], 'last_event_id') or '0')
+        if tonumber(ARGV[1]) > current then redis.call('HSET', KEYS[2], 'last_event_id', ARGV[1]) end
+        return 0
+        """
+
+    /// Switches a rebuilt board in, unless its view changed since the rebuild's snapshot.
+    /// KEYS[1] = staging zset, KEYS[2] = board zset, KEYS[3] = board meta; ARGV[1] = the version
+    /// read before the snapshot ("" = no metadata), then meta field/value pairs.
+    /// Returns 1 when switched, 0 when something was applied meanwhile (the caller retries).
+    static let switchRebuilt = """
+        local version = redis.call('HGET', KEYS[3], 'version')
+        if not version then
+          if redis.call('EXISTS', KEYS[3]) == 1 then version = '0' else version = '' end
+        end
+        if version ~= ARGV[1] then
+          redis.call('DEL', KEYS[1])
+          return 0
+        end
+        if redis.call('EXISTS', KEYS[1]) == 1 then
+          redis.call('RENAME', KEYS[1], KEYS[2])
+          redis.call('PERSIST', KEYS[2])
+        else
+          redis.call('DEL', KEYS[2])
+        end
+        redis.call('HSET', KEYS[3], unpack(ARGV, 2))
+        redis.call('HINCRBY', KEYS[3], 'version', 1)
+        return 1
+        """
+
+    /// Writes a shard's metadata and bumps its version; empties the shard first when ARGV[1] is "1".
+    /// KEYS[1] = shard zset, KEYS[2] = shard meta; ARGV[2..] = field/value pairs.
+    static let writeMeta = """
+        if ARGV[1] == '1' then redis.call('DEL', KEYS[1]) end
+        redis.call('HSET', KEYS[2], unpack(ARGV, 2))
+        redis.call('HINCRBY', KEYS[2], 'version', 1)
+        return 0
+        """
+
+    /// For each pivot (score, player), how many members of this shard rank strictly ahead of it in
+    /// the board's order, with the tie rule: equal scores rank by player id, descending on a desc
+    /// board and ascending on an asc board, compared as bytes (never by the server's locale).
+    /// KEYS[1] = shard zset, KEYS[2] = shard meta; ARGV[1] = order, then score/player pairs.
+    /// Returns the counts, or {-1} when the shard's metadata is missing.
+    static let countAhead = """
+        local key = KEYS[1]
+        if redis.call('EXISTS', KEYS[2]) == 0 then return {-1} end
+        local desc = ARGV[1] == 'desc'
+        local function less(a, b)
+          local n = math.min(#a, #b)
+          for i = 1, n do
+            local x, y = string.byte(a, i), string.byte(b, i)
+            if x ~= y then return x < y end
+          end
+          return #a < #b
+        end
+        local total = redis.call('ZCARD', key)
+        local out = {}
+        for j = 2, #ARGV, 2 do
+          local score, player = ARGV[j], ARGV[j + 1]
+          local below = redis.call('ZCOUNT', key, '-inf', '(' .. score)
+          local equal = redis.call('ZCOUNT', key, score, score)
+          -- members with this score sit at ascending positions below .. below + equal - 1, by bytes
+          local lo, hi = 0, equal
+          while lo < hi do
+            local mid = math.floor((lo + hi) / 2)
+            if less(redis.call('ZRANGE', key, below + mid, below + mid)[1], player) then lo = mid + 1 else hi = mid end
+          end
+          if desc then
+            local same = 0
+            if lo < equal and redis.call('ZRANGE', key, below + lo, below + lo)[1] == player then same = 1 end
+            out[#out + 1] = (total - below - equal) + (equal - lo - same)
+          else
+            out[#out + 1] = below + lo
+          end
+        end
+        return out
+        """
+}
