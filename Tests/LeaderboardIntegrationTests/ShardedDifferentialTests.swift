@@ -1,0 +1,179 @@
+import Foundation
+import LeaderboardCore
+import LeaderboardTestSupport
+import NIOConcurrencyHelpers
+import Testing
+
+/// Random boards on every layout against one model sorted set: after each step of random
+/// submissions, batches and removals, every read endpoint must answer exactly what one sorted set
+/// answers. Set LEADERBOARD_TEST_SEED to replay one case, LEADERBOARD_TEST_CASES for more cases.
+@Suite struct ShardedDifferentialTests {
+    static let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-")
+
+    struct Case: Sendable, CustomStringConvertible {
+        let seed: UInt64
+        let order: LeaderboardCore.SortOrder
+        let mode: UpdateMode
+        let layout: Layout
+        let maxEntries: Int
+        let scoreSpread: Int64
+        var description: String { "seed \(seed): \(order) \(mode) \(layout) max_entries=\(maxEntries) spread=\(scoreSpread)" }
+
+        init(seed: UInt64) {
+            var random = SeededRandom(seed: seed)
+            self.seed = seed
+            order = random.next() % 2 == 0 ? .desc : .asc
+            switch random.next() % 5 {
+            case 0: layout = .single
+            case 1, 2: layout = .hash(shards: Int(random.next() % 15) + 2)
+            default:
+                // 1–8 ascending bounds, some of them beyond every score.
+                let count = Int(random.next() % 8) + 1
+                var bounds = Set<Int64>()
+                while bounds.count < count { bounds.insert(Int64(random.next() % 140) - 20) }
+                layout = .band(bounds: bounds.sorted())
+            }
+            // Trimmed boards only where scores never get worse (see ReferenceBoard): there one sorted set
+            // is exact, so it can be the reference.
+            if random.next() % 4 == 0 {
+                maxEntries = Int(random.next() % 40) + 1
+                mode = .best
+            } else {
+                maxEntries = 0
+                mode = UpdateMode.allCases[Int(random.next() % 3)]
+            }
+            scoreSpread = [1, 3, 10, 100][Int(random.next() % 4)]
+        }
+    }
+
+    static var cases: [Case] {
+        let environment = ProcessInfo.processInfo.environment
+        if let seed = environment["LEADERBOARD_TEST_SEED"].flatMap(UInt64.init) { return [Case(seed: seed)] }
+        let count = environment["LEADERBOARD_TEST_CASES"].flatMap(Int.init) ?? 240
+        let base = UInt64.random(in: 1...(UInt64.max / 2))
+        return (0..<UInt64(count)).map { Case(seed: base + $0) }
+    }
+
+    @Test func everyReadEqualsOneSortedSet() async throws {
+        let cases = Self.cases
+        let failures = NIOLockedValueBox<[String]>([])
+        try await withTestApp { api, _ in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                var next = 0
+                for _ in 0..<min(4, cases.count) {
+                    let item = cases[next]
+                    next += 1
+                    group.addTask { if let failure = try await Self.run(item, api) { failures.withLockedValue { $0.append(failure) } } }
+                }
+                while try await group.next() != nil, next < cases.count {
+                    let item = cases[next]
+                    next += 1
+                    group.addTask { if let failure = try await Self.run(item, api) { failures.withLockedValue { $0.append(failure) } } }
+                }
+            }
+        }
+        let found = failures.withLockedValue { $0 }
+        #expect(found.isEmpty, "\(found.count) of \(cases.count) cases differ; replay with LEADERBOARD_TEST_SEED:\n\(found.prefix(5).joined(separator: "\n"))")
+    }
+
+    /// Runs one case; returns a description of the first difference, or nil.
+    static func run(_ item: Case, _ api: TestAPI) async throws -> String? {
+        var random = SeededRandom(seed: item.seed &* 31)
+        let board = TestEnvironment.uniqueID("diff")
+        let layout: String
+        switch item.layout {
+        case .single: layout = #"{"strategy": "single"}"#
+        case .hash(let shards): layout = #"{"strategy": "hash", "shards": \#(shards)}"#
+        case .band(let bounds): layout = #"{"strategy": "band", "bounds": [\#(bounds.map(String.init).joined(separator: ", "))]}"#
+        }
+        try await api.createBoard(
+            board,
+            #""sort_order": "\#(item.order.rawValue)", "update_mode": "\#(item.mode.rawValue)", "max_entries": \#(item.maxEntries), "layout": \#(layout)"#
+        )
+        var model = ReferenceBoard(order: item.order, mode: item.mode)
+        var ids = Set<String>()
+        while ids.count < Int(random.next() % 150) + 10 {
+            let length = [1, 2, 5, 12, 64][Int(random.next() % 5)]
+            ids.insert(String((0..<length).map { _ in alphabet[Int(random.next() % UInt64(alphabet.count))] }))
+        }
+        let players = ids.sorted()
+        func score() -> Int64 {
+            // Around the band bounds, never worse than before in best/trimmed cases is handled by the mode.
+            (item.mode == .increment ? -item.scoreSpread / 2 : 0) + Int64(random.next() % UInt64(item.scoreSpread)) * (item.scoreSpread == 100 ? 1 : 37)
+        }
+
+        for step in 0..<4 {
+            // Submissions: a batch (repeats allowed), a few single ones, and removals.
+            var batch: [(String, Int64)] = []
+            for _ in 0..<Int(random.next() % 60) + 1 {
+                let player = players[Int(random.next() % UInt64(players.count))]
+                let value = score()
+                batch.append((player, value))
+                model.submit(player, value)
+            }
+            try await api.submit(board, batch)
+            for _ in 0..<3 {
+                let player = players[Int(random.next() % UInt64(players.count))]
+                let value = score()
+                let answer = try await api.post("/api/v1/scores", #"{"player_id": "\#(player)", "score": \#(value), "game_id": "\#(board)"}"#)
+                let expected = model.submit(player, value)
+                if answer.integer("score") != expected { return "\(item), step \(step): POST /scores answered \(answer.json), expected \(expected)" }
+            }
+            if item.maxEntries == 0 {
+                for _ in 0..<Int(random.next() % 3) {
+                    let player = players[Int(random.next() % UInt64(players.count))]
+                    let answer = try await api.delete("/api/v1/leaderboards/\(board)/player/\(player)")
+                    let existed = model.scores[player] != nil
+                    model.remove(player)
+                    if (answer.status == .noContent) != existed { return "\(item), step \(step): DELETE \(player) answered \(answer.status)" }
+                }
+            }
+            if let difference = try await compare(item, api, board, model, &random, step: step) { return difference }
+        }
+        try await api.delete("/api/v1/leaderboards/\(board)")
+        return nil
+    }
+
+    /// Every read endpoint against the model's ranking (cut at max_entries).
+    static func compare(_ item: Case, _ api: TestAPI, _ board: String, _ model: ReferenceBoard, _ random: inout SeededRandom, step: Int) async throws -> String? {
+        var expected = model.ranked()
+        if item.maxEntries > 0 { expected = Array(expected.prefix(item.maxEntries)) }
+        let where_ = "\(item), step \(step)"
+        let path = "/api/v1/leaderboards/\(board)"
+
+        for limit in [1, 10, expected.count + 3, Int(random.next() % 50) + 1] {
+            let top = try await api.get("\(path)/top?limit=\(max(1, min(limit, 1000)))")
+            let want = Array(expected.prefix(max(1, min(limit, 1000))))
+            if top.entries != want || top.integer("total") != Int64(expected.count) {
+                return "\(where_): top \(limit): got total \(top.integer("total") ?? -1) \(top.entries.prefix(5)), want total \(expected.count) \(want.prefix(5))"
+            }
+        }
+        for _ in 0..<5 {
+            let start = Int(random.next() % UInt64(expected.count + 4)) + 1
+            let end = start + Int(random.next() % 30)
+            let page = try await api.get("\(path)/range?start=\(start)&end=\(end)")
+            let want = start <= expected.count ? Array(expected[(start - 1)..<min(end, expected.count)]) : []
+            if page.entries != want { return "\(where_): range \(start)-\(end): got \(page.entries.prefix(4)), want \(want.prefix(4))" }
+        }
+        var sample = expected.isEmpty ? [] : [expected[0], expected[expected.count - 1]]
+        for _ in 0..<20 where !expected.isEmpty { sample.append(expected[Int(random.next() % UInt64(expected.count))]) }
+        for entry in sample {
+            let answer = try await api.get("\(path)/player/\(entry.playerID)")
+            if answer.entry != entry { return "\(where_): player \(entry.playerID): got \(answer.json), want \(entry)" }
+        }
+        let ranked = Set(expected.map(\.playerID))
+        for player in model.scores.keys.filter({ !ranked.contains($0) }).prefix(3) + ["absent-player"] {
+            let answer = try await api.get("\(path)/player/\(player)")
+            if answer.errorCode != "player_not_found" { return "\(where_): player \(player) should be not found (trimmed/absent): \(answer.json)" }
+        }
+        for entry in sample.prefix(6) {
+            let radius = Int(random.next() % 8)
+            let around = try await api.get("\(path)/around/\(entry.playerID)?range=\(radius)")
+            let lower = max(entry.rank - radius, 1)
+            let upper = min(entry.rank + radius, expected.count)
+            let want = Array(expected[(lower - 1)..<upper])
+            if around.entries != want { return "\(where_): around \(entry.playerID) ±\(radius): got \(around.entries.map(\.rank)), want \(want.map(\.rank))" }
+        }
+        return nil
+    }
+}
