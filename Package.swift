@@ -110,7 +110,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(name: "leaderboard-server", dependencies: ["LeaderboardApp"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "leaderboard-server",
+            dependencies: ["LeaderboardApp", .product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: swiftSettings
+        ),
 
         // Shared fixtures for tests.
         .target(

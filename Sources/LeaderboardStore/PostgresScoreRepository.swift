@@ -305,6 +305,33 @@ public final class PostgresScoreRepository: Sendable {
         }
     }
 
+    /// Band bounds that split the board's current players into `bands` bands of about equal size
+    /// (scores at the quantiles i/bands; repeated scores make fewer bands), with each band's size.
+    public func proposeBands(board: String, bands: Int) async throws -> (bounds: [Int64], sizes: [Int64]) {
+        precondition(bands >= 2)
+        let fractions = (1..<bands).map { String(Double($0) / Double(bands)) }
+        let quantiles = try await pool.query(
+            "SELECT percentile_disc($2::float8[]) WITHIN GROUP (ORDER BY score) FROM player_scores WHERE leaderboard_id = $1",
+            [board, "{" + fractions.joined(separator: ",") + "}"]
+        )
+        guard let literal = quantiles.rows.first?[0] else { return ([], []) }
+        let values = PGArray.parse(literal).compactMap { $0.flatMap(Int64.init) }
+        var bounds: [Int64] = []
+        for value in values where bounds.last.map({ value > $0 }) ?? true { bounds.append(value) }
+        let sizes = try await pool.query(
+            """
+            SELECT band, count(*) FROM (
+                SELECT (SELECT count(*) FROM unnest($2::bigint[]) AS u(bound) WHERE u.bound <= s.score) AS band
+                FROM player_scores s WHERE s.leaderboard_id = $1
+            ) banded GROUP BY band ORDER BY band
+            """,
+            [board, PGArray.int64(bounds)]
+        )
+        var counts = [Int64](repeating: 0, count: bounds.count + 1)
+        for row in sizes.rows { counts[Int(try row.int64(0))] = try row.int64(1) }
+        return (bounds, counts)
+    }
+
     /// The id of the newest event of the board (any kind), 0 when none.
     public func lastEventID(board: String) async throws -> Int64 {
         let rows = try await pool.query("SELECT coalesce(max(id), 0) FROM score_events WHERE leaderboard_id = $1", [board])

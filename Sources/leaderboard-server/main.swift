@@ -2,22 +2,45 @@ import Foundation
 import Hummingbird
 import LeaderboardApp
 
-// leaderboard-server [--config PATH]   (or LEADERBOARD_CONFIG=PATH; default ./config.yaml when present)
+// leaderboard-server [--config PATH]                 run the server
+// leaderboard-server propose-bands --board ID --bands N [--config PATH]
+//     propose N score bands of equal player counts from the board's scores in PostgreSQL
+// The configuration is PATH, else LEADERBOARD_CONFIG, else ./config.yaml when present.
 let arguments = CommandLine.arguments
-var configPath = ProcessInfo.processInfo.environment["LEADERBOARD_CONFIG"]
-if let index = arguments.firstIndex(of: "--config"), index + 1 < arguments.count {
-    configPath = arguments[index + 1]
-} else if configPath == nil, FileManager.default.fileExists(atPath: "config.yaml") {
-    configPath = "config.yaml"
+
+func option(_ name: String) -> String? {
+    guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return nil }
+    return arguments[index + 1]
 }
+
+func fail(_ message: String, status: Int32 = 2) -> Never {
+    FileHandle.standardError.write(Data("leaderboard-server: \(message)\n".utf8))
+    exit(status)
+}
+
+var configPath = option("--config") ?? ProcessInfo.processInfo.environment["LEADERBOARD_CONFIG"]
+if configPath == nil, FileManager.default.fileExists(atPath: "config.yaml") { configPath = "config.yaml" }
 
 let config: AppConfig
 do {
     config = try AppConfig.load(path: configPath)
 } catch {
-    FileHandle.standardError.write(Data("leaderboard-server: \(error)\n".utf8))
-    exit(2)
+    fail("\(error)")
 }
+
+if arguments.count > 1, arguments[1] == "propose-bands" {
+    guard let board = option("--board"), let bands = option("--bands").flatMap(Int.init), (2...256).contains(bands) else {
+        fail("usage: leaderboard-server propose-bands --board ID --bands N (2-256) [--config PATH]")
+    }
+    do {
+        let proposal = try await BandProposal.propose(config: config, board: board, bands: bands)
+        print(proposal)
+        exit(0)
+    } catch {
+        fail("\(error)", status: 1)
+    }
+}
+
 let logger = makeLogger(config: config)
 do {
     let system = try await LeaderboardSystem.make(config: config, logger: logger)

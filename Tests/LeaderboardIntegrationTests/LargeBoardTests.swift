@@ -1,0 +1,86 @@
+import Foundation
+import LeaderboardApp
+import LeaderboardCore
+import LeaderboardStore
+import LeaderboardTestSupport
+import PostgresClient
+import Testing
+
+/// 1,000,000 players on an 8-shard hash board and an 8-band board (bands proposed from the
+/// data, as `propose-bands` does): ranks and ranges at the top, middle and bottom equal
+/// PostgreSQL's order. The test command runs it as its own step.
+@Suite(.serialized) struct LargeBoardTests {
+    static let players = 1_000_000
+
+    @Test func millionPlayersOnHashAndBandShardsMatchPostgres() async throws {
+        var config = TestEnvironment.config
+        config.postgres.maxConnections = 6
+        let seed = UInt64.random(in: 1...UInt64.max)
+        try await withTestApp(config: config) { api, system in
+            let hashBoard = TestEnvironment.uniqueID("million-hash")
+            try await api.createBoard(hashBoard, #""max_entries": 0, "layout": {"strategy": "hash", "shards": 8}"#)
+            try await load(hashBoard, system, seed: seed)
+
+            let (bounds, sizes) = try await system.service.repository.proposeBands(board: hashBoard, bands: 8)
+            #expect(bounds.count == 7)
+            #expect(sizes.allSatisfy { abs(Double($0) - Double(Self.players) / 8) < Double(Self.players) / 40 }, "band sizes \(sizes)")
+            let bandBoard = TestEnvironment.uniqueID("million-band")
+            try await api.createBoard(
+                bandBoard, #""max_entries": 0, "layout": {"strategy": "band", "bounds": [\#(bounds.map(String.init).joined(separator: ","))]}"#
+            )
+            try await load(bandBoard, system, seed: seed)
+
+            for board in [hashBoard, bandBoard] {
+                try await check(board, api, system, seed: seed)
+            }
+        }
+    }
+
+    /// Submits every player once (scores with many ties), in concurrent batches of 1000.
+    func load(_ board: String, _ system: LeaderboardSystem, seed: UInt64) async throws {
+        let batches = Self.players / 1000
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var next = 0
+            func add() {
+                let batch = next
+                next += 1
+                group.addTask {
+                    let commands = (0..<1000).map { offset -> ScoreCommand in
+                        let index = batch * 1000 + offset
+                        var random = SeededRandom(seed: seed &+ UInt64(index))
+                        return ScoreCommand(leaderboardID: board, playerID: "m\(index)", value: Int64(random.next() % 200_000))
+                    }
+                    _ = try await system.service.submitBatch(commands)
+                }
+            }
+            for _ in 0..<8 { add() }
+            while try await group.next() != nil, next < batches { add() }
+        }
+    }
+
+    func check(_ board: String, _ api: TestAPI, _ system: LeaderboardSystem, seed: UInt64) async throws {
+        func postgres(offset: Int, limit: Int) async throws -> [LeaderboardEntry] {
+            let rows = try await system.postgres.query(
+                "SELECT player_id, score FROM player_scores WHERE leaderboard_id = $1 ORDER BY score DESC, player_id DESC OFFSET $2 LIMIT $3",
+                [board, String(offset), String(limit)]
+            )
+            return try rows.rows.enumerated().map { LeaderboardEntry(rank: offset + $0.offset + 1, playerID: try $0.element.text(0), score: try $0.element.int64(1)) }
+        }
+        let top = try await api.get("/api/v1/leaderboards/\(board)/top?limit=100")
+        #expect(top.integer("total") == Int64(Self.players), "\(board)")
+        #expect(top.entries == (try await postgres(offset: 0, limit: 100)), "\(board) top 100, seed \(seed)")
+        for start in [1, 250_001, 500_000, 999_951] {
+            let page = try await api.get("/api/v1/leaderboards/\(board)/range?start=\(start)&end=\(start + 49)")
+            #expect(page.entries == (try await postgres(offset: start - 1, limit: 50)), "\(board) range at \(start), seed \(seed)")
+        }
+        for index in [0, 1, 2, 499_999, 500_000, 123_456, 999_998, 999_999] {
+            let entry = try await postgres(offset: index, limit: 1)[0]
+            let answer = try await api.get("/api/v1/leaderboards/\(board)/player/\(entry.playerID)")
+            #expect(answer.entry == entry, "\(board) player at \(index + 1), seed \(seed)")
+            let around = try await api.get("/api/v1/leaderboards/\(board)/around/\(entry.playerID)?range=5")
+            let lower = max(index - 5, 0)
+            let want = try await postgres(offset: lower, limit: min(index + 5, Self.players - 1) - lower + 1)
+            #expect(around.entries == want, "\(board) around \(index + 1), seed \(seed)")
+        }
+    }
+}
