@@ -116,6 +116,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Store-level benchmark (Benchmarks/run.sh).
+        .executableTarget(
+            name: "leaderboard-bench",
+            dependencies: ["LeaderboardApp", "LeaderboardCore", "LeaderboardStore", "RedisClient", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+
         // Shared fixtures for tests.
         .target(
             name: "LeaderboardTestSupport",

@@ -1,4 +1,5 @@
 import LeaderboardCore
+import NIOConcurrencyHelpers
 import RedisClient
 
 /// The real-time view on Redis sorted sets: one per board (layout `single`) or one per shard
@@ -20,6 +21,8 @@ public final class RedisRealtimeStore: RealtimeStore {
     private let defaultNode: String
     private let gate = BoardGate()
     private let chunkSize = 1000
+    /// SHA1 digests of the scripts, learned with SCRIPT LOAD.
+    private let digests = NIOLockedValueBox<[String: String]>([:])
 
     public init(nodes: [String: RedisConnectionPool], defaultNode: String) {
         precondition(nodes[defaultNode] != nil, "the default node must be one of the nodes")
@@ -59,7 +62,32 @@ public final class RedisRealtimeStore: RealtimeStore {
     }
 
     /// Sends each node its commands as one pipeline, all nodes at once; replies in input order.
+    /// Scripts go as EVALSHA once their digest is known (falling back to EVAL when a node does not
+    /// have them, e.g. after a restart), so their text is not sent and hashed on every call.
     func round(_ commands: [(node: String, command: [String])]) async throws -> [RedisReply] {
+        let known = digests.withLockedValue { $0 }
+        var unknown: Set<String> = []
+        let prepared = commands.map { item -> (node: String, command: [String]) in
+            guard item.command.first == "EVAL", item.command.count > 1 else { return item }
+            guard let digest = known[item.command[1]] else {
+                unknown.insert(item.command[1])
+                return item
+            }
+            return (item.node, ["EVALSHA", digest] + item.command.dropFirst(2))
+        }
+        var replies = try await send(prepared)
+        if replies.contains(where: { if case .error(let message) = $0 { message.hasPrefix("NOSCRIPT") } else { false } }) {
+            replies = try await send(commands)
+        }
+        for script in unknown {
+            if let digest = try await pool(commands[0].node).command("SCRIPT", "LOAD", script).string {
+                digests.withLockedValue { $0[script] = digest }
+            }
+        }
+        return replies
+    }
+
+    private func send(_ commands: [(node: String, command: [String])]) async throws -> [RedisReply] {
         var byNode: [String: [Int]] = [:]
         for (index, item) in commands.enumerated() { byNode[item.node, default: []].append(index) }
         if byNode.count == 1, let (node, _) = byNode.first {
@@ -262,13 +290,14 @@ public final class RedisRealtimeStore: RealtimeStore {
                     if first <= final { reads.append((shards[band], first, final)) }
                     offset += sizes[band]
                 }
-                let windows = try await readWindows(reads, board)
-                return LeaderboardPage(total: total, entries: ranked(windows.flatMap(\.members), from: start))
+                let members = try await withUsernames(board, shards, try await plainWindows(reads, board).flatMap { $0 })
+                return LeaderboardPage(total: total, entries: ranked(members, from: start))
             }
             let reader = ShardWindowReader(store: self, board: board, shards: shards)
             guard start <= last else { return LeaderboardPage(total: clip(board, try await reader.cardinalities().reduce(0, +)), entries: []) }
             let result = try await WindowLocator(order: board.config.sortOrder).window(start: start - 1, count: last - start + 1, reader: reader)
-            return LeaderboardPage(total: clip(board, result.total), entries: ranked(result.members, from: start))
+            let members = try await withUsernames(board, shards, result.members)
+            return LeaderboardPage(total: clip(board, result.total), entries: ranked(members, from: start))
         }
     }
 
@@ -300,13 +329,14 @@ public final class RedisRealtimeStore: RealtimeStore {
             let reads = shards.map { shard in
                 (shard, max(position.ahead[shard.index] - radius, 0), position.ahead[shard.index] + radius)
             }
-            let merged = board.config.sortOrder.merge(try await readWindows(reads, board).map(\.members))
+            let merged = board.config.sortOrder.merge(try await plainWindows(reads, board))
             guard let center = merged.firstIndex(where: { $0.playerID == playerID }) else {
                 throw RedisError(.protocolViolation, "player vanished between rounds")
             }
             let lower = max(center - radius, 0)
             let upper = min(center + radius, merged.count - 1)
-            var entries = ranked(Array(merged[lower...upper]), from: position.rank - (center - lower))
+            let window = try await withUsernames(board, shards, Array(merged[lower...upper]))
+            var entries = ranked(window, from: position.rank - (center - lower))
             if board.config.maxEntries > 0 { entries = entries.filter { $0.rank <= board.config.maxEntries } }
             return LeaderboardPage(total: clip(board, position.total), entries: entries)
         }
@@ -375,25 +405,81 @@ public final class RedisRealtimeStore: RealtimeStore {
         var total = Int(first[4].integer ?? 0)
         let others = shards.filter { $0.index != home.index }
         if !others.isEmpty {
-            let replies = try await round(
-                others.flatMap { shard -> [(node: String, command: [String])] in
-                    [
-                        (shard.node, ["EVAL", Scripts.countAhead, "2", shard.key, shard.meta, order.rawValue, String(score), player]),
-                        (shard.node, ["ZCARD", shard.key]),
-                    ]
-                }
-            )
-            try check(replies)
-            for (index, shard) in others.enumerated() {
-                guard let counts = replies[2 * index].array, let count = counts.first?.integer, count >= 0 else {
-                    throw RealtimeStoreError.boardMissing(board.config.id)
-                }
-                ahead[shard.index] = Int(count)
-                total += Int(replies[2 * index + 1].integer ?? 0)
+            let counts = try await countsAhead(board, others, pivots: [RankedMember(playerID: player, score: score)])
+            for (shard, row) in zip(others, counts) {
+                total += row.size
+                ahead[shard.index] = row.counts[0]
             }
         }
         let rank = ahead.reduce(0, +) + 1
         return within(rank) ? (score, rank, first[3].string, ahead, total) : nil
+    }
+
+    /// For each of `shards`, its size and how many of its members rank ahead of each pivot: one
+    /// script call per node, all nodes at once.
+    func countsAhead(_ board: StoredBoard, _ shards: [Shard], pivots: [RankedMember]) async throws -> [(size: Int, counts: [Int])] {
+        var byNode: [String: [Shard]] = [:]
+        for shard in shards { byNode[shard.node, default: []].append(shard) }
+        let nodesInOrder = byNode.keys.sorted()
+        let arguments = [board.config.sortOrder.rawValue] + pivots.flatMap { [String($0.score), $0.playerID] }
+        let replies = try await round(
+            nodesInOrder.map { node in
+                let keys = byNode[node]!.flatMap { [$0.key, $0.meta] }
+                return (node, ["EVAL", Scripts.countAhead, String(keys.count)] + keys + arguments)
+            }
+        )
+        try check(replies)
+        var rows: [Int: (size: Int, counts: [Int])] = [:]
+        for (node, reply) in zip(nodesInOrder, replies) {
+            guard let perShard = reply.array, perShard.count == byNode[node]!.count else {
+                throw RedisError(.protocolViolation, "unexpected reply of the count script")
+            }
+            for (shard, item) in zip(byNode[node]!, perShard) {
+                guard let values = item.array?.compactMap(\.integer), values.count == pivots.count + 1, values[0] >= 0 else {
+                    throw RealtimeStoreError.boardMissing(board.config.id)
+                }
+                rows[shard.index] = (Int(values[0]), values.dropFirst().map { Int($0) })
+            }
+        }
+        return shards.map { rows[$0.index]! }
+    }
+
+    /// Shard-local positions first…last (inclusive) of several shards, scores only (no usernames), in one round.
+    func plainWindows(_ reads: [(Shard, Int, Int)], _ board: StoredBoard) async throws -> [[RankedMember]] {
+        let command = board.config.sortOrder == .desc ? "ZREVRANGE" : "ZRANGE"
+        let replies = try await round(
+            reads.flatMap { shard, first, last -> [(node: String, command: [String])] in
+                [(shard.node, ["EXISTS", shard.meta]), (shard.node, [command, shard.key, String(first), String(last), "WITHSCORES"])]
+            }
+        )
+        try check(replies)
+        return try reads.indices.map { index in
+            guard replies[2 * index].integer == 1 else { throw RealtimeStoreError.boardMissing(board.config.id) }
+            let items = replies[2 * index + 1].array ?? []
+            return try stride(from: 0, to: items.count - 1, by: 2).map { position in
+                guard let player = items[position].string, let score = items[position + 1].string.flatMap(Self.score) else {
+                    throw RedisError(.protocolViolation, "unexpected member in a range reply")
+                }
+                return RankedMember(playerID: player, score: score)
+            }
+        }
+    }
+
+    /// Adds the usernames of `members` (read on the node of each player's shard) in one round.
+    func withUsernames(_ board: StoredBoard, _ shards: [Shard], _ members: [RankedMember]) async throws -> [RankedMember] {
+        guard !members.isEmpty else { return members }
+        let router = board.router
+        let replies = try await round(
+            members.map { member in
+                (shards[router.shard(player: member.playerID, score: member.score)].node, ["HGET", RedisKeys.playerInfo(member.playerID), "username"])
+            }
+        )
+        try check(replies)
+        return zip(members, replies).map { member, reply in
+            var named = member
+            named.username = reply.string.flatMap { $0.isEmpty ? nil : $0 }
+            return named
+        }
     }
 
     /// Members per shard (every shard's metadata must be there).
@@ -483,33 +569,21 @@ struct ShardWindowReader: ShardReader {
 
     func members(at positions: [Int?]) async throws -> [RankedMember?] {
         let asked = zip(shards, positions).compactMap { shard, position in position.map { (shard, $0, $0) } }
-        let windows = try await store.readWindows(asked, board)
+        let windows = try await store.plainWindows(asked, board)
         var answers = [RankedMember?](repeating: nil, count: shards.count)
-        for ((shard, _, _), window) in zip(asked, windows) { answers[shard.index] = window.members.first }
+        for ((shard, _, _), window) in zip(asked, windows) { answers[shard.index] = window.first }
         return answers
     }
 
     func countsAhead(of pivots: [RankedMember]) async throws -> [[Int]] {
-        let arguments = pivots.flatMap { [String($0.score), $0.playerID] }
-        let replies = try await store.round(
-            shards.map { shard in
-                (shard.node, ["EVAL", Scripts.countAhead, "2", shard.key, shard.meta, board.config.sortOrder.rawValue] + arguments)
-            }
-        )
-        try store.check(replies)
-        return try replies.map { reply in
-            guard let counts = reply.array?.compactMap(\.integer), counts.count == pivots.count, counts.allSatisfy({ $0 >= 0 }) else {
-                throw RealtimeStoreError.boardMissing(board.config.id)
-            }
-            return counts.map { Int($0) }
-        }
+        try await store.countsAhead(board, shards, pivots: pivots).map(\.counts)
     }
 
     func members(in ranges: [Range<Int>]) async throws -> [[RankedMember]] {
         let asked = zip(shards, ranges).filter { !$0.1.isEmpty }.map { ($0.0, $0.1.lowerBound, $0.1.upperBound - 1) }
-        let windows = try await store.readWindows(asked, board)
+        let windows = try await store.plainWindows(asked, board)
         var lists = [[RankedMember]](repeating: [], count: shards.count)
-        for ((shard, _, _), window) in zip(asked, windows) { lists[shard.index] = window.members }
+        for ((shard, _, _), window) in zip(asked, windows) { lists[shard.index] = window }
         return lists
     }
 }

@@ -101,14 +101,13 @@ enum Scripts {
         return 0
         """
 
-    /// For each pivot (score, player), how many members of this shard rank strictly ahead of it in
-    /// the board's order, with the tie rule: equal scores rank by player id, descending on a desc
-    /// board and ascending on an asc board, compared as bytes (never by the server's locale).
-    /// KEYS[1] = shard zset, KEYS[2] = shard meta; ARGV[1] = order, then score/player pairs.
-    /// Returns the counts, or {-1} when the shard's metadata is missing.
+    /// For each shard given and each pivot (score, player): how many of the shard's members rank
+    /// strictly ahead of the pivot in the board's order, with the tie rule: equal scores rank by
+    /// player id, descending on a desc board and ascending on an asc board, compared as bytes
+    /// (never by the server's locale).
+    /// KEYS = zset, meta of each shard (pairs); ARGV[1] = order, then score/player pairs.
+    /// Returns, per shard, {size, count for each pivot}, or {-1} when its metadata is missing.
     static let countAhead = """
-        local key = KEYS[1]
-        if redis.call('EXISTS', KEYS[2]) == 0 then return {-1} end
         local desc = ARGV[1] == 'desc'
         local function less(a, b)
           local n = math.min(#a, #b)
@@ -118,26 +117,35 @@ enum Scripts {
           end
           return #a < #b
         end
-        local total = redis.call('ZCARD', key)
-        local out = {}
-        for j = 2, #ARGV, 2 do
-          local score, player = ARGV[j], ARGV[j + 1]
-          local below = redis.call('ZCOUNT', key, '-inf', '(' .. score)
-          local equal = redis.call('ZCOUNT', key, score, score)
-          -- members with this score sit at ascending positions below .. below + equal - 1, by bytes
-          local lo, hi = 0, equal
-          while lo < hi do
-            local mid = math.floor((lo + hi) / 2)
-            if less(redis.call('ZRANGE', key, below + mid, below + mid)[1], player) then lo = mid + 1 else hi = mid end
-          end
-          if desc then
-            local same = 0
-            if lo < equal and redis.call('ZRANGE', key, below + lo, below + lo)[1] == player then same = 1 end
-            out[#out + 1] = (total - below - equal) + (equal - lo - same)
+        local result = {}
+        for k = 1, #KEYS, 2 do
+          local key = KEYS[k]
+          if redis.call('EXISTS', KEYS[k + 1]) == 0 then
+            result[#result + 1] = {-1}
           else
-            out[#out + 1] = below + lo
+            local total = redis.call('ZCARD', key)
+            local out = {total}
+            for j = 2, #ARGV, 2 do
+              local score, player = ARGV[j], ARGV[j + 1]
+              local below = redis.call('ZCOUNT', key, '-inf', '(' .. score)
+              local equal = redis.call('ZCOUNT', key, score, score)
+              -- members with this score sit at ascending positions below .. below + equal - 1, by bytes
+              local lo, hi = 0, equal
+              while lo < hi do
+                local mid = math.floor((lo + hi) / 2)
+                if less(redis.call('ZRANGE', key, below + mid, below + mid)[1], player) then lo = mid + 1 else hi = mid end
+              end
+              if desc then
+                local same = 0
+                if lo < equal and redis.call('ZRANGE', key, below + lo, below + lo)[1] == player then same = 1 end
+                out[#out + 1] = (total - below - equal) + (equal - lo - same)
+              else
+                out[#out + 1] = below + lo
+              end
+            end
+            result[#result + 1] = out
           end
         end
-        return out
+        return result
         """
 }

@@ -1,0 +1,158 @@
+import Foundation
+import LeaderboardApp
+import LeaderboardCore
+import LeaderboardStore
+import Logging
+import RedisClient
+
+// Store-level read benchmark of single vs hash-8 vs band-8 boards of N players, and Redis memory
+// per player against one plain sorted set of the same members. Loads the boards first (through the
+// service's group commit) unless they already hold N players. Run by Benchmarks/run.sh.
+//
+//   leaderboard-bench [--players N] [--seconds S] [--concurrency C] [--config PATH]
+
+let arguments = CommandLine.arguments
+func option(_ name: String, _ fallback: Int) -> Int {
+    guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count, let value = Int(arguments[index + 1]) else { return fallback }
+    return value
+}
+let players = option("--players", 1_000_000)
+let seconds = option("--seconds", 5)
+let concurrency = option("--concurrency", 64)
+let configPath = arguments.firstIndex(of: "--config").map { arguments[$0 + 1] } ?? "config.yaml"
+
+var config = try AppConfig.load(path: configPath)
+config.leaderboard.maxBatchSize = 2000
+config.postgres.maxConnections = 8
+var logger = Logger(label: "bench")
+logger.logLevel = .warning
+let system = try await LeaderboardSystem.make(config: config, logger: logger)
+let service = system.service
+// The group committer, which loading goes through (no HTTP server here).
+let writer = Task { try await service.writer.run() }
+
+/// Player ids as redis-benchmark's __rand_int__ spells them, so it can ask for the same members.
+func playerID(_ index: Int) -> String { "p" + String(repeating: "0", count: 12 - String(index).count) + String(index) }
+func score(_ index: Int) -> Int64 { Int64((index &* 2_654_435_761) % 400_000) }
+
+let boards: [(name: String, layout: String)] = [
+    ("bench-single", #"{"strategy": "single"}"#),
+    ("bench-hash8", #"{"strategy": "hash", "shards": 8}"#),
+    ("bench-band8", ""),
+]
+
+// Load (or reuse) the boards; the band bounds are the octiles of the same scores.
+let octiles = (1..<8).map { Int64(400_000 / 8 * $0) }
+for (name, layoutText) in boards {
+    let layout: Layout = layoutText.isEmpty ? .band(bounds: octiles) : (name == "bench-hash8" ? .hash(shards: 8) : .single)
+    if let existing = try? await service.directory.board(name), (try? await service.count(board: name)) == players, existing.config.layout == layout {
+        continue
+    }
+    _ = try? await service.deleteLeaderboard(name)
+    _ = try await service.createLeaderboard(LeaderboardConfig(id: name, maxEntries: 0, layout: layout))
+    let started = ContinuousClock.now
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        var next = 0
+        let batches = (players + 1999) / 2000
+        func add() {
+            let batch = next
+            next += 1
+            group.addTask {
+                let commands = (batch * 2000..<min(players, batch * 2000 + 2000)).map {
+                    ScoreCommand(leaderboardID: name, playerID: playerID($0), value: score($0))
+                }
+                _ = try await service.submitBatch(commands)
+            }
+        }
+        for _ in 0..<4 { add() }
+        while try await group.next() != nil, next < batches { add() }
+    }
+    print("loaded \(name): \(players) players in \(ContinuousClock.now - started)")
+}
+
+/// Runs `operation` from `concurrency` tasks for `seconds`; returns ops/s, p50 and p99 in ms.
+func measure(_ operation: @escaping @Sendable (Int) async throws -> Void) async throws -> (rate: Double, p50: Double, p99: Double) {
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    let started = ContinuousClock.now
+    let samples = try await withThrowingTaskGroup(of: [Double].self) { group in
+        for task in 0..<concurrency {
+            group.addTask {
+                var latencies: [Double] = []
+                var step = task
+                while ContinuousClock.now < deadline {
+                    let begin = ContinuousClock.now
+                    try await operation(step)
+                    let elapsed = ContinuousClock.now - begin
+                    latencies.append(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+                    step += concurrency
+                }
+                return latencies
+            }
+        }
+        var all: [Double] = []
+        for try await part in group { all += part }
+        return all.sorted()
+    }
+    let elapsed = ContinuousClock.now - started
+    let total = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    return (Double(samples.count) / total, samples[samples.count / 2], samples[min(samples.count - 1, samples.count * 99 / 100)])
+}
+
+print("store level: \(concurrency) concurrent callers, \(seconds) s per row, \(players) players per board")
+print("board          operation           ops/s     p50 ms   p99 ms")
+let realtime = service.realtime
+for (name, _) in boards {
+    let board = try await service.directory.board(name)
+    let operations: [(String, @Sendable (Int) async throws -> Void)] = [
+        ("player rank", { step in _ = try await realtime.player(board, playerID: playerID((step &* 7919) % players)) }),
+        ("top 100", { _ in _ = try await realtime.range(board, start: 1, end: 100) }),
+        ("top 50", { _ in _ = try await realtime.range(board, start: 1, end: 50) }),
+        ("around ±5", { step in _ = try await realtime.around(board, playerID: playerID((step &* 7919) % players), radius: 5) }),
+        ("range 50 @500k", { _ in _ = try await realtime.range(board, start: players / 2, end: players / 2 + 49) }),
+    ]
+    for (operation, body) in operations {
+        let result = try await measure(body)
+        print(
+            name.padding(toLength: 15, withPad: " ", startingAt: 0) + operation.padding(toLength: 17, withPad: " ", startingAt: 0)
+                + String(format: "%9.0f %9.2f %8.2f", result.rate, result.p50, result.p99)
+        )
+    }
+}
+
+// Memory: every shard key of each board against one plain sorted set of the same members.
+print("memory (MEMORY USAGE, exact)")
+var plain: Int64 = 0
+do {
+    let pool = system.redisNodes[system.topology.nodes[0].id]!
+    let key = "bench:plain-reference"
+    _ = try await pool.command("DEL", key)
+    for start in stride(from: 0, to: players, by: 1000) {
+        var command = ["ZADD", key]
+        for index in start..<min(players, start + 1000) {
+            command.append(String(score(index)))
+            command.append(playerID(index))
+        }
+        _ = try await pool.pipeline([command])
+    }
+    plain = try await pool.command("MEMORY", "USAGE", key, "SAMPLES", "0").integer ?? 0
+    _ = try await pool.command("DEL", key)
+    print("plain sorted set: \(plain) bytes, \(String(format: "%.1f", Double(plain) / Double(players))) bytes/player")
+}
+for (name, _) in boards {
+    let board = try await service.directory.board(name)
+    var bytes: Int64 = 0
+    for shard in 0..<board.config.layout.shardCount {
+        let pool = system.redisNodes[shard < board.placement.count ? board.placement[shard] : system.topology.nodes[0].id]!
+        let count = board.config.layout.shardCount
+        for key in [RedisKeys.realtime(name, shard: shard, of: count), RedisKeys.meta(name, shard: shard, of: count)] {
+            bytes += try await pool.command("MEMORY", "USAGE", key, "SAMPLES", "0").integer ?? 0
+        }
+    }
+    print(
+        "\(name): \(bytes) bytes, \(String(format: "%.1f", Double(bytes) / Double(players))) bytes/player, "
+            + String(format: "%.3f", Double(bytes) / Double(plain)) + "x the plain set"
+    )
+}
+writer.cancel()
+await system.postgres.shutdown()
+for pool in system.redisNodes.values { await pool.shutdown() }
