@@ -24,7 +24,7 @@ public struct AppConfig: Sendable, Equatable {
         public var port = 6379
         public var password = ""
         public var db = 0
-        public var poolSize = 32
+        public var poolSize = 4
         public var timeout: Duration = .seconds(2)
     }
 

@@ -13,10 +13,15 @@ public struct RankedMember: Sendable, Equatable, Hashable {
 
 extension SortOrder {
     /// Merges lists that are each sorted in this order into one sorted list (k-way merge).
-    public func merge(_ lists: [[RankedMember]]) -> [RankedMember] {
+    public func merge(_ lists: [[RankedMember]]) -> [RankedMember] { mergeWithOrigins(lists).members }
+
+    /// ``merge(_:)``, also telling which list each merged member came from.
+    public func mergeWithOrigins(_ lists: [[RankedMember]]) -> (members: [RankedMember], origins: [Int]) {
         var heads = [Int](repeating: 0, count: lists.count)
         var merged: [RankedMember] = []
+        var origins: [Int] = []
         merged.reserveCapacity(lists.reduce(0) { $0 + $1.count })
+        origins.reserveCapacity(merged.capacity)
         while true {
             var best: Int?
             for list in lists.indices where heads[list] < lists[list].count {
@@ -28,8 +33,9 @@ extension SortOrder {
                 let leader = lists[current][heads[current]]
                 if precedes((candidate.score, candidate.playerID), (leader.score, leader.playerID)) { best = list }
             }
-            guard let best else { return merged }
+            guard let best else { return (merged, origins) }
             merged.append(lists[best][heads[best]])
+            origins.append(best)
             heads[best] += 1
         }
     }

@@ -40,12 +40,13 @@ public struct WindowLocator: Sendable {
         let total = sizes.reduce(0, +)
         guard start < total else { return ([], total, 1) }
         let shards = sizes.count
-        if start + count <= directFetchLimit || shards == 1 {
-            let ranges = sizes.map { shards == 1 ? min(start, $0)..<min(start + count, $0) : 0..<min(start + count, $0) }
-            let lists = try await reader.members(in: ranges)
-            let merged = shards == 1 ? lists[0] : order.merge(lists)
-            let skip = shards == 1 ? 0 : start
-            return (Array(merged.dropFirst(skip).prefix(count)), total, 2)
+        if shards == 1 {
+            let lists = try await reader.members(in: [min(start, total)..<min(start + count, total)])
+            return (lists[0], total, 2)
+        }
+        if start + count <= directFetchLimit {
+            let (merged, fetches) = try await mergedPrefix(from: [Int](repeating: 0, count: shards), sizes: sizes, need: start + count, reader: reader)
+            return (Array(merged.dropFirst(start)), total, 1 + fetches)
         }
 
         var low = [Int](repeating: 0, count: shards)
@@ -81,9 +82,41 @@ public struct WindowLocator: Sendable {
             let after = zip(high, low).reduce(0, { $0 + $1.0 - $1.1 })
             bisect = after * 2 > before
         }
-        let ranges = (0..<shards).map { low[$0]..<min(sizes[$0], high[$0] + count) }
-        let merged = order.merge(try await reader.members(in: ranges))
         let skip = start - low.reduce(0, +)
-        return (Array(merged.dropFirst(skip).prefix(count)), total, rounds + 1)
+        let (merged, fetches) = try await mergedPrefix(from: low, sizes: sizes, need: skip + count, reader: reader)
+        return (Array(merged.dropFirst(skip)), total, rounds + fetches)
+    }
+
+    /// The first `need` members of the merge of every shard's members from position `lows[i]` on.
+    ///
+    /// It fetches about a fair share from each shard (1.5 × need / shards), merges, and checks the
+    /// prefix: a shard with members left beyond what was fetched could still place one of them
+    /// before the need-th member unless its last fetched member sits at or after that position;
+    /// such shards get more (doubling) until the prefix is certain. Returns the prefix and the
+    /// number of fetch rounds (usually one).
+    func mergedPrefix(from lows: [Int], sizes: [Int], need: Int, reader: some ShardReader) async throws -> ([RankedMember], Int) {
+        let shards = lows.count
+        let share = need * 3 / (2 * shards) + 4
+        var ends = (0..<shards).map { min(sizes[$0], lows[$0] + min(need, share)) }
+        var lists = try await reader.members(in: (0..<shards).map { lows[$0]..<ends[$0] })
+        var rounds = 1
+        while true {
+            let (merged, origins) = order.mergeWithOrigins(lists)
+            var lastPosition = [Int](repeating: -1, count: shards)
+            for (position, origin) in origins.enumerated() { lastPosition[origin] = position }
+            let short = (0..<shards).filter { ends[$0] < sizes[$0] && lastPosition[$0] < need - 1 }
+            if short.isEmpty { return (Array(merged.prefix(need)), rounds) }
+            var ranges = lows.map { $0..<$0 }
+            for shard in short {
+                let more = max(ends[shard] - lows[shard], share)
+                ranges[shard] = ends[shard]..<min(sizes[shard], ends[shard] + more)
+            }
+            let extra = try await reader.members(in: ranges)
+            rounds += 1
+            for shard in short {
+                lists[shard] += extra[shard]
+                ends[shard] = ranges[shard].upperBound
+            }
+        }
     }
 }

@@ -20,7 +20,7 @@ public enum TestEnvironment {
         config.redis.host = environment["LEADERBOARD_TEST_REDIS_HOST"] ?? "127.0.0.1"
         config.redis.port = environment["LEADERBOARD_TEST_REDIS_PORT"].flatMap(Int.init) ?? 6379
         config.redis.db = environment["LEADERBOARD_TEST_REDIS_DB"].flatMap(Int.init) ?? 1
-        config.redis.poolSize = 8
+        config.redis.poolSize = 2
         config.leaderboard.configCacheTTL = .seconds(1)
         config.topology = environment["LEADERBOARD_TEST_TOPOLOGY"] ?? "Topology/local.yaml"
         return config
