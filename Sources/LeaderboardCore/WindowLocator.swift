@@ -1,13 +1,16 @@
 /// What ``WindowLocator`` asks of a sharded board: each call is one parallel round over the shards.
 public protocol ShardReader: Sendable {
+    /// Number of shards.
+    var shardCount: Int { get }
     /// Members per shard.
     func cardinalities() async throws -> [Int]
     /// For each shard, the member at 0-based position `positions[i]` in the board's order (nil: none asked).
     func members(at positions: [Int?]) async throws -> [RankedMember?]
     /// For each shard i and pivot j, how many members of shard i rank strictly ahead of pivot j.
     func countsAhead(of pivots: [RankedMember]) async throws -> [[Int]]
-    /// For each shard, its members at the positions of `ranges[i]`, in the board's order.
-    func members(in ranges: [Range<Int>]) async throws -> [[RankedMember]]
+    /// For each shard, its members at the positions of `ranges[i]` (positions past its end are
+    /// simply absent), in the board's order, and its size where its range was not empty.
+    func members(in ranges: [Range<Int>]) async throws -> (sizes: [Int?], lists: [[RankedMember]])
 }
 
 /// Finds the members at global positions start ..< start + count of a board split over shards,
@@ -36,18 +39,19 @@ public struct WindowLocator: Sendable {
     /// and the board's size. `rounds` counts the parallel rounds used.
     public func window(start: Int, count: Int, reader: some ShardReader) async throws -> (members: [RankedMember], total: Int, rounds: Int) {
         precondition(start >= 0 && count > 0)
+        let shards = reader.shardCount
+        if shards == 1 {
+            let answer = try await reader.members(in: [start..<start + count])
+            return (answer.lists[0], answer.sizes[0] ?? 0, 1)
+        }
+        if start + count <= directFetchLimit {
+            // No sizes needed first: the first fetch reports them.
+            let (merged, total, fetches) = try await mergedPrefix(from: [Int](repeating: 0, count: shards), sizes: nil, need: start + count, reader: reader)
+            return (Array(merged.dropFirst(start)), total, fetches)
+        }
         let sizes = try await reader.cardinalities()
         let total = sizes.reduce(0, +)
         guard start < total else { return ([], total, 1) }
-        let shards = sizes.count
-        if shards == 1 {
-            let lists = try await reader.members(in: [min(start, total)..<min(start + count, total)])
-            return (lists[0], total, 2)
-        }
-        if start + count <= directFetchLimit {
-            let (merged, fetches) = try await mergedPrefix(from: [Int](repeating: 0, count: shards), sizes: sizes, need: start + count, reader: reader)
-            return (Array(merged.dropFirst(start)), total, 1 + fetches)
-        }
 
         var low = [Int](repeating: 0, count: shards)
         var high = sizes.map { min($0, start) }
@@ -83,35 +87,42 @@ public struct WindowLocator: Sendable {
             bisect = after * 2 > before
         }
         let skip = start - low.reduce(0, +)
-        let (merged, fetches) = try await mergedPrefix(from: low, sizes: sizes, need: skip + count, reader: reader)
+        let (merged, _, fetches) = try await mergedPrefix(from: low, sizes: sizes, need: skip + count, reader: reader)
         return (Array(merged.dropFirst(skip)), total, rounds + fetches)
     }
 
-    /// The first `need` members of the merge of every shard's members from position `lows[i]` on.
+    /// The first `need` members of the merge of every shard's members from position `lows[i]` on,
+    /// and the board's size.
     ///
     /// It fetches about a fair share from each shard (1.5 × need / shards), merges, and checks the
     /// prefix: a shard with members left beyond what was fetched could still place one of them
     /// before the need-th member unless its last fetched member sits at or after that position;
-    /// such shards get more (doubling) until the prefix is certain. Returns the prefix and the
-    /// number of fetch rounds (usually one).
-    func mergedPrefix(from lows: [Int], sizes: [Int], need: Int, reader: some ShardReader) async throws -> ([RankedMember], Int) {
+    /// such shards get more (doubling) until the prefix is certain. Without `sizes`, the first
+    /// fetch (which asks every shard) reports them. Returns the number of fetch rounds (usually one).
+    func mergedPrefix(from lows: [Int], sizes known: [Int]?, need: Int, reader: some ShardReader) async throws -> ([RankedMember], Int, Int) {
         let shards = lows.count
         let share = need * 3 / (2 * shards) + 4
-        var ends = (0..<shards).map { min(sizes[$0], lows[$0] + min(need, share)) }
-        var lists = try await reader.members(in: (0..<shards).map { lows[$0]..<ends[$0] })
+        var ends = (0..<shards).map { lows[$0] + min(need, share) }
+        if let known { ends = (0..<shards).map { min(known[$0], ends[$0]) } }
+        let first = try await reader.members(in: (0..<shards).map { lows[$0]..<ends[$0] })
+        guard let sizes = known ?? (first.sizes.allSatisfy { $0 != nil } ? first.sizes.map { $0! } : nil) else {
+            throw LocatorError.missingSizes
+        }
+        var lists = first.lists
+        ends = (0..<shards).map { min(sizes[$0], ends[$0]) }
         var rounds = 1
         while true {
             let (merged, origins) = order.mergeWithOrigins(lists)
             var lastPosition = [Int](repeating: -1, count: shards)
             for (position, origin) in origins.enumerated() { lastPosition[origin] = position }
             let short = (0..<shards).filter { ends[$0] < sizes[$0] && lastPosition[$0] < need - 1 }
-            if short.isEmpty { return (Array(merged.prefix(need)), rounds) }
+            if short.isEmpty { return (Array(merged.prefix(need)), sizes.reduce(0, +), rounds) }
             var ranges = lows.map { $0..<$0 }
             for shard in short {
                 let more = max(ends[shard] - lows[shard], share)
                 ranges[shard] = ends[shard]..<min(sizes[shard], ends[shard] + more)
             }
-            let extra = try await reader.members(in: ranges)
+            let extra = try await reader.members(in: ranges).lists
             rounds += 1
             for shard in short {
                 lists[shard] += extra[shard]
@@ -119,4 +130,10 @@ public struct WindowLocator: Sendable {
             }
         }
     }
+}
+
+/// A reader that broke its contract.
+public enum LocatorError: Error, Sendable {
+    /// A fetch over every shard did not report every shard's size.
+    case missingSizes
 }

@@ -290,14 +290,13 @@ public final class RedisRealtimeStore: RealtimeStore {
                     if first <= final { reads.append((shards[band], first, final)) }
                     offset += sizes[band]
                 }
-                let members = try await withUsernames(board, shards, try await plainWindows(reads, board).flatMap { $0 })
+                let members = try await readWindows(reads, board).flatMap(\.members)
                 return LeaderboardPage(total: total, entries: ranked(members, from: start))
             }
             let reader = ShardWindowReader(store: self, board: board, shards: shards)
             guard start <= last else { return LeaderboardPage(total: clip(board, try await reader.cardinalities().reduce(0, +)), entries: []) }
             let result = try await WindowLocator(order: board.config.sortOrder).window(start: start - 1, count: last - start + 1, reader: reader)
-            let members = try await withUsernames(board, shards, result.members)
-            return LeaderboardPage(total: clip(board, result.total), entries: ranked(members, from: start))
+            return LeaderboardPage(total: clip(board, result.total), entries: ranked(result.members, from: start))
         }
     }
 
@@ -329,14 +328,13 @@ public final class RedisRealtimeStore: RealtimeStore {
             let reads = shards.map { shard in
                 (shard, max(position.ahead[shard.index] - radius, 0), position.ahead[shard.index] + radius)
             }
-            let merged = board.config.sortOrder.merge(try await plainWindows(reads, board))
+            let merged = board.config.sortOrder.merge(try await readWindows(reads, board).map(\.members))
             guard let center = merged.firstIndex(where: { $0.playerID == playerID }) else {
                 throw RedisError(.protocolViolation, "player vanished between rounds")
             }
             let lower = max(center - radius, 0)
             let upper = min(center + radius, merged.count - 1)
-            let window = try await withUsernames(board, shards, Array(merged[lower...upper]))
-            var entries = ranked(window, from: position.rank - (center - lower))
+            var entries = ranked(Array(merged[lower...upper]), from: position.rank - (center - lower))
             if board.config.maxEntries > 0 { entries = entries.filter { $0.rank <= board.config.maxEntries } }
             return LeaderboardPage(total: clip(board, position.total), entries: entries)
         }
@@ -465,23 +463,6 @@ public final class RedisRealtimeStore: RealtimeStore {
         }
     }
 
-    /// Adds the usernames of `members` (read on the node of each player's shard) in one round.
-    func withUsernames(_ board: StoredBoard, _ shards: [Shard], _ members: [RankedMember]) async throws -> [RankedMember] {
-        guard !members.isEmpty else { return members }
-        let router = board.router
-        let replies = try await round(
-            members.map { member in
-                (shards[router.shard(player: member.playerID, score: member.score)].node, ["HGET", RedisKeys.playerInfo(member.playerID), "username"])
-            }
-        )
-        try check(replies)
-        return zip(members, replies).map { member, reply in
-            var named = member
-            named.username = reply.string.flatMap { $0.isEmpty ? nil : $0 }
-            return named
-        }
-    }
-
     /// Members per shard (every shard's metadata must be there).
     func sizes(_ board: StoredBoard) async throws -> [Int] {
         let shards = try shards(board)
@@ -579,11 +560,17 @@ struct ShardWindowReader: ShardReader {
         try await store.countsAhead(board, shards, pivots: pivots).map(\.counts)
     }
 
-    func members(in ranges: [Range<Int>]) async throws -> [[RankedMember]] {
+    var shardCount: Int { shards.count }
+
+    func members(in ranges: [Range<Int>]) async throws -> (sizes: [Int?], lists: [[RankedMember]]) {
         let asked = zip(shards, ranges).filter { !$0.1.isEmpty }.map { ($0.0, $0.1.lowerBound, $0.1.upperBound - 1) }
-        let windows = try await store.plainWindows(asked, board)
+        let windows = try await store.readWindows(asked, board)
+        var sizes = [Int?](repeating: nil, count: shards.count)
         var lists = [[RankedMember]](repeating: [], count: shards.count)
-        for ((shard, _, _), window) in zip(asked, windows) { lists[shard.index] = window }
-        return lists
+        for ((shard, _, _), window) in zip(asked, windows) {
+            sizes[shard.index] = window.total
+            lists[shard.index] = window.members
+        }
+        return (sizes, lists)
     }
 }

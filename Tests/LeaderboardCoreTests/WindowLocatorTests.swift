@@ -15,6 +15,8 @@ final class MemoryShards: ShardReader, @unchecked Sendable {
         self.order = order
     }
 
+    var shardCount: Int { shards.count }
+
     func cardinalities() async throws -> [Int] { shards.map(\.count) }
 
     func members(at positions: [Int?]) async throws -> [RankedMember?] {
@@ -27,8 +29,11 @@ final class MemoryShards: ShardReader, @unchecked Sendable {
         }
     }
 
-    func members(in ranges: [Range<Int>]) async throws -> [[RankedMember]] {
-        zip(shards, ranges).map { shard, range in Array(shard[min(range.lowerBound, shard.count)..<min(range.upperBound, shard.count)]) }
+    func members(in ranges: [Range<Int>]) async throws -> (sizes: [Int?], lists: [[RankedMember]]) {
+        (
+            zip(shards, ranges).map { $1.isEmpty ? nil : $0.count },
+            zip(shards, ranges).map { shard, range in Array(shard[min(range.lowerBound, shard.count)..<min(range.upperBound, shard.count)]) }
+        )
     }
 }
 
