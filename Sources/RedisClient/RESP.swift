@@ -107,13 +107,25 @@ final class RedisPipelineHandler: ChannelDuplexHandler {
     }
 
     private var pending = CircularBuffer<Pending>()
+    private var flushScheduled = false
 
+    /// Writes are flushed once per event-loop tick, so the requests of many concurrent callers
+    /// that arrive together leave in one syscall.
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = unwrapOutboundIn(data)
         var buffer = context.channel.allocator.buffer(capacity: 64 * request.commands.count)
         for command in request.commands { RESP.encode(command, into: &buffer) }
         pending.append(Pending(expected: request.commands.count, replies: [], promise: request.promise))
         context.write(wrapOutboundOut(buffer), promise: promise)
+        if !flushScheduled {
+            flushScheduled = true
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            context.eventLoop.execute {
+                let (handler, context) = bound.value
+                handler.flushScheduled = false
+                context.flush()
+            }
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

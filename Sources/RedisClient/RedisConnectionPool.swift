@@ -89,7 +89,7 @@ public final class RedisConnectionPool: Sendable {
             // Closing fails every request still waiting on this connection, this one included.
             channel.close(promise: nil)
         }
-        channel.writeAndFlush(RedisRequest(commands: commands, promise: promise), promise: nil)
+        channel.write(RedisRequest(commands: commands, promise: promise), promise: nil)
         defer { timeout.cancel() }
         do {
             return try await promise.futureResult.get()

@@ -1,0 +1,21 @@
+-- wrk: read endpoints of board BOARD with PLAYERS players named p%012d (as leaderboard-bench loads them).
+-- OP: player | top | around | range (50 entries at the middle rank).
+local board = os.getenv("BOARD") or "bench-single"
+local op = os.getenv("OP") or "player"
+local players = tonumber(os.getenv("PLAYERS") or "1000000")
+math.randomseed(os.time())
+
+request = function()
+    local base = "/api/v1/leaderboards/" .. board
+    if op == "top" then
+        return wrk.format("GET", base .. "/top?limit=100")
+    elseif op == "range" then
+        local start = math.floor(players / 2)
+        return wrk.format("GET", string.format("%s/range?start=%d&end=%d", base, start, start + 49))
+    end
+    local player = string.format("p%012d", math.random(0, players - 1))
+    if op == "around" then
+        return wrk.format("GET", base .. "/around/" .. player .. "?range=5")
+    end
+    return wrk.format("GET", base .. "/player/" .. player)
+end
