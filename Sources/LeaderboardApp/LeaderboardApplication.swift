@@ -12,6 +12,7 @@ import ServiceLifecycle
 public struct LeaderboardSystem: Sendable {
     public let service: LeaderboardService
     public let recovery: RealtimeRecovery
+    public let sync: SyncWorker
     public let postgres: PGConnectionPool
     /// One pool per Redis node of the topology.
     public let redisNodes: [String: RedisConnectionPool]
@@ -40,13 +41,14 @@ public struct LeaderboardSystem: Sendable {
             logger: logger
         )
         let recovery = RealtimeRecovery(service: service, logger: logger)
-        return LeaderboardSystem(service: service, recovery: recovery, postgres: postgres, redisNodes: redisNodes, topology: topology)
+        let sync = SyncWorker(service: service, configuration: .init(interval: config.sync.interval, batchSize: config.sync.batchSize), logger: logger)
+        return LeaderboardSystem(service: service, recovery: recovery, sync: sync, postgres: postgres, redisNodes: redisNodes, topology: topology)
     }
 
     /// The long-running parts, in start order; graceful shutdown runs in reverse, so the HTTP
     /// server (added after these) stops first, then the writer drains, then the pools close.
     public var services: [any Service] {
-        [PoolCloser(postgres: postgres, redis: Array(redisNodes.values)), service.writer, recovery]
+        [PoolCloser(postgres: postgres, redis: Array(redisNodes.values)), service.writer, recovery, sync]
     }
 }
 
@@ -67,7 +69,7 @@ public func buildApplication(config: AppConfig, system: LeaderboardSystem, logge
     let router = Router()
     router.middlewares.add(APIErrorMiddleware())
     router.middlewares.add(LogRequestsMiddleware(.debug))
-    LeaderboardRoutes(service: system.service, maxBodyBytes: config.server.maxBodyBytes).register(on: router)
+    LeaderboardRoutes(service: system.service, sync: system.sync, maxBodyBytes: config.server.maxBodyBytes).register(on: router)
     return Application(
         router: router,
         configuration: .init(address: .hostname(config.server.host, port: config.server.port), serverName: "leaderboard"),

@@ -1,16 +1,19 @@
 import Hummingbird
 import LeaderboardCore
 import LeaderboardService
+import NIOCore
 
 /// The REST API of the contract under `/api/v1`, plus `/healthz` and `/readyz`.
 /// Handlers only parse, call the service and shape answers: data flows HTTP → service → stores.
 public struct LeaderboardRoutes: Sendable {
     public let service: LeaderboardService
+    public let sync: SyncWorker
     /// Largest request body accepted.
     public let maxBodyBytes: Int
 
-    public init(service: LeaderboardService, maxBodyBytes: Int = 1 << 20) {
+    public init(service: LeaderboardService, sync: SyncWorker, maxBodyBytes: Int = 1 << 20) {
         self.service = service
+        self.sync = sync
         self.maxBodyBytes = maxBodyBytes
     }
 
@@ -35,6 +38,20 @@ public struct LeaderboardRoutes: Sendable {
             let reset = try await service.resetLeaderboard(id)
             return try JSONIO.response(Responses.Reset(leaderboardID: id, period: reset.current, archivedPeriod: reset.archived))
         }
+        api.post("leaderboards/:id/sync") { _, context in
+            let id = try context.parameters.require("id")
+            try Identifier.check(id, field: "leaderboard id")
+            _ = try await service.directory.board(id)
+            return try JSONIO.response(try await sync.sync(id))
+        }
+        api.get("leaderboards/:id/sync") { _, context in
+            let id = try context.parameters.require("id")
+            try Identifier.check(id, field: "leaderboard id")
+            guard let report = try await service.lastSyncReport(board: id) else {
+                return try JSONIO.response(["leaderboard_id": id, "status": "no sync pass has run yet"])
+            }
+            return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: report)))
+        }
         api.post("scores") { request, _ in
             let command = try ScoreCommand.parse(try await JSONIO.body(request, limit: maxBodyBytes))
             let score = try await service.submit(command)
@@ -52,28 +69,41 @@ public struct LeaderboardRoutes: Sendable {
         }
         api.get("leaderboards/:id/top") { request, context in
             let id = try context.parameters.require("id")
-            try checkSource(request)
             let limit = try service.configuration.limits.limit(query(request, "limit"))
+            if try batch(request) {
+                let answer = try await service.batchRange(board: id, start: 1, end: limit)
+                return try pageResponse(id, answer.page, asOf: answer.asOf)
+            }
             return try pageResponse(id, try await service.top(board: id, limit: limit))
         }
         api.get("leaderboards/:id/range") { request, context in
             let id = try context.parameters.require("id")
-            try checkSource(request)
             let window = try service.configuration.limits.window(start: query(request, "start"), end: query(request, "end"))
+            if try batch(request) {
+                let answer = try await service.batchRange(board: id, start: window.start, end: window.end)
+                return try pageResponse(id, answer.page, asOf: answer.asOf)
+            }
             return try pageResponse(id, try await service.range(board: id, start: window.start, end: window.end))
         }
         api.get("leaderboards/:id/around/:player_id") { request, context in
             let id = try context.parameters.require("id")
-            try checkSource(request)
             let radius = try service.configuration.limits.radius(query(request, "range"))
-            let page = try await service.around(board: id, player: try context.parameters.require("player_id"), radius: radius)
-            return try pageResponse(id, page)
+            let player = try context.parameters.require("player_id")
+            if try batch(request) {
+                let answer = try await service.batchAround(board: id, player: player, radius: radius)
+                return try pageResponse(id, answer.page, asOf: answer.asOf)
+            }
+            return try pageResponse(id, try await service.around(board: id, player: player, radius: radius))
         }
         api.get("leaderboards/:id/player/:player_id") { request, context in
             let id = try context.parameters.require("id")
-            try checkSource(request)
-            let entry = try await service.player(board: id, player: try context.parameters.require("player_id"))
-            return try JSONIO.response(Responses.PlayerEntry(entry: entry, leaderboardID: id, source: "realtime"))
+            let player = try context.parameters.require("player_id")
+            if try batch(request) {
+                let answer = try await service.batchPlayer(board: id, player: player)
+                return try JSONIO.response(Responses.PlayerEntry(entry: answer.entry, leaderboardID: id, source: "batch", asOf: answer.asOf))
+            }
+            let entry = try await service.player(board: id, player: player)
+            return try JSONIO.response(Responses.PlayerEntry(entry: entry, leaderboardID: id, source: "realtime", asOf: nil))
         }
     }
 
@@ -84,20 +114,22 @@ public struct LeaderboardRoutes: Sendable {
         return try JSONIO.response(Responses.Health(status: ok ? "ready" : "not_ready", checks: checks), status: ok ? .ok : .serviceUnavailable)
     }
 
-    private func pageResponse(_ id: String, _ page: LeaderboardPage) throws -> Response {
-        try JSONIO.response(Responses.Page(leaderboardID: id, total: page.total, entries: page.entries, source: "realtime"))
+    private func pageResponse(_ id: String, _ page: LeaderboardPage, asOf: String? = nil) throws -> Response {
+        try JSONIO.response(
+            Responses.Page(leaderboardID: id, total: page.total, entries: page.entries, source: asOf == nil ? "realtime" : "batch", asOf: asOf)
+        )
     }
 
     private func query(_ request: Request, _ name: String) -> String? {
         request.uri.queryParameters.get(name)
     }
 
-    /// `source=realtime` (default) is served from Redis. `source=batch` reads the official
-    /// snapshot that the sync worker stores; until a board has one, it answers 503.
-    private func checkSource(_ request: Request) throws {
+    /// True for `source=batch` (the official snapshot the sync worker stores in PostgreSQL; 503
+    /// until a board has one), false for `source=realtime` (the default, Redis).
+    private func batch(_ request: Request) throws -> Bool {
         switch query(request, "source") {
-        case nil, "realtime": return
-        case "batch": throw LeaderboardError.unavailable("no official snapshot of this leaderboard exists yet; read source=realtime")
+        case nil, "realtime": return false
+        case "batch": return true
         default: throw LeaderboardError.invalidRequest("source must be realtime or batch")
         }
     }

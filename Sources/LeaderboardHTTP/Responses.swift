@@ -40,10 +40,13 @@ enum Responses {
         let total: Int
         let entries: [LeaderboardEntry]
         let source: String
+        /// When the official snapshot was taken (source=batch only).
+        let asOf: String?
 
         enum CodingKeys: String, CodingKey {
             case leaderboardID = "leaderboard_id"
             case total, entries, source
+            case asOf = "as_of"
         }
     }
 
@@ -51,10 +54,12 @@ enum Responses {
         let entry: LeaderboardEntry
         let leaderboardID: String
         let source: String
+        let asOf: String?
 
         enum CodingKeys: String, CodingKey {
             case leaderboardID = "leaderboard_id"
             case source
+            case asOf = "as_of"
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -62,6 +67,7 @@ enum Responses {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(leaderboardID, forKey: .leaderboardID)
             try container.encode(source, forKey: .source)
+            try container.encodeIfPresent(asOf, forKey: .asOf)
         }
     }
 

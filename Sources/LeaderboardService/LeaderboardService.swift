@@ -173,6 +173,63 @@ public final class LeaderboardService: Sendable {
         return try await realtimeRead(id) { try await self.realtime.count(board) }
     }
 
+    // MARK: - Official snapshot (source=batch)
+
+    /// Ranks start…end of the board's official snapshot, and when it was taken.
+    public func batchRange(board id: String, start: Int, end: Int) async throws -> (page: LeaderboardPage, asOf: String) {
+        let board = try await directory.board(id)
+        return try await store {
+            let info = try await self.snapshot(id)
+            let total = self.clip(board, info.players)
+            let last = min(end, total)
+            let entries = start <= last ? try await self.repository.snapshotEntries(board: id, first: start, last: last) : []
+            return (LeaderboardPage(total: total, entries: entries), info.asOf)
+        }
+    }
+
+    public func batchPlayer(board id: String, player: String) async throws -> (entry: LeaderboardEntry, asOf: String) {
+        try Identifier.check(player, field: "player id")
+        let board = try await directory.board(id)
+        return try await store {
+            let info = try await self.snapshot(id)
+            guard let rank = try await self.repository.snapshotRank(board: id, player: player), rank <= self.clip(board, info.players),
+                let entry = try await self.repository.snapshotEntries(board: id, first: rank, last: rank).first
+            else { throw LeaderboardError.playerNotFound(player, in: id) }
+            return (entry, info.asOf)
+        }
+    }
+
+    public func batchAround(board id: String, player: String, radius: Int) async throws -> (page: LeaderboardPage, asOf: String) {
+        try Identifier.check(player, field: "player id")
+        let board = try await directory.board(id)
+        return try await store {
+            let info = try await self.snapshot(id)
+            let total = self.clip(board, info.players)
+            guard let rank = try await self.repository.snapshotRank(board: id, player: player), rank <= total else {
+                throw LeaderboardError.playerNotFound(player, in: id)
+            }
+            let entries = try await self.repository.snapshotEntries(board: id, first: max(1, rank - radius), last: min(total, rank + radius))
+            return (LeaderboardPage(total: total, entries: entries), info.asOf)
+        }
+    }
+
+    /// The last sync report of the board (JSON), nil when no pass has run.
+    public func lastSyncReport(board id: String) async throws -> String? {
+        _ = try await directory.board(id)
+        return try await store { try await self.repository.syncReport(board: id) }
+    }
+
+    private func snapshot(_ id: String) async throws -> SnapshotInfo {
+        guard let info = try await repository.snapshotInfo(board: id) else {
+            throw LeaderboardError.unavailable("leaderboard '\(id)' has no official snapshot yet (the sync worker takes one every pass)")
+        }
+        return info
+    }
+
+    private func clip(_ board: StoredBoard, _ count: Int) -> Int {
+        board.config.maxEntries > 0 ? min(count, board.config.maxEntries) : count
+    }
+
     // MARK: - Health
 
     /// Whether each store answers.

@@ -27,8 +27,8 @@ public final class RealtimeRecovery: Service, Sendable {
     public func run() async throws {
         await checkAllBoards()
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            try? await Task.sleep(for: interval)
-            for board in service.stale.all {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
+            for board in service.stale.all where !Task.isShuttingDownGracefully {
                 await rebuild(board)
             }
         }
@@ -39,6 +39,7 @@ public final class RealtimeRecovery: Service, Sendable {
     public func checkAllBoards() async {
         do {
             for board in try await service.repository.listLeaderboards() {
+                if Task.isShuttingDownGracefully || Task.isCancelled { return }
                 let id = board.config.id
                 let applied = try? await service.realtime.lastAppliedEventID(board)
                 let newest = try await service.repository.lastEventID(board: id)
@@ -59,6 +60,7 @@ public final class RealtimeRecovery: Service, Sendable {
     public func rebuild(_ id: String, attempts: Int = 5) async -> Bool {
         do {
             for _ in 0..<attempts {
+                if Task.isShuttingDownGracefully || Task.isCancelled { return false }
                 let outcome = try await service.writer.exclusive { try await self.attempt(id) }
                 switch outcome {
                 case .rebuilt, .gone: return outcome == .rebuilt

@@ -83,5 +83,37 @@ enum Migrations {
             ALTER TABLE leaderboards ADD COLUMN placement JSONB NOT NULL DEFAULT '[]';
             """
         ),
+        (
+            3,
+            """
+            -- The official standings of each board, replaced by every sync pass (source=batch reads).
+            CREATE TABLE board_snapshots (
+                leaderboard_id VARCHAR(64) COLLATE "C" PRIMARY KEY REFERENCES leaderboards(id) ON DELETE CASCADE,
+                taken_at TIMESTAMPTZ NOT NULL,
+                player_count BIGINT NOT NULL,
+                last_event_id BIGINT NOT NULL
+            );
+            CREATE TABLE snapshot_entries (
+                leaderboard_id VARCHAR(64) COLLATE "C" NOT NULL REFERENCES board_snapshots(leaderboard_id) ON DELETE CASCADE,
+                rank BIGINT NOT NULL,
+                player_id VARCHAR(64) COLLATE "C" NOT NULL,
+                score BIGINT NOT NULL,
+                PRIMARY KEY (leaderboard_id, rank)
+            );
+            CREATE INDEX idx_snapshot_entries_player ON snapshot_entries (leaderboard_id, player_id);
+
+            -- The last report of each board's sync pass, and who may run one (a lease, across processes).
+            CREATE TABLE sync_reports (
+                leaderboard_id VARCHAR(64) COLLATE "C" PRIMARY KEY REFERENCES leaderboards(id) ON DELETE CASCADE,
+                report JSONB NOT NULL,
+                finished_at TIMESTAMPTZ NOT NULL
+            );
+            CREATE TABLE sync_leases (
+                leaderboard_id VARCHAR(64) COLLATE "C" PRIMARY KEY REFERENCES leaderboards(id) ON DELETE CASCADE,
+                holder TEXT NOT NULL,
+                expires_at TIMESTAMPTZ NOT NULL
+            );
+            """
+        ),
     ]
 }

@@ -332,6 +332,122 @@ public final class PostgresScoreRepository: Sendable {
         return (bounds, counts)
     }
 
+    // MARK: - Official snapshots and sync
+
+    /// SyncToDatabase: computes the board's standings in its total order (a window function over
+    /// the score index) and stores them as the board's official snapshot, replacing the last one.
+    public func takeSnapshot(board id: String) async throws -> SnapshotInfo? {
+        try await pool.withConnection { connection in
+            try connection.transaction("ISOLATION LEVEL REPEATABLE READ") { connection -> SnapshotInfo? in
+                guard let row = try connection.query("SELECT sort_order FROM leaderboards WHERE id = $1 FOR SHARE", [id]).rows.first else {
+                    return nil
+                }
+                let order = try row.text(0) == "asc" ? "score ASC, player_id ASC" : "score DESC, player_id DESC"
+                let last = try connection.query("SELECT coalesce(max(id), 0) FROM score_events WHERE leaderboard_id = $1", [id]).rows[0].int64(0)
+                try connection.query("DELETE FROM board_snapshots WHERE leaderboard_id = $1", [id])
+                let taken = try connection.query(
+                    "INSERT INTO board_snapshots VALUES ($1, now(), 0, $2) RETURNING to_char(taken_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
+                    [id, String(last)]
+                )
+                let inserted = try connection.query(
+                    """
+                    INSERT INTO snapshot_entries (leaderboard_id, rank, player_id, score)
+                    SELECT leaderboard_id, row_number() OVER (ORDER BY \(order)), player_id, score
+                    FROM player_scores WHERE leaderboard_id = $1
+                    """,
+                    [id]
+                )
+                try connection.query("UPDATE board_snapshots SET player_count = $2 WHERE leaderboard_id = $1", [id, String(inserted.affected)])
+                return SnapshotInfo(asOf: try taken.rows[0].text(0), players: inserted.affected, lastEventID: last)
+            }
+        }
+    }
+
+    /// The board's official snapshot: when it was taken and how many players it ranks; nil if none yet.
+    public func snapshotInfo(board id: String) async throws -> SnapshotInfo? {
+        let rows = try await pool.query(
+            """
+            SELECT to_char(taken_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), player_count, last_event_id
+            FROM board_snapshots WHERE leaderboard_id = $1
+            """,
+            [id]
+        )
+        guard let row = rows.rows.first else { return nil }
+        return SnapshotInfo(asOf: try row.text(0), players: Int(try row.int64(1)), lastEventID: try row.int64(2))
+    }
+
+    /// Ranks first…last (1-based) of the official snapshot, with usernames.
+    public func snapshotEntries(board id: String, first: Int, last: Int) async throws -> [LeaderboardEntry] {
+        let rows = try await pool.query(
+            """
+            SELECT e.rank, e.player_id, e.score, p.username FROM snapshot_entries e LEFT JOIN players p ON p.player_id = e.player_id
+            WHERE e.leaderboard_id = $1 AND e.rank BETWEEN $2 AND $3 ORDER BY e.rank
+            """,
+            [id, String(first), String(last)]
+        )
+        return try rows.rows.map { LeaderboardEntry(rank: Int(try $0.int64(0)), playerID: try $0.text(1), score: try $0.int64(2), username: $0[3]) }
+    }
+
+    /// The player's rank in the official snapshot, nil when absent.
+    public func snapshotRank(board id: String, player: String) async throws -> Int? {
+        let rows = try await pool.query("SELECT rank FROM snapshot_entries WHERE leaderboard_id = $1 AND player_id = $2", [id, player])
+        return try rows.rows.first.map { Int(try $0.int64(0)) }
+    }
+
+    /// The current scores of the board's best `limit` players (everyone when 0), for reconciling shards.
+    public func currentScores(board id: String, order: LeaderboardCore.SortOrder, limit: Int) async throws -> [(playerID: String, score: Int64)] {
+        let orderBy = order == .asc ? "score ASC, player_id ASC" : "score DESC, player_id DESC"
+        let rows = try await pool.query(
+            "SELECT player_id, score FROM player_scores WHERE leaderboard_id = $1 ORDER BY \(orderBy) LIMIT $2",
+            [id, limit > 0 ? String(limit) : nil]
+        )
+        return try rows.rows.map { (try $0.text(0), try $0.int64(1)) }
+    }
+
+    /// The scores of the given players (those on the board), for checking what a shard holds.
+    public func scores(board id: String, players: [String]) async throws -> [String: Int64] {
+        guard !players.isEmpty else { return [:] }
+        let rows = try await pool.query(
+            "SELECT player_id, score FROM player_scores WHERE leaderboard_id = $1 AND player_id = ANY($2::text[])",
+            [id, PGArray.text(players)]
+        )
+        var scores: [String: Int64] = [:]
+        for row in rows.rows { scores[try row.text(0)] = try row.int64(1) }
+        return scores
+    }
+
+    /// Takes (or renews) the board's sync lease for `holder` unless another holder's lease is live.
+    public func acquireSyncLease(board id: String, holder: String, seconds: Int) async throws -> Bool {
+        let rows = try await pool.query(
+            """
+            INSERT INTO sync_leases (leaderboard_id, holder, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))
+            ON CONFLICT (leaderboard_id) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+            WHERE sync_leases.expires_at < now() OR sync_leases.holder = EXCLUDED.holder
+            RETURNING holder
+            """,
+            [id, holder, String(seconds)]
+        )
+        return !rows.isEmpty
+    }
+
+    public func releaseSyncLease(board id: String, holder: String) async throws {
+        try await pool.query("DELETE FROM sync_leases WHERE leaderboard_id = $1 AND holder = $2", [id, holder])
+    }
+
+    public func storeSyncReport(board id: String, json: String) async throws {
+        try await pool.query(
+            """
+            INSERT INTO sync_reports (leaderboard_id, report, finished_at) VALUES ($1, $2::jsonb, now())
+            ON CONFLICT (leaderboard_id) DO UPDATE SET report = EXCLUDED.report, finished_at = EXCLUDED.finished_at
+            """,
+            [id, json]
+        )
+    }
+
+    public func syncReport(board id: String) async throws -> String? {
+        try await pool.query("SELECT report::text FROM sync_reports WHERE leaderboard_id = $1", [id]).rows.first?[0]
+    }
+
     /// The id of the newest event of the board (any kind), 0 when none.
     public func lastEventID(board: String) async throws -> Int64 {
         let rows = try await pool.query("SELECT coalesce(max(id), 0) FROM score_events WHERE leaderboard_id = $1", [board])
@@ -383,6 +499,14 @@ public struct StoredBoard: Sendable, Equatable {
     }
 
     public var router: ShardRouter { ShardRouter(config.layout) }
+}
+
+/// An official snapshot: when it was taken (RFC 3339, UTC), how many players it ranks, and the
+/// newest event it includes.
+public struct SnapshotInfo: Sendable, Equatable {
+    public var asOf: String
+    public var players: Int
+    public var lastEventID: Int64
 }
 
 /// What a group commit did.

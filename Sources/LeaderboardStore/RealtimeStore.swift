@@ -34,6 +34,28 @@ public protocol RealtimeStore: Sendable {
 
     /// Throws when a node is unreachable.
     func ping() async throws
+
+    /// Members of one shard at positions offset ..< offset + count (ascending score order), for reconciling.
+    func shardMembers(_ board: StoredBoard, shard: Int, offset: Int, count: Int) async throws -> [RankedMember]
+    /// Applies repairs, each only if the member still holds what was observed (compare-and-set),
+    /// so a write applied meanwhile is never undone. Returns how many were applied.
+    func repair(_ board: StoredBoard, fixes: [ShardFix]) async throws -> Int
+}
+
+/// One repair of a shard: set `playerID` to `target` (nil: remove it), provided its score there is
+/// still `observed` (nil: it is absent).
+public struct ShardFix: Sendable, Equatable {
+    public var shard: Int
+    public var playerID: String
+    public var observed: Int64?
+    public var target: Int64?
+
+    public init(shard: Int, playerID: String, observed: Int64?, target: Int64?) {
+        self.shard = shard
+        self.playerID = playerID
+        self.observed = observed
+        self.target = target
+    }
 }
 
 /// Committed changes to apply to the real-time view, grouped by board.

@@ -256,10 +256,55 @@ public final class RedisRealtimeStore: RealtimeStore {
                 )
             )
         }
-        let rebuildCommands = commands
-        let replies = try await gate.withWriting(router.routesByScore ? [board.config.id] : []) { try await round(rebuildCommands) }
+        // The staging writes go in rounds of bounded size (each within the request timeout, however
+        // big the board); the switches go last, together.
+        let switchSet = Set(switches)
+        let staging = commands.indices.filter { !switchSet.contains($0) }.map { commands[$0] }
+        for start in stride(from: 0, to: staging.count, by: 16) {
+            try check(try await round(Array(staging[start..<min(start + 16, staging.count)])))
+        }
+        let switching = switches.map { commands[$0] }
+        let replies = try await gate.withWriting(router.routesByScore ? [board.config.id] : []) { try await round(switching) }
         try check(replies)
-        return switches.allSatisfy { replies[$0].integer == 1 }
+        return replies.allSatisfy { $0.integer == 1 }
+    }
+
+    // MARK: - Reconciling
+
+    public func shardMembers(_ board: StoredBoard, shard index: Int, offset: Int, count: Int) async throws -> [RankedMember] {
+        let shard = try shards(board)[index]
+        let replies = try await round([
+            (shard.node, ["EXISTS", shard.meta]), (shard.node, ["ZRANGE", shard.key, String(offset), String(offset + count - 1), "WITHSCORES"]),
+        ])
+        try check(replies)
+        guard replies[0].integer == 1 else { throw RealtimeStoreError.boardMissing(board.config.id) }
+        let items = replies[1].array ?? []
+        return try stride(from: 0, to: items.count - 1, by: 2).map { position in
+            guard let player = items[position].string, let score = items[position + 1].string.flatMap(Self.score) else {
+                throw RedisError(.protocolViolation, "unexpected member in a range reply")
+            }
+            return RankedMember(playerID: player, score: score)
+        }
+    }
+
+    public func repair(_ board: StoredBoard, fixes: [ShardFix]) async throws -> Int {
+        guard !fixes.isEmpty else { return 0 }
+        let shards = try shards(board)
+        var commands: [(node: String, command: [String])] = []
+        for shard in shards {
+            let mine = fixes.filter { $0.shard == shard.index }
+            guard !mine.isEmpty else { continue }
+            for chunk in stride(from: 0, to: mine.count, by: chunkSize) {
+                let arguments = mine[chunk..<min(chunk + chunkSize, mine.count)].flatMap { fix in
+                    [fix.playerID, fix.observed.map(String.init) ?? "", fix.target.map(String.init) ?? ""]
+                }
+                commands.append((shard.node, ["EVAL", Scripts.compareAndSet, "2", shard.key, shard.meta] + arguments))
+            }
+        }
+        let batch = commands
+        let replies = try await gate.withWriting(board.router.routesByScore ? [board.config.id] : []) { try await round(batch) }
+        try check(replies)
+        return replies.reduce(0) { $0 + Int($1.integer ?? 0) }
     }
 
     // MARK: - Reads

@@ -148,4 +148,23 @@ enum Scripts {
         end
         return result
         """
+
+    /// Repairs members of a shard, each only if it still holds what the reconciler observed.
+    /// KEYS[1] = shard zset, KEYS[2] = shard meta; ARGV = triples player, observed score ("" =
+    /// absent), target score ("" = remove). Returns how many were changed; bumps the version if any.
+    static let compareAndSet = """
+        local changed = 0
+        for i = 1, #ARGV, 3 do
+          local player, observed, target = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+          local current = redis.call('ZSCORE', KEYS[1], player)
+          local matches
+          if observed == '' then matches = (current == false) else matches = (current ~= false and tonumber(current) == tonumber(observed)) end
+          if matches then
+            if target == '' then redis.call('ZREM', KEYS[1], player) else redis.call('ZADD', KEYS[1], target, player) end
+            changed = changed + 1
+          end
+        end
+        if changed > 0 then redis.call('HINCRBY', KEYS[2], 'version', 1) end
+        return changed
+        """
 }

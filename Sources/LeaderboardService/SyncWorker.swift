@@ -1,0 +1,218 @@
+import Foundation
+import LeaderboardCore
+import LeaderboardStore
+import Logging
+import ServiceLifecycle
+
+/// The batch path: every `interval`, for every board, SyncToDatabase (the official snapshot in
+/// PostgreSQL, which `source=batch` reads serve) and then a reconcile of every shard against
+/// PostgreSQL, repairing what differs. One process at a time per board (a lease in PostgreSQL).
+public final class SyncWorker: Service, Sendable {
+    public struct Configuration: Sendable, Equatable {
+        public var interval: Duration
+        /// Members read from a shard per page, and repairs per script call.
+        public var batchSize: Int
+
+        public init(interval: Duration = .seconds(1800), batchSize: Int = 1000) {
+            self.interval = interval
+            self.batchSize = batchSize
+        }
+    }
+
+    /// What one pass did to one shard.
+    public struct ShardReport: Sendable, Codable, Equatable {
+        public var shard: Int
+        public var node: String
+        /// Members looked at (in Redis, plus those PostgreSQL says are missing).
+        public var checked: Int
+        public var missing: Int
+        public var strays: Int
+        public var wrongScores: Int
+        /// Repairs applied (a repair is skipped when a newer write got there first).
+        public var repaired: Int
+
+        enum CodingKeys: String, CodingKey {
+            case shard, node, checked, missing, strays
+            case wrongScores = "wrong_scores"
+            case repaired
+        }
+    }
+
+    /// The report of one pass over one board.
+    public struct Report: Sendable, Codable, Equatable {
+        public var leaderboardID: String
+        public var status: String
+        public var snapshotAsOf: String?
+        public var snapshotPlayers: Int?
+        public var shards: [ShardReport]
+        public var durationMilliseconds: Int
+
+        enum CodingKeys: String, CodingKey {
+            case leaderboardID = "leaderboard_id"
+            case status
+            case snapshotAsOf = "snapshot_as_of"
+            case snapshotPlayers = "snapshot_players"
+            case shards
+            case durationMilliseconds = "duration_ms"
+        }
+    }
+
+    private let service: LeaderboardService
+    private let configuration: Configuration
+    private let holder = "sync-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: .min ... .max))"
+    private let logger: Logger
+
+    public init(service: LeaderboardService, configuration: Configuration, logger: Logger) {
+        self.service = service
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            // The wait ends early on graceful shutdown; a pass in progress finishes.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.configuration.interval) }
+            guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
+            await syncAll()
+        }
+    }
+
+    /// One pass over every board.
+    @discardableResult
+    public func syncAll() async -> [Report] {
+        guard let boards = try? await service.repository.listLeaderboards() else {
+            logger.warning("sync pass skipped: the database is unavailable")
+            return []
+        }
+        var reports: [Report] = []
+        for board in boards {
+            if let report = try? await sync(board.config.id) { reports.append(report) }
+        }
+        return reports
+    }
+
+    /// One pass over one board: snapshot, then reconcile every shard. Throws contract errors.
+    public func sync(_ id: String) async throws -> Report {
+        let started = ContinuousClock.now
+        let repository = service.repository
+        do {
+            guard try await repository.acquireSyncLease(board: id, holder: holder, seconds: 600) else {
+                return Report(leaderboardID: id, status: "skipped: another process is syncing this board", shards: [], durationMilliseconds: 0)
+            }
+        } catch {
+            throw LeaderboardError.fromStore(error)
+        }
+        let outcome: Result<Report, any Error>
+        do {
+            outcome = .success(try await pass(id, started: started))
+        } catch {
+            outcome = .failure(error)
+        }
+        try? await repository.releaseSyncLease(board: id, holder: holder)
+        return try outcome.get()
+    }
+
+    private func pass(_ id: String, started: ContinuousClock.Instant) async throws -> Report {
+        let repository = service.repository
+        do {
+            guard let snapshot = try await repository.takeSnapshot(board: id), let board = try await repository.leaderboard(id) else {
+                throw LeaderboardError.leaderboardNotFound(id)
+            }
+            var shards: [ShardReport] = []
+            if service.stale.contains(id) {
+                // Being rebuilt from the database already: that is a full repair.
+                shards = []
+            } else {
+                shards = try await reconcile(board)
+            }
+            let elapsed = ContinuousClock.now - started
+            let report = Report(
+                leaderboardID: id, status: service.stale.contains(id) ? "rebuilding" : "ok", snapshotAsOf: snapshot.asOf,
+                snapshotPlayers: snapshot.players, shards: shards,
+                durationMilliseconds: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+            )
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            try await repository.storeSyncReport(board: id, json: String(decoding: try encoder.encode(report), as: UTF8.self))
+            let repaired = shards.reduce(0) { $0 + $1.repaired }
+            logger.info(
+                "sync pass",
+                metadata: [
+                    "board": "\(id)", "checked": "\(shards.reduce(0) { $0 + $1.checked })", "repaired": "\(repaired)",
+                    "snapshot_players": "\(snapshot.players)", "took_ms": "\(report.durationMilliseconds)",
+                ]
+            )
+            return report
+        } catch RealtimeStoreError.boardMissing {
+            service.stale.mark(id)
+            throw LeaderboardError.unavailable("a shard of leaderboard '\(id)' lost its data; it is being rebuilt")
+        } catch {
+            throw LeaderboardError.fromStore(error)
+        }
+    }
+
+    /// Compares every shard with PostgreSQL and repairs what differs.
+    ///
+    /// What a shard should hold: the players of the board's best `max_entries` (all when 0) that
+    /// route to it. Each shard is read page by page; members whose score differs from PostgreSQL,
+    /// or that PostgreSQL does not have, are checked again against PostgreSQL read after Redis (so
+    /// a newer committed score wins) and repaired compare-and-set, as are expected members that the
+    /// shard lacks.
+    func reconcile(_ board: StoredBoard) async throws -> [ShardReport] {
+        let router = board.router
+        let count = router.shardCount
+        let expected = try await service.repository.currentScores(board: board.config.id, order: board.config.sortOrder, limit: board.config.maxEntries)
+        var perShard = [[String: Int64]](repeating: [:], count: count)
+        for (player, score) in expected { perShard[router.shard(player: player, score: score)][player] = score }
+        var reports: [ShardReport] = []
+        for shard in 0..<count {
+            var report = ShardReport(
+                shard: shard, node: shard < board.placement.count ? board.placement[shard] : "default", checked: 0, missing: 0, strays: 0,
+                wrongScores: 0, repaired: 0
+            )
+            var seen = Set<String>()
+            var suspects: [RankedMember] = []
+            var offset = 0
+            while true {
+                let page = try await service.realtime.shardMembers(board, shard: shard, offset: offset, count: configuration.batchSize)
+                for member in page {
+                    seen.insert(member.playerID)
+                    if perShard[shard][member.playerID] != member.score { suspects.append(member) }
+                }
+                report.checked += page.count
+                offset += page.count
+                if page.count < configuration.batchSize { break }
+            }
+            let missing = perShard[shard].keys.filter { !seen.contains($0) }
+            report.checked += missing.count
+            // Decide with PostgreSQL as it is now, read after Redis.
+            let fresh = try await service.repository.scores(board: board.config.id, players: suspects.map(\.playerID) + missing)
+            var fixes: [ShardFix] = []
+            for member in suspects {
+                switch fresh[member.playerID] {
+                case nil:
+                    report.strays += 1
+                    fixes.append(ShardFix(shard: shard, playerID: member.playerID, observed: member.score, target: nil))
+                case let score? where router.shard(player: member.playerID, score: score) != shard:
+                    report.strays += 1
+                    fixes.append(ShardFix(shard: shard, playerID: member.playerID, observed: member.score, target: nil))
+                case let score? where score != member.score:
+                    report.wrongScores += 1
+                    fixes.append(ShardFix(shard: shard, playerID: member.playerID, observed: member.score, target: score))
+                default:
+                    continue  // kept beyond max_entries by this shard's own trim, and right
+                }
+            }
+            for player in missing {
+                guard let score = fresh[player], router.shard(player: player, score: score) == shard else { continue }
+                report.missing += 1
+                fixes.append(ShardFix(shard: shard, playerID: player, observed: nil, target: score))
+            }
+            for chunk in stride(from: 0, to: fixes.count, by: configuration.batchSize) {
+                report.repaired += try await service.realtime.repair(board, fixes: Array(fixes[chunk..<min(chunk + configuration.batchSize, fixes.count)]))
+            }
+            reports.append(report)
+        }
+        return reports
+    }
+}

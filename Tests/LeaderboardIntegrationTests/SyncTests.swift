@@ -1,0 +1,122 @@
+import Foundation
+import LeaderboardCore
+import LeaderboardStore
+import LeaderboardTestSupport
+import RedisClient
+import Testing
+
+/// The sync pass: shards corrupted directly in Redis are restored to PostgreSQL's truth by one pass,
+/// and the official snapshot serves source=batch reads.
+@Suite struct SyncTests {
+    @Test(arguments: [#"{"strategy": "hash", "shards": 8}"#, #"{"strategy": "band", "bounds": [100, 300, 600]}"#])
+    func onePassRepairsCorruptedShards(layout: String) async throws {
+        let board = TestEnvironment.uniqueID("sync")
+        try await withTestApp { api, system in
+            try await api.createBoard(board, #""max_entries": 0, "layout": \#(layout)"#)
+            var model = ReferenceBoard(order: .desc, mode: .replace)
+            var scores: [(String, Int64)] = []
+            for index in 0..<2000 {
+                let score = Int64((index * 7919) % 900)
+                scores.append(("s\(index)", score))
+                model.submit("s\(index)", score)
+            }
+            try await api.submit(board, scores)
+            let stored = try await system.service.directory.board(board)
+            let router = stored.router
+            let shards = router.shardCount
+
+            // Corrupt: empty a whole shard, then remove members, change scores and add strays.
+            let emptied = shards - 1
+            _ = try await system.redis(board: board, shard: emptied).command("DEL", RedisKeys.realtime(board, shard: emptied, of: shards))
+            var removed = 0
+            var changed = 0
+            for (index, (player, score)) in scores.enumerated() where index % 97 == 0 {
+                let shard = router.shard(player: player, score: score)
+                let redis = try await system.redis(board: board, shard: shard)
+                let key = RedisKeys.realtime(board, shard: shard, of: shards)
+                if index % 2 == 0 {
+                    _ = try await redis.command("ZREM", key, player)
+                    removed += 1
+                } else {
+                    _ = try await redis.command("ZADD", key, String(score + 5), player)
+                    changed += 1
+                }
+            }
+            for stray in 0..<7 {
+                let shard = stray % shards
+                _ = try await system.redis(board: board, shard: shard).command("ZADD", RedisKeys.realtime(board, shard: shard, of: shards), "450", "ghost\(stray)")
+            }
+
+            let before = try await api.get("/api/v1/leaderboards/\(board)/top?limit=1000")
+            #expect(before.entries != Array(model.ranked().prefix(1000)), "the corruption should show")
+
+            let pass = try await api.post("/api/v1/leaderboards/\(board)/sync", "")
+            #expect(pass.status == .ok)
+            guard case .array(let reports)? = pass["shards"] else {
+                Issue.record("no shard reports: \(pass.json)")
+                return
+            }
+            func total(_ field: String) -> Int64 {
+                reports.reduce(0) { sum, report in if case .integer(let value)? = report.object?[field] { sum + value } else { sum } }
+            }
+            #expect(total("strays") == 7)
+            #expect(total("wrong_scores") == Int64(changed))
+            #expect(total("missing") >= Int64(removed))
+            #expect(total("repaired") == total("strays") + total("wrong_scores") + total("missing"))
+            #expect(pass.integer("snapshot_players") == 2000)
+
+            // Redis equals PostgreSQL again, through every read.
+            let expected = model.ranked()
+            for start in stride(from: 1, through: 2000, by: 1000) {
+                let page = try await api.get("/api/v1/leaderboards/\(board)/range?start=\(start)&end=\(start + 999)")
+                #expect(page.entries == Array(expected[(start - 1)..<(start + 999)]))
+            }
+            #expect(try await api.get("/api/v1/leaderboards/\(board)/player/ghost0").errorCode == "player_not_found")
+
+            // A second pass over an unchanged board repairs nothing; GET returns the last report.
+            let again = try await api.post("/api/v1/leaderboards/\(board)/sync", "")
+            guard case .array(let second)? = again["shards"] else {
+                Issue.record("no shard reports: \(again.json)")
+                return
+            }
+            #expect(second.allSatisfy { $0.object?["repaired"] == .integer(0) })
+            #expect(second.reduce(Int64(0)) { sum, report in if case .integer(let value)? = report.object?["checked"] { sum + value } else { sum } } == 2000)
+            let last = try await api.get("/api/v1/leaderboards/\(board)/sync")
+            #expect(last["snapshot_as_of"] == again["snapshot_as_of"])
+        }
+    }
+
+    @Test func batchReadsServeTheOfficialSnapshot() async throws {
+        let board = TestEnvironment.uniqueID("batch")
+        try await withTestApp { api, _ in
+            try await api.createBoard(board, #""sort_order": "asc", "layout": {"strategy": "hash", "shards": 4}"#)
+            try await api.submit(board, [("a", 30), ("b", 10), ("c", 20)])
+            #expect(try await api.get("/api/v1/leaderboards/\(board)/top?source=batch").errorCode == "unavailable")
+            #expect(try await api.post("/api/v1/leaderboards/\(board)/sync", "").status == .ok)
+            // Newer scores reach the real-time view, not the snapshot.
+            try await api.submit(board, [("d", 1)])
+
+            let batch = try await api.get("/api/v1/leaderboards/\(board)/top?source=batch")
+            #expect(batch["source"] == .string("batch"))
+            #expect(batch.entries.map(\.playerID) == ["b", "c", "a"])
+            #expect(batch.integer("total") == 3)
+            guard case .string(let asOf)? = batch["as_of"] else {
+                Issue.record("no as_of: \(batch.json)")
+                return
+            }
+            #expect(Timestamp.parse(asOf) != nil)
+            let realtime = try await api.get("/api/v1/leaderboards/\(board)/top")
+            #expect(realtime.entries.map(\.playerID) == ["d", "b", "c", "a"])
+            #expect(realtime["as_of"] == nil)
+
+            let player = try await api.get("/api/v1/leaderboards/\(board)/player/c?source=batch")
+            #expect(player.entry == LeaderboardEntry(rank: 2, playerID: "c", score: 20))
+            #expect(player["as_of"] == .string(asOf))
+            #expect(try await api.get("/api/v1/leaderboards/\(board)/player/d?source=batch").errorCode == "player_not_found")
+            let around = try await api.get("/api/v1/leaderboards/\(board)/around/a?source=batch&range=1")
+            #expect(around.entries.map(\.rank) == [2, 3])
+            let range = try await api.get("/api/v1/leaderboards/\(board)/range?start=2&end=5&source=batch")
+            #expect(range.entries.map(\.playerID) == ["c", "a"])
+        }
+    }
+}
