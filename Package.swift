@@ -113,7 +113,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "leaderboard-server",
-            dependencies: ["LeaderboardApp", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: ["LeaderboardApp", "LeaderboardService", .product(name: "Hummingbird", package: "hummingbird")],
             swiftSettings: swiftSettings
         ),
 

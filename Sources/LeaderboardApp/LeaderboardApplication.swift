@@ -45,6 +45,12 @@ public struct LeaderboardSystem: Sendable {
         return LeaderboardSystem(service: service, recovery: recovery, sync: sync, postgres: postgres, redisNodes: redisNodes, topology: topology)
     }
 
+    /// Closes the pools (for commands that run without the service group).
+    public func close() async {
+        await postgres.shutdown()
+        for pool in redisNodes.values { await pool.shutdown() }
+    }
+
     /// The long-running parts, in start order; graceful shutdown runs in reverse, so the HTTP
     /// server (added after these) stops first, then the writer drains, then the pools close.
     public var services: [any Service] {

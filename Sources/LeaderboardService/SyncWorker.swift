@@ -96,6 +96,7 @@ public final class SyncWorker: Service, Sendable {
         let started = ContinuousClock.now
         let repository = service.repository
         do {
+            guard try await repository.leaderboard(id) != nil else { throw LeaderboardError.leaderboardNotFound(id) }
             guard try await repository.acquireSyncLease(board: id, holder: holder, seconds: 600) else {
                 return Report(leaderboardID: id, status: "skipped: another process is syncing this board", shards: [], durationMilliseconds: 0)
             }

@@ -1,10 +1,13 @@
 import Foundation
 import Hummingbird
 import LeaderboardApp
+import LeaderboardService
 
 // leaderboard-server [--config PATH]                 run the server
 // leaderboard-server propose-bands --board ID --bands N [--config PATH]
 //     propose N score bands of equal player counts from the board's scores in PostgreSQL
+// leaderboard-server sync [--board ID] [--config PATH]
+//     run one sync pass (snapshot + reconcile of every shard) on one board or all, print the reports
 // The configuration is PATH, else LEADERBOARD_CONFIG, else ./config.yaml when present.
 let arguments = CommandLine.arguments
 
@@ -35,6 +38,24 @@ if arguments.count > 1, arguments[1] == "propose-bands" {
     do {
         let proposal = try await BandProposal.propose(config: config, board: board, bands: bands)
         print(proposal)
+        exit(0)
+    } catch {
+        fail("\(error)", status: 1)
+    }
+}
+
+if arguments.count > 1, arguments[1] == "sync" {
+    var quiet = config
+    quiet.server.logLevel = "warning"
+    let logger = makeLogger(config: quiet)
+    do {
+        let system = try await LeaderboardSystem.make(config: config, logger: logger)
+        let reports: [SyncWorker.Report]
+        if let board = option("--board") { reports = [try await system.sync.sync(board)] } else { reports = await system.sync.syncAll() }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        print(String(decoding: try encoder.encode(reports), as: UTF8.self))
+        await system.close()
         exit(0)
     } catch {
         fail("\(error)", status: 1)
