@@ -1,4 +1,5 @@
 import Foundation
+import LeaderboardApp
 import LeaderboardCore
 import LeaderboardStore
 import LeaderboardTestSupport
@@ -23,47 +24,27 @@ import Testing
             try await api.submit(board, scores)
             let stored = try await system.service.directory.board(board)
             let router = stored.router
-            let shards = router.shardCount
 
-            // Corrupt: empty a whole shard, then remove members, change scores and add strays.
-            let emptied = shards - 1
-            _ = try await system.redis(board: board, shard: emptied).command("DEL", RedisKeys.realtime(board, shard: emptied, of: shards))
-            var removed = 0
-            var changed = 0
-            for (index, (player, score)) in scores.enumerated() where index % 97 == 0 {
-                let shard = router.shard(player: player, score: score)
-                let redis = try await system.redis(board: board, shard: shard)
-                let key = RedisKeys.realtime(board, shard: shard, of: shards)
-                if index % 2 == 0 {
-                    _ = try await redis.command("ZREM", key, player)
-                    removed += 1
-                } else {
-                    _ = try await redis.command("ZADD", key, String(score + 5), player)
-                    changed += 1
+            // Another test's server starting up may rebuild this board from an older snapshot at any
+            // moment (that is catch-up working); if it undid the damage before the pass, damage again.
+            var report: [JSONValue] = []
+            var counts: (removed: Int, changed: Int) = (0, 0)
+            for _ in 0..<3 {
+                counts = try await corrupt(board, scores, router, system)
+                let pass = try await api.post("/api/v1/leaderboards/\(board)/sync", "")
+                #expect(pass.status == .ok)
+                #expect(pass.integer("snapshot_players") == 2000)
+                guard case .array(let reports)? = pass["shards"] else {
+                    Issue.record("no shard reports: \(pass.json)")
+                    return
                 }
+                report = reports
+                if Self.total(report, "strays") == 7 { break }
             }
-            for stray in 0..<7 {
-                let shard = stray % shards
-                _ = try await system.redis(board: board, shard: shard).command("ZADD", RedisKeys.realtime(board, shard: shard, of: shards), "450", "ghost\(stray)")
-            }
-
-            let before = try await api.get("/api/v1/leaderboards/\(board)/top?limit=1000")
-            #expect(before.entries != Array(model.ranked().prefix(1000)), "the corruption should show")
-
-            let pass = try await api.post("/api/v1/leaderboards/\(board)/sync", "")
-            #expect(pass.status == .ok)
-            guard case .array(let reports)? = pass["shards"] else {
-                Issue.record("no shard reports: \(pass.json)")
-                return
-            }
-            func total(_ field: String) -> Int64 {
-                reports.reduce(0) { sum, report in if case .integer(let value)? = report.object?[field] { sum + value } else { sum } }
-            }
-            #expect(total("strays") == 7)
-            #expect(total("wrong_scores") == Int64(changed))
-            #expect(total("missing") >= Int64(removed))
-            #expect(total("repaired") == total("strays") + total("wrong_scores") + total("missing"))
-            #expect(pass.integer("snapshot_players") == 2000)
+            #expect(Self.total(report, "strays") == 7)
+            #expect(Self.total(report, "wrong_scores") == Int64(counts.changed))
+            #expect(Self.total(report, "missing") >= Int64(counts.removed))
+            #expect(Self.total(report, "repaired") == Self.total(report, "strays") + Self.total(report, "wrong_scores") + Self.total(report, "missing"))
 
             // Redis equals PostgreSQL again, through every read.
             let expected = model.ranked()
@@ -84,6 +65,39 @@ import Testing
             let last = try await api.get("/api/v1/leaderboards/\(board)/sync")
             #expect(last["snapshot_as_of"] == again["snapshot_as_of"])
         }
+    }
+
+    static func total(_ reports: [JSONValue], _ field: String) -> Int64 {
+        reports.reduce(0) { sum, report in if case .integer(let value)? = report.object?[field] { sum + value } else { sum } }
+    }
+
+    /// Empties the last shard, removes some members, changes some scores and adds 7 strays.
+    func corrupt(_ board: String, _ scores: [(String, Int64)], _ router: ShardRouter, _ system: LeaderboardSystem) async throws -> (removed: Int, changed: Int) {
+        let shards = router.shardCount
+        let emptied = shards - 1
+        _ = try await system.redis(board: board, shard: emptied).command("DEL", RedisKeys.realtime(board, shard: emptied, of: shards))
+        var removed = 0
+        var changed = 0
+        for (index, (player, score)) in scores.enumerated() where index % 97 == 0 {
+            let shard = router.shard(player: player, score: score)
+            let redis = try await system.redis(board: board, shard: shard)
+            let key = RedisKeys.realtime(board, shard: shard, of: shards)
+            if index % 2 == 0 {
+                _ = try await redis.command("ZREM", key, player)
+                removed += 1
+            } else {
+                _ = try await redis.command("ZADD", key, String(score + 5), player)
+                changed += 1
+            }
+        }
+        for stray in 0..<7 {
+            let shard = stray % shards
+            _ = try await system.redis(board: board, shard: shard).command("ZADD", RedisKeys.realtime(board, shard: shard, of: shards), "450", "ghost\(stray)")
+        }
+        for shard in 0..<shards {
+            _ = try await system.redis(board: board, shard: shard).command("HINCRBY", RedisKeys.meta(board, shard: shard, of: shards), "version", "1")
+        }
+        return (removed, changed)
     }
 
     @Test func batchReadsServeTheOfficialSnapshot() async throws {
