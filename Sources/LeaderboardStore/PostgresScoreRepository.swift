@@ -258,27 +258,6 @@ public final class PostgresScoreRepository: Sendable {
         }
     }
 
-    /// The player's current score, or nil.
-    public func playerScore(board: String, player: String) async throws -> Int64? {
-        let rows = try await pool.query("SELECT score FROM player_scores WHERE leaderboard_id = $1 AND player_id = $2", [board, player])
-        return try rows.rows.first?.int64(0)
-    }
-
-    /// The board's standings in its total order, `limit` entries from 0-based `offset` (the seed's GetLeaderboard).
-    public func standings(board: StoredBoard, limit: Int, offset: Int) async throws -> [LeaderboardEntry] {
-        let order = board.config.sortOrder == .asc ? "s.score ASC, s.player_id ASC" : "s.score DESC, s.player_id DESC"
-        let rows = try await pool.query(
-            """
-            SELECT s.player_id, s.score, p.username FROM player_scores s LEFT JOIN players p ON p.player_id = s.player_id
-            WHERE s.leaderboard_id = $1 ORDER BY \(order) LIMIT $2 OFFSET $3
-            """,
-            [board.config.id, String(limit), String(offset)]
-        )
-        return try rows.rows.enumerated().map { index, row in
-            LeaderboardEntry(rank: offset + index + 1, playerID: try row.text(0), score: try row.int64(1), username: row[2])
-        }
-    }
-
     /// One consistent snapshot of a board for a rebuild: its row, its best `limit` players in
     /// the board's order (with usernames), and the newest event id, all from one transaction.
     public func snapshot(board id: String, limit: Int) async throws -> (board: StoredBoard, entries: [LeaderboardEntry], lastEventID: Int64)? {
@@ -452,18 +431,6 @@ public final class PostgresScoreRepository: Sendable {
     public func lastEventID(board: String) async throws -> Int64 {
         let rows = try await pool.query("SELECT coalesce(max(id), 0) FROM score_events WHERE leaderboard_id = $1", [board])
         return try rows.rows[0].int64(0)
-    }
-
-    /// Usernames of the given players that are known.
-    public func usernames(_ players: [String]) async throws -> [String: String] {
-        guard !players.isEmpty else { return [:] }
-        let rows = try await pool.query(
-            "SELECT player_id, username FROM players WHERE player_id = ANY($1::text[]) AND username IS NOT NULL",
-            [PGArray.text(players)]
-        )
-        var names: [String: String] = [:]
-        for row in rows.rows { names[try row.text(0)] = try row.text(1) }
-        return names
     }
 
     // MARK: - Decoding
