@@ -6,15 +6,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
 
-EXTRA_DATABASES=leaderboard_test scripts/services.sh up
+EXTRA_DATABASES="leaderboard_test leaderboard_test_isolated" scripts/services.sh up
 
 # A clean test database and Redis db for every run.
 as_postgres() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 psql_admin() { as_postgres psql -h "$root/.data/pg-socket" -p "${PG_PORT:-5432}" -U postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
-psql_admin -c "DROP DATABASE IF EXISTS leaderboard_test WITH (FORCE)"
-psql_admin -c "CREATE DATABASE leaderboard_test OWNER leaderboard"
+# (The isolated pair is for tests that act on every board, e.g. by moving the clock.)
+for db in leaderboard_test leaderboard_test_isolated; do
+    psql_admin -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
+    psql_admin -c "CREATE DATABASE $db OWNER leaderboard"
+done
+test_db="${LEADERBOARD_TEST_REDIS_DB:-1}"
 for port in $(grep -oE 'address: *"?127\.0\.0\.1:[0-9]+' Topology/local.yaml | grep -oE '[0-9]+$'); do
-    redis-cli -h 127.0.0.1 -p "$port" -n "${LEADERBOARD_TEST_REDIS_DB:-1}" flushdb >/dev/null
+    redis-cli -h 127.0.0.1 -p "$port" -n "$test_db" flushdb >/dev/null
+    redis-cli -h 127.0.0.1 -p "$port" -n "$((test_db + 1))" flushdb >/dev/null
 done
 
 started=$(date +%s)

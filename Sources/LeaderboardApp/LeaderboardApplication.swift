@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import LeaderboardCore
 import LeaderboardHTTP
@@ -13,13 +14,17 @@ public struct LeaderboardSystem: Sendable {
     public let service: LeaderboardService
     public let recovery: RealtimeRecovery
     public let sync: SyncWorker
+    public let periods: PeriodScheduler
     public let postgres: PGConnectionPool
     /// One pool per Redis node of the topology.
     public let redisNodes: [String: RedisConnectionPool]
     public let topology: Topology
 
-    /// Opens the pools, applies the schema migrations (unless `migrate` is false) and wires the layers.
-    public static func make(config: AppConfig, logger: Logger, migrate: Bool = true) async throws -> LeaderboardSystem {
+    /// Opens the pools, applies the schema migrations (unless `migrate` is false) and wires the
+    /// layers. `clock` is the time the period scheduler goes by (tests move it).
+    public static func make(
+        config: AppConfig, logger: Logger, migrate: Bool = true, clock: @escaping @Sendable () -> Date = Date.init
+    ) async throws -> LeaderboardSystem {
         let topology = try config.loadTopology()
         let postgres = PGConnectionPool(configuration: config.postgresPool)
         var redisNodes: [String: RedisConnectionPool] = [:]
@@ -38,11 +43,14 @@ public struct LeaderboardSystem: Sendable {
         let service = LeaderboardService(
             configuration: config.service, repository: repository, realtime: realtime, writer: writer,
             directory: BoardDirectory(repository: repository, ttl: config.leaderboard.configCacheTTL), stale: stale, topology: topology,
-            logger: logger
+            clock: clock, logger: logger
         )
         let recovery = RealtimeRecovery(service: service, logger: logger)
         let sync = SyncWorker(service: service, configuration: .init(interval: config.sync.interval, batchSize: config.sync.batchSize), logger: logger)
-        return LeaderboardSystem(service: service, recovery: recovery, sync: sync, postgres: postgres, redisNodes: redisNodes, topology: topology)
+        let periods = PeriodScheduler(service: service, logger: logger)
+        return LeaderboardSystem(
+            service: service, recovery: recovery, sync: sync, periods: periods, postgres: postgres, redisNodes: redisNodes, topology: topology
+        )
     }
 
     /// Closes the pools (for commands that run without the service group).
@@ -54,7 +62,7 @@ public struct LeaderboardSystem: Sendable {
     /// The long-running parts, in start order; graceful shutdown runs in reverse, so the HTTP
     /// server (added after these) stops first, then the writer drains, then the pools close.
     public var services: [any Service] {
-        [PoolCloser(postgres: postgres, redis: Array(redisNodes.values)), service.writer, recovery, sync]
+        [PoolCloser(postgres: postgres, redis: Array(redisNodes.values)), service.writer, recovery, periods, sync]
     }
 }
 

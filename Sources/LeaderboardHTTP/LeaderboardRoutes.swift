@@ -67,21 +67,25 @@ public struct LeaderboardRoutes: Sendable {
             try await service.removePlayer(board: try context.parameters.require("id"), player: try context.parameters.require("player_id"))
             return Response(status: .noContent)
         }
+        api.get("leaderboards/:id/periods") { _, context in
+            let id = try context.parameters.require("id")
+            return try JSONIO.response(Responses.Periods(leaderboardID: id, periods: try await service.periods(board: id)))
+        }
         api.get("leaderboards/:id/top") { request, context in
             let id = try context.parameters.require("id")
             let limit = try service.configuration.limits.limit(query(request, "limit"))
-            if try batch(request) {
-                let answer = try await service.batchRange(board: id, start: 1, end: limit)
-                return try pageResponse(id, answer.page, asOf: answer.asOf)
+            if let source = try await rankedSource(request, id) {
+                let answer = try await service.rankedRange(source, board: id, start: 1, end: limit)
+                return try pageResponse(id, answer.page, answer.info)
             }
             return try pageResponse(id, try await service.top(board: id, limit: limit))
         }
         api.get("leaderboards/:id/range") { request, context in
             let id = try context.parameters.require("id")
             let window = try service.configuration.limits.window(start: query(request, "start"), end: query(request, "end"))
-            if try batch(request) {
-                let answer = try await service.batchRange(board: id, start: window.start, end: window.end)
-                return try pageResponse(id, answer.page, asOf: answer.asOf)
+            if let source = try await rankedSource(request, id) {
+                let answer = try await service.rankedRange(source, board: id, start: window.start, end: window.end)
+                return try pageResponse(id, answer.page, answer.info)
             }
             return try pageResponse(id, try await service.range(board: id, start: window.start, end: window.end))
         }
@@ -89,21 +93,21 @@ public struct LeaderboardRoutes: Sendable {
             let id = try context.parameters.require("id")
             let radius = try service.configuration.limits.radius(query(request, "range"))
             let player = try context.parameters.require("player_id")
-            if try batch(request) {
-                let answer = try await service.batchAround(board: id, player: player, radius: radius)
-                return try pageResponse(id, answer.page, asOf: answer.asOf)
+            if let source = try await rankedSource(request, id) {
+                let answer = try await service.rankedAround(source, board: id, player: player, radius: radius)
+                return try pageResponse(id, answer.page, answer.info)
             }
             return try pageResponse(id, try await service.around(board: id, player: player, radius: radius))
         }
         api.get("leaderboards/:id/player/:player_id") { request, context in
             let id = try context.parameters.require("id")
             let player = try context.parameters.require("player_id")
-            if try batch(request) {
-                let answer = try await service.batchPlayer(board: id, player: player)
-                return try JSONIO.response(Responses.PlayerEntry(entry: answer.entry, leaderboardID: id, source: "batch", asOf: answer.asOf))
+            if let source = try await rankedSource(request, id) {
+                let answer = try await service.rankedPlayer(source, board: id, player: player)
+                return try JSONIO.response(Responses.PlayerEntry(entry: answer.entry, leaderboardID: id, info: answer.info))
             }
             let entry = try await service.player(board: id, player: player)
-            return try JSONIO.response(Responses.PlayerEntry(entry: entry, leaderboardID: id, source: "realtime", asOf: nil))
+            return try JSONIO.response(Responses.PlayerEntry(entry: entry, leaderboardID: id, info: nil))
         }
     }
 
@@ -114,24 +118,35 @@ public struct LeaderboardRoutes: Sendable {
         return try JSONIO.response(Responses.Health(status: ok ? "ready" : "not_ready", checks: checks), status: ok ? .ok : .serviceUnavailable)
     }
 
-    private func pageResponse(_ id: String, _ page: LeaderboardPage, asOf: String? = nil) throws -> Response {
-        try JSONIO.response(
-            Responses.Page(leaderboardID: id, total: page.total, entries: page.entries, source: asOf == nil ? "realtime" : "batch", asOf: asOf)
-        )
+    private func pageResponse(_ id: String, _ page: LeaderboardPage, _ info: LeaderboardService.SourceInfo? = nil) throws -> Response {
+        try JSONIO.response(Responses.Page(leaderboardID: id, page: page, info: info))
     }
 
     private func query(_ request: Request, _ name: String) -> String? {
         request.uri.queryParameters.get(name)
     }
 
-    /// True for `source=batch` (the official snapshot the sync worker stores in PostgreSQL; 503
-    /// until a board has one), false for `source=realtime` (the default, Redis).
-    private func batch(_ request: Request) throws -> Bool {
+    /// Where a read is answered from: nil for the real-time view in Redis (`source=realtime`, the
+    /// default), else a table in PostgreSQL: the official snapshot the sync worker stores
+    /// (`source=batch`; 503 until a board has one) or an archived period (`period=N` below the
+    /// current one). `period` equal to the board's current period reads the current standings.
+    private func rankedSource(_ request: Request, _ id: String) async throws -> LeaderboardService.RankedSource? {
+        let batch: Bool
         switch query(request, "source") {
-        case nil, "realtime": return false
-        case "batch": return true
+        case nil: batch = false
+        case "realtime": batch = false
+        case "batch": batch = true
         default: throw LeaderboardError.invalidRequest("source must be realtime or batch")
         }
+        guard let text = query(request, "period") else { return batch ? .snapshot : nil }
+        guard let period = Int(text), period >= 1 else { throw LeaderboardError.invalidRequest("period must be a positive integer") }
+        try Identifier.check(id, field: "leaderboard id")
+        let board = try await service.directory.board(id)
+        if period == board.period { return batch ? .snapshot : nil }
+        if query(request, "source") == "realtime" {
+            throw LeaderboardError.invalidRequest("period \(period) is not the current period: archived periods are read from PostgreSQL (leave out source)")
+        }
+        return .period(period)
     }
 
     private func parseBatch(_ json: JSONValue) throws -> [ScoreCommand] {

@@ -1,4 +1,5 @@
 import LeaderboardCore
+import LeaderboardService
 
 /// The JSON shapes of the REST contract.
 enum Responses {
@@ -35,39 +36,69 @@ enum Responses {
         let results: [Score]
     }
 
-    struct Page: Encodable {
+    struct Periods: Encodable {
         let leaderboardID: String
-        let total: Int
-        let entries: [LeaderboardEntry]
-        let source: String
-        /// When the official snapshot was taken (source=batch only).
-        let asOf: String?
+        let periods: [ArchivedPeriod]
 
         enum CodingKeys: String, CodingKey {
             case leaderboardID = "leaderboard_id"
-            case total, entries, source
+            case periods
+        }
+    }
+
+    /// Where a read's answer came from: `realtime` (Redis), `batch` (the official snapshot, with
+    /// `as_of`), or `archive` (an archived period, with `period` and `as_of` = its end).
+    struct Source: Encodable {
+        let source: String
+        let asOf: String?
+        let period: Int?
+
+        init(_ info: LeaderboardService.SourceInfo?) {
+            source = info == nil ? "realtime" : info?.period == nil ? "batch" : "archive"
+            asOf = info?.asOf
+            period = info?.period
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case source
             case asOf = "as_of"
+            case period
+        }
+    }
+
+    struct Page: Encodable {
+        let leaderboardID: String
+        let page: LeaderboardPage
+        let info: LeaderboardService.SourceInfo?
+
+        enum CodingKeys: String, CodingKey {
+            case leaderboardID = "leaderboard_id"
+            case total, entries
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(leaderboardID, forKey: .leaderboardID)
+            try container.encode(page.total, forKey: .total)
+            try container.encode(page.entries, forKey: .entries)
+            try Source(info).encode(to: encoder)
         }
     }
 
     struct PlayerEntry: Encodable {
         let entry: LeaderboardEntry
         let leaderboardID: String
-        let source: String
-        let asOf: String?
+        let info: LeaderboardService.SourceInfo?
 
         enum CodingKeys: String, CodingKey {
             case leaderboardID = "leaderboard_id"
-            case source
-            case asOf = "as_of"
         }
 
         func encode(to encoder: any Encoder) throws {
             try entry.encode(to: encoder)
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(leaderboardID, forKey: .leaderboardID)
-            try container.encode(source, forKey: .source)
-            try container.encodeIfPresent(asOf, forKey: .asOf)
+            try Source(info).encode(to: encoder)
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import LeaderboardCore
 import LeaderboardStore
 import Logging
@@ -24,12 +25,15 @@ public final class LeaderboardService: Sendable {
     public let stale: StaleBoards
     /// The Redis nodes and layouts for new boards.
     public let topology: Topology
+    /// The wall clock periods begin and end by (tests move it).
+    public let clock: @Sendable () -> Date
     private let logger: Logger
 
     public init(
         configuration: Configuration, repository: PostgresScoreRepository, realtime: any RealtimeStore, writer: WriteCoordinator,
-        directory: BoardDirectory, stale: StaleBoards, topology: Topology, logger: Logger
+        directory: BoardDirectory, stale: StaleBoards, topology: Topology, clock: @escaping @Sendable () -> Date = Date.init, logger: Logger
     ) {
+        self.clock = clock
         self.configuration = configuration
         self.topology = topology
         self.repository = repository
@@ -47,7 +51,9 @@ public final class LeaderboardService: Sendable {
 
     public func createLeaderboard(_ config: LeaderboardConfig) async throws -> LeaderboardConfig {
         let placement = topology.placement(board: config.id, shards: config.layout.shardCount)
-        let board = try await store { try await self.repository.createLeaderboard(config, placement: placement) }
+        let board = try await store { try await self.repository.createLeaderboard(
+                config, placement: placement, startedAt: self.clock().timeIntervalSince1970
+            ) }
         directory.update(config.id, board)
         do {
             try await writer.exclusive { try await self.realtime.prepareBoard(board, lastEventID: 0) }
@@ -81,19 +87,41 @@ public final class LeaderboardService: Sendable {
     /// Archives the current period and empties the board. Returns the archived and the new period.
     public func resetLeaderboard(_ id: String) async throws -> (archived: Int, current: Int) {
         try Identifier.check(id, field: "leaderboard id")
-        return try await store {
+        guard let reset = try await reset(id, boundary: nil) else { throw LeaderboardError.leaderboardNotFound(id) }
+        return (reset.archived, reset.current)
+    }
+
+    /// The scheduled reset of a board at a period boundary (Unix seconds); nil when the board's
+    /// current period began at or after it (already reset, here or by another process).
+    public func resetLeaderboard(_ id: String, boundary: Int64) async throws -> PeriodReset? {
+        try await reset(id, boundary: boundary)
+    }
+
+    private func reset(_ id: String, boundary: Int64?) async throws -> PeriodReset? {
+        try await store {
             try await self.writer.exclusive {
-                guard let reset = try await self.repository.resetLeaderboard(id) else { throw LeaderboardError.leaderboardNotFound(id) }
-                var board = try await self.directory.board(id)
-                board.period = reset.current
+                let time = boundary.map(Double.init) ?? self.clock().timeIntervalSince1970
+                guard let reset = try await self.repository.resetLeaderboard(id, at: time, scheduled: boundary != nil),
+                    let board = try await self.repository.leaderboard(id)
+                else { return nil }
                 self.directory.update(id, board)
                 do { try await self.realtime.resetBoard(board, lastEventID: reset.lastEventID) } catch {
                     self.logger.warning("reset committed but Redis not emptied; marked for rebuild", metadata: ["board": "\(id)"])
                     self.stale.mark(id)
                 }
-                return (reset.archived, reset.current)
+                self.logger.info(
+                    "period reset", metadata: ["board": "\(id)", "archived": "\(reset.archived)", "scheduled": "\(boundary != nil)"]
+                )
+                return reset
             }
         }
+    }
+
+    /// The archived periods of a board, oldest first.
+    public func periods(board id: String) async throws -> [ArchivedPeriod] {
+        try Identifier.check(id, field: "leaderboard id")
+        _ = try await directory.board(id)
+        return try await store { try await self.repository.periods(board: id) }
     }
 
     // MARK: - Writes
@@ -173,43 +201,72 @@ public final class LeaderboardService: Sendable {
         return try await realtimeRead(id) { try await self.realtime.count(board) }
     }
 
-    // MARK: - Official snapshot (source=batch)
+    // MARK: - Official snapshot (source=batch) and archived periods (period=)
 
-    /// Ranks start…end of the board's official snapshot, and when it was taken.
-    public func batchRange(board id: String, start: Int, end: Int) async throws -> (page: LeaderboardPage, asOf: String) {
+    /// Where a read from PostgreSQL comes from: the official snapshot, or an archived period.
+    public enum RankedSource: Sendable, Equatable {
+        case snapshot
+        case period(Int)
+    }
+
+    /// What a read from PostgreSQL says about its source: `as_of` of the snapshot, or the period.
+    public struct SourceInfo: Sendable, Equatable {
+        public var asOf: String?
+        public var period: Int?
+    }
+
+    /// Ranks start…end of the snapshot or an archived period.
+    public func rankedRange(_ source: RankedSource, board id: String, start: Int, end: Int) async throws -> (page: LeaderboardPage, info: SourceInfo) {
         let board = try await directory.board(id)
         return try await store {
-            let info = try await self.snapshot(id)
-            let total = self.clip(board, info.players)
+            let (table, players, info) = try await self.ranked(source, board: board)
+            let total = self.clip(board, players)
             let last = min(end, total)
-            let entries = start <= last ? try await self.repository.snapshotEntries(board: id, first: start, last: last) : []
-            return (LeaderboardPage(total: total, entries: entries), info.asOf)
+            let entries = start <= last ? try await self.repository.rankedEntries(table, board: id, first: start, last: last) : []
+            return (LeaderboardPage(total: total, entries: entries), info)
         }
     }
 
-    public func batchPlayer(board id: String, player: String) async throws -> (entry: LeaderboardEntry, asOf: String) {
+    public func rankedPlayer(_ source: RankedSource, board id: String, player: String) async throws -> (entry: LeaderboardEntry, info: SourceInfo) {
         try Identifier.check(player, field: "player id")
         let board = try await directory.board(id)
         return try await store {
-            let info = try await self.snapshot(id)
-            guard let rank = try await self.repository.snapshotRank(board: id, player: player), rank <= self.clip(board, info.players),
-                let entry = try await self.repository.snapshotEntries(board: id, first: rank, last: rank).first
+            let (table, players, info) = try await self.ranked(source, board: board)
+            guard let rank = try await self.repository.rank(table, board: id, player: player), rank <= self.clip(board, players),
+                let entry = try await self.repository.rankedEntries(table, board: id, first: rank, last: rank).first
             else { throw LeaderboardError.playerNotFound(player, in: id) }
-            return (entry, info.asOf)
+            return (entry, info)
         }
     }
 
-    public func batchAround(board id: String, player: String, radius: Int) async throws -> (page: LeaderboardPage, asOf: String) {
+    public func rankedAround(_ source: RankedSource, board id: String, player: String, radius: Int) async throws -> (page: LeaderboardPage, info: SourceInfo) {
         try Identifier.check(player, field: "player id")
         let board = try await directory.board(id)
         return try await store {
-            let info = try await self.snapshot(id)
-            let total = self.clip(board, info.players)
-            guard let rank = try await self.repository.snapshotRank(board: id, player: player), rank <= total else {
+            let (table, players, info) = try await self.ranked(source, board: board)
+            let total = self.clip(board, players)
+            guard let rank = try await self.repository.rank(table, board: id, player: player), rank <= total else {
                 throw LeaderboardError.playerNotFound(player, in: id)
             }
-            let entries = try await self.repository.snapshotEntries(board: id, first: max(1, rank - radius), last: min(total, rank + radius))
-            return (LeaderboardPage(total: total, entries: entries), info.asOf)
+            let entries = try await self.repository.rankedEntries(table, board: id, first: max(1, rank - radius), last: min(total, rank + radius))
+            return (LeaderboardPage(total: total, entries: entries), info)
+        }
+    }
+
+    /// The table behind a source, how many players it ranks, and what the answer says about it.
+    private func ranked(_ source: RankedSource, board: StoredBoard) async throws -> (RankedTable, Int, SourceInfo) {
+        let id = board.config.id
+        switch source {
+        case .snapshot:
+            guard let info = try await repository.snapshotInfo(board: id) else {
+                throw LeaderboardError.unavailable("leaderboard '\(id)' has no official snapshot yet (the sync worker takes one every pass)")
+            }
+            return (.snapshot, info.players, SourceInfo(asOf: info.asOf, period: nil))
+        case .period(let period):
+            guard let archived = try await repository.period(board: id, period: period) else {
+                throw LeaderboardError.invalidRequest("period \(period) of leaderboard '\(id)' is not archived (the current period is \(board.period))")
+            }
+            return (.archive(period: period), archived.players, SourceInfo(asOf: archived.endedAt, period: period))
         }
     }
 
@@ -217,13 +274,6 @@ public final class LeaderboardService: Sendable {
     public func lastSyncReport(board id: String) async throws -> String? {
         _ = try await directory.board(id)
         return try await store { try await self.repository.syncReport(board: id) }
-    }
-
-    private func snapshot(_ id: String) async throws -> SnapshotInfo {
-        guard let info = try await repository.snapshotInfo(board: id) else {
-            throw LeaderboardError.unavailable("leaderboard '\(id)' has no official snapshot yet (the sync worker takes one every pass)")
-        }
-        return info
     }
 
     private func clip(_ board: StoredBoard, _ count: Int) -> Int {

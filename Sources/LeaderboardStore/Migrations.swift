@@ -115,5 +115,12 @@ enum Migrations {
             );
             """
         ),
+        (
+            4,
+            """
+            -- Reads of archived periods by rank (period= on the read endpoints).
+            CREATE INDEX idx_archived_scores_rank ON archived_scores (leaderboard_id, period, rank);
+            """
+        ),
     ]
 }

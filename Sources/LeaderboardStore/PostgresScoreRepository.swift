@@ -39,22 +39,26 @@ public final class PostgresScoreRepository: Sendable {
     // MARK: - Boards
 
     private static let boardColumns =
-        "id, name, sort_order, reset_period, max_entries, update_mode, layout::text, current_period, placement::text, layout_epoch"
+        """
+        id, name, sort_order, reset_period, max_entries, update_mode, layout::text, current_period, placement::text, layout_epoch,
+        floor(extract(epoch FROM period_started_at))::bigint
+        """
 
-    /// Stores a new board with the node of each shard. Throws `leaderboard_exists` when the id is taken.
-    public func createLeaderboard(_ config: LeaderboardConfig, placement: [String]) async throws -> StoredBoard {
+    /// Stores a new board with the node of each shard, its first period beginning at `startedAt`
+    /// (Unix seconds). Throws `leaderboard_exists` when the id is taken.
+    public func createLeaderboard(_ config: LeaderboardConfig, placement: [String], startedAt: Double) async throws -> StoredBoard {
         let layout = String(decoding: try JSONEncoder().encode(config.layout), as: UTF8.self)
         let nodes = String(decoding: try JSONEncoder().encode(placement), as: UTF8.self)
         let rows = try await pool.query(
             """
-            INSERT INTO leaderboards (id, name, sort_order, reset_period, max_entries, update_mode, layout, placement)
-            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb)
+            INSERT INTO leaderboards (id, name, sort_order, reset_period, max_entries, update_mode, layout, placement, period_started_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, to_timestamp($9::float8))
             ON CONFLICT (id) DO NOTHING
             RETURNING \(Self.boardColumns)
             """,
             [
                 config.id, config.name, config.sortOrder.rawValue, config.resetPeriod.rawValue, String(config.maxEntries),
-                config.updateMode.rawValue, layout, nodes,
+                config.updateMode.rawValue, layout, nodes, String(startedAt),
             ]
         )
         guard let row = rows.rows.first else { throw LeaderboardError.leaderboardExists(config.id) }
@@ -84,24 +88,33 @@ public final class PostgresScoreRepository: Sendable {
     }
 
     /// Archives the board's current period (scores with their ranks) and starts the next one.
-    /// Returns the archived and the new period, or nil when the board does not exist.
-    public func resetLeaderboard(_ id: String) async throws -> (archived: Int, current: Int, lastEventID: Int64)? {
+    ///
+    /// The period ends at `time` (Unix seconds), where the next begins. A scheduled reset
+    /// (`scheduled`: `time` is a period boundary) happens only if the period began before it, so
+    /// several processes applying the same boundary reset once. Returns nil when the board does
+    /// not exist or the scheduled reset is not due.
+    public func resetLeaderboard(_ id: String, at time: Double, scheduled: Bool) async throws -> PeriodReset? {
         try await pool.withConnection { connection in
-            try connection.transaction { connection -> (archived: Int, current: Int, lastEventID: Int64)? in
+            try connection.transaction { connection -> PeriodReset? in
                 let found = try connection.query(
-                    "SELECT current_period, sort_order FROM leaderboards WHERE id = $1 FOR UPDATE",
-                    [id]
+                    """
+                    SELECT current_period, sort_order, to_timestamp($2::float8) AS ends,
+                           NOT $3::boolean OR period_started_at < to_timestamp($2::float8) AS due
+                    FROM leaderboards WHERE id = $1 FOR UPDATE
+                    """,
+                    [id, String(time), scheduled ? "true" : "false"]
                 )
-                guard let row = found.rows.first else { return nil }
+                guard let row = found.rows.first, try row.text(3) == "t" else { return nil }
                 let period = Int(try row.int64(0))
                 let order = try row.text(1) == "asc" ? "score ASC, player_id ASC" : "score DESC, player_id DESC"
+                let ends = try row.text(2)
                 let count = try connection.query("SELECT count(*) FROM player_scores WHERE leaderboard_id = $1", [id]).rows[0].int64(0)
                 try connection.query(
                     """
                     INSERT INTO leaderboard_periods (leaderboard_id, period, started_at, ended_at, player_count)
-                    SELECT id, current_period, period_started_at, now(), $2 FROM leaderboards WHERE id = $1
+                    SELECT id, current_period, period_started_at, $3::timestamptz, $2 FROM leaderboards WHERE id = $1
                     """,
-                    [id, String(count)]
+                    [id, String(count), ends]
                 )
                 try connection.query(
                     """
@@ -113,16 +126,39 @@ public final class PostgresScoreRepository: Sendable {
                 )
                 try connection.query("DELETE FROM player_scores WHERE leaderboard_id = $1", [id])
                 try connection.query(
-                    "UPDATE leaderboards SET current_period = current_period + 1, period_started_at = now(), updated_at = now() WHERE id = $1",
-                    [id]
+                    "UPDATE leaderboards SET current_period = current_period + 1, period_started_at = $2::timestamptz, updated_at = now() WHERE id = $1",
+                    [id, ends]
                 )
                 let event = try connection.query(
                     "INSERT INTO score_events (leaderboard_id, player_id, score, event_type, period) VALUES ($1, '*', 0, 'reset', $2) RETURNING id",
                     [id, String(period)]
                 )
-                return (period, period + 1, try event.rows[0].int64(0))
+                return PeriodReset(archived: period, current: period + 1, lastEventID: try event.rows[0].int64(0))
             }
         }
+    }
+
+    /// The archived periods of a board, oldest first.
+    public func periods(board id: String) async throws -> [ArchivedPeriod] {
+        let rows = try await pool.query(
+            """
+            SELECT period, \(Self.utc("started_at")), \(Self.utc("ended_at")), player_count
+            FROM leaderboard_periods WHERE leaderboard_id = $1 ORDER BY period
+            """,
+            [id]
+        )
+        return try rows.rows.map {
+            ArchivedPeriod(period: Int(try $0.int64(0)), startedAt: try $0.text(1), endedAt: try $0.text(2), players: Int(try $0.int64(3)))
+        }
+    }
+
+    /// One archived period, nil when the board has no such archive.
+    public func period(board id: String, period: Int) async throws -> ArchivedPeriod? {
+        try await periods(board: id).first { $0.period == period }
+    }
+
+    static func utc(_ column: String) -> String {
+        "to_char(\(column) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
     }
 
     // MARK: - Scores
@@ -325,7 +361,7 @@ public final class PostgresScoreRepository: Sendable {
                 let last = try connection.query("SELECT coalesce(max(id), 0) FROM score_events WHERE leaderboard_id = $1", [id]).rows[0].int64(0)
                 try connection.query("DELETE FROM board_snapshots WHERE leaderboard_id = $1", [id])
                 let taken = try connection.query(
-                    "INSERT INTO board_snapshots VALUES ($1, now(), 0, $2) RETURNING to_char(taken_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
+                    "INSERT INTO board_snapshots VALUES ($1, now(), 0, $2) RETURNING \(Self.utc("taken_at"))",
                     [id, String(last)]
                 )
                 let inserted = try connection.query(
@@ -346,7 +382,7 @@ public final class PostgresScoreRepository: Sendable {
     public func snapshotInfo(board id: String) async throws -> SnapshotInfo? {
         let rows = try await pool.query(
             """
-            SELECT to_char(taken_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), player_count, last_event_id
+            SELECT \(Self.utc("taken_at")), player_count, last_event_id
             FROM board_snapshots WHERE leaderboard_id = $1
             """,
             [id]
@@ -355,21 +391,24 @@ public final class PostgresScoreRepository: Sendable {
         return SnapshotInfo(asOf: try row.text(0), players: Int(try row.int64(1)), lastEventID: try row.int64(2))
     }
 
-    /// Ranks first…last (1-based) of the official snapshot, with usernames.
-    public func snapshotEntries(board id: String, first: Int, last: Int) async throws -> [LeaderboardEntry] {
+    /// Ranks first…last (1-based) of the official snapshot or of an archived period, with usernames.
+    public func rankedEntries(_ table: RankedTable, board id: String, first: Int, last: Int) async throws -> [LeaderboardEntry] {
         let rows = try await pool.query(
             """
-            SELECT e.rank, e.player_id, e.score, p.username FROM snapshot_entries e LEFT JOIN players p ON p.player_id = e.player_id
-            WHERE e.leaderboard_id = $1 AND e.rank BETWEEN $2 AND $3 ORDER BY e.rank
+            SELECT e.rank, e.player_id, e.score, p.username FROM \(table.name) e LEFT JOIN players p ON p.player_id = e.player_id
+            WHERE e.leaderboard_id = $1 AND \(table.filter(parameter: 4)) AND e.rank BETWEEN $2 AND $3 ORDER BY e.rank
             """,
-            [id, String(first), String(last)]
+            [id, String(first), String(last)] + table.parameters
         )
         return try rows.rows.map { LeaderboardEntry(rank: Int(try $0.int64(0)), playerID: try $0.text(1), score: try $0.int64(2), username: $0[3]) }
     }
 
-    /// The player's rank in the official snapshot, nil when absent.
-    public func snapshotRank(board id: String, player: String) async throws -> Int? {
-        let rows = try await pool.query("SELECT rank FROM snapshot_entries WHERE leaderboard_id = $1 AND player_id = $2", [id, player])
+    /// The player's rank in the official snapshot or an archived period, nil when absent.
+    public func rank(_ table: RankedTable, board id: String, player: String) async throws -> Int? {
+        let rows = try await pool.query(
+            "SELECT e.rank FROM \(table.name) e WHERE e.leaderboard_id = $1 AND e.player_id = $2 AND \(table.filter(parameter: 3))",
+            [id, player] + table.parameters
+        )
         return try rows.rows.first.map { Int(try $0.int64(0)) }
     }
 
@@ -445,7 +484,10 @@ public final class PostgresScoreRepository: Sendable {
             maxEntries: Int(try row.int64(4)), updateMode: mode, layout: layout
         )
         let placement = (try? JSONDecoder().decode([String].self, from: Data(try row.text(8).utf8))) ?? []
-        return StoredBoard(config: config, period: Int(try row.int64(7)), placement: placement, epoch: Int(try row.int64(9)))
+        return StoredBoard(
+            config: config, period: Int(try row.int64(7)), placement: placement, epoch: Int(try row.int64(9)),
+            periodStartedAt: try row.int64(10)
+        )
     }
 }
 
@@ -457,15 +499,53 @@ public struct StoredBoard: Sendable, Equatable {
     public var placement: [String]
     /// Version of the layout in use.
     public var epoch: Int
+    /// When the current period began (Unix seconds, UTC).
+    public var periodStartedAt: Int64
 
-    public init(config: LeaderboardConfig, period: Int, placement: [String] = [], epoch: Int = 1) {
+    public init(config: LeaderboardConfig, period: Int, placement: [String] = [], epoch: Int = 1, periodStartedAt: Int64 = 0) {
         self.config = config
         self.period = period
         self.placement = placement
         self.epoch = epoch
+        self.periodStartedAt = periodStartedAt
     }
 
     public var router: ShardRouter { ShardRouter(config.layout) }
+}
+
+/// What a period reset did: the period archived, the one begun, and the reset's event id.
+public struct PeriodReset: Sendable, Equatable {
+    public var archived: Int
+    public var current: Int
+    public var lastEventID: Int64
+}
+
+/// A table of ranked players: the official snapshot, or one archived period.
+public enum RankedTable: Sendable, Equatable {
+    case snapshot
+    case archive(period: Int)
+
+    var name: String {
+        switch self {
+        case .snapshot: "snapshot_entries"
+        case .archive: "archived_scores"
+        }
+    }
+
+    /// The condition beyond the board id, its parameter (if any) numbered `index`.
+    func filter(parameter index: Int) -> String {
+        switch self {
+        case .snapshot: "TRUE"
+        case .archive: "e.period = $\(index)"
+        }
+    }
+
+    var parameters: [String?] {
+        switch self {
+        case .snapshot: []
+        case .archive(let period): [String(period)]
+        }
+    }
 }
 
 /// An official snapshot: when it was taken (RFC 3339, UTC), how many players it ranks, and the

@@ -13,10 +13,11 @@ import RedisClient
 public func withTestApp<T: Sendable>(
     config: AppConfig = TestEnvironment.config,
     migrate: Bool = true,
+    clock: @escaping @Sendable () -> Date = Date.init,
     _ body: @Sendable (TestAPI, LeaderboardSystem) async throws -> T
 ) async throws -> T {
     let logger = TestEnvironment.logger
-    let system = try await LeaderboardSystem.make(config: config, logger: logger, migrate: migrate)
+    let system = try await LeaderboardSystem.make(config: config, logger: logger, migrate: migrate, clock: clock)
     let app = buildApplication(config: config, system: system, logger: logger)
     return try await app.test(.router) { client in
         try await body(TestAPI(client: client), system)

@@ -26,6 +26,15 @@ public enum TestEnvironment {
         return config
     }
 
+    /// A configuration whose PostgreSQL database and Redis db no other test uses (created by
+    /// scripts/test.sh), for tests that act on every board, such as moving the clock.
+    public static var isolatedConfig: AppConfig {
+        var config = config
+        config.postgres.database += "_isolated"
+        config.redis.db += 1
+        return config
+    }
+
     /// Path of the built server binary, for tests that run it as a process.
     public static var serverBinary: String {
         environment["LEADERBOARD_TEST_SERVER_BIN"] ?? FileManager.default.currentDirectoryPath + "/.build/debug/leaderboard-server"
