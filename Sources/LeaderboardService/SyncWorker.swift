@@ -23,8 +23,12 @@ public final class SyncWorker: Service, Sendable {
     public struct ShardReport: Sendable, Codable, Equatable {
         public var shard: Int
         public var node: String
-        /// Members looked at (in Redis, plus those PostgreSQL says are missing).
+        /// Members checked: those PostgreSQL expects on the shard (by chunk digest, or one by one
+        /// in a chunk that differs), plus members found outside every chunk.
         public var checked: Int
+        /// Chunks compared by count and digest, and how many of them differed (fetched).
+        public var chunks: Int
+        public var chunksDiffering: Int
         public var missing: Int
         public var strays: Int
         public var wrongScores: Int
@@ -32,7 +36,9 @@ public final class SyncWorker: Service, Sendable {
         public var repaired: Int
 
         enum CodingKeys: String, CodingKey {
-            case shard, node, checked, missing, strays
+            case shard, node, checked, chunks
+            case chunksDiffering = "chunks_differing"
+            case missing, strays
             case wrongScores = "wrong_scores"
             case repaired
         }
@@ -155,65 +161,99 @@ public final class SyncWorker: Service, Sendable {
     /// Compares every shard with PostgreSQL and repairs what differs.
     ///
     /// What a shard should hold: the players of the board's best `max_entries` (all when 0) that
-    /// route to it. Each shard is read page by page; members whose score differs from PostgreSQL,
-    /// or that PostgreSQL does not have, are checked again against PostgreSQL read after Redis (so
-    /// a newer committed score wins) and repaired compare-and-set, as are expected members that the
-    /// shard lacks.
+    /// route to it. It is compared by chunks of `batchSize` members (count and digest, computed in
+    /// Redis); only chunks that differ, and members outside every chunk, are fetched. Fetched
+    /// members whose score differs from PostgreSQL, or that PostgreSQL does not have, are checked
+    /// again against PostgreSQL read after Redis (so a newer committed score wins) and repaired
+    /// compare-and-set, as are expected members the shard lacks.
     func reconcile(_ board: StoredBoard) async throws -> [ShardReport] {
         let router = board.router
         let count = router.shardCount
         let expected = try await service.repository.currentScores(board: board.config.id, order: board.config.sortOrder, limit: board.config.maxEntries)
-        var perShard = [[String: Int64]](repeating: [:], count: count)
-        for (player, score) in expected { perShard[router.shard(player: player, score: score)][player] = score }
+        var perShard = [[RankedMember]](repeating: [], count: count)
+        for (player, score) in expected { perShard[router.shard(player: player, score: score)].append(RankedMember(playerID: player, score: score)) }
+        if board.config.sortOrder == .desc {
+            // Chunks run in ascending order (ZRANGE's), the reverse of a desc board's.
+            for shard in 0..<count { perShard[shard].reverse() }
+        }
         var reports: [ShardReport] = []
         for shard in 0..<count {
-            var report = ShardReport(
-                shard: shard, node: shard < board.placement.count ? board.placement[shard] : "default", checked: 0, missing: 0, strays: 0,
-                wrongScores: 0, repaired: 0
-            )
-            var seen = Set<String>()
-            var suspects: [RankedMember] = []
-            var offset = 0
-            while true {
-                let page = try await service.realtime.shardMembers(board, shard: shard, offset: offset, count: configuration.batchSize)
-                for member in page {
-                    seen.insert(member.playerID)
-                    if perShard[shard][member.playerID] != member.score { suspects.append(member) }
-                }
-                report.checked += page.count
-                offset += page.count
-                if page.count < configuration.batchSize { break }
-            }
-            let missing = perShard[shard].keys.filter { !seen.contains($0) }
-            report.checked += missing.count
-            // Decide with PostgreSQL as it is now, read after Redis.
-            let fresh = try await service.repository.scores(board: board.config.id, players: suspects.map(\.playerID) + missing)
-            var fixes: [ShardFix] = []
-            for member in suspects {
-                switch fresh[member.playerID] {
-                case nil:
-                    report.strays += 1
-                    fixes.append(ShardFix(shard: shard, playerID: member.playerID, observed: member.score, target: nil))
-                case let score? where router.shard(player: member.playerID, score: score) != shard:
-                    report.strays += 1
-                    fixes.append(ShardFix(shard: shard, playerID: member.playerID, observed: member.score, target: nil))
-                case let score? where score != member.score:
-                    report.wrongScores += 1
-                    fixes.append(ShardFix(shard: shard, playerID: member.playerID, observed: member.score, target: score))
-                default:
-                    continue  // kept beyond max_entries by this shard's own trim, and right
-                }
-            }
-            for player in missing {
-                guard let score = fresh[player], router.shard(player: player, score: score) == shard else { continue }
-                report.missing += 1
-                fixes.append(ShardFix(shard: shard, playerID: player, observed: nil, target: score))
-            }
-            for chunk in stride(from: 0, to: fixes.count, by: configuration.batchSize) {
-                report.repaired += try await service.realtime.repair(board, fixes: Array(fixes[chunk..<min(chunk + configuration.batchSize, fixes.count)]))
-            }
-            reports.append(report)
+            reports.append(try await reconcile(board, shard: shard, expected: perShard[shard]))
         }
         return reports
+    }
+
+    private func reconcile(_ board: StoredBoard, shard: Int, expected: [RankedMember]) async throws -> ShardReport {
+        let router = board.router
+        let chunks = ShardChunks(expected: expected, chunkSize: configuration.batchSize)
+        var report = ShardReport(
+            shard: shard, node: shard < board.placement.count ? board.placement[shard] : "default", checked: expected.count,
+            chunks: chunks.chunkCount, chunksDiffering: 0, missing: 0, strays: 0, wrongScores: 0, repaired: 0
+        )
+        let probes = chunks.probes(chunksPerProbe: 16)
+        var scans: [ShardChunks.Scan] = []
+        // A few probes per round keeps each shard's scripts short and the replies small.
+        for first in stride(from: 0, to: probes.count, by: 8) {
+            scans += try await service.realtime.scanChunks(board, shard: shard, probes: Array(probes[first..<min(first + 8, probes.count)]))
+        }
+        var expectedScores: [String: Int64] = [:]
+        var seen = Set<String>()
+        var suspects: [RankedMember] = []
+        var candidates: [RankedMember] = []
+        for region in chunks.regionsToFetch(probes, scans) {
+            let positions: Range<Int>
+            switch region {
+            case .chunk(let chunk, let range):
+                report.chunksDiffering += 1
+                positions = range
+                for member in chunks.members(chunk: chunk) {
+                    expectedScores[member.playerID] = member.score
+                    candidates.append(member)
+                }
+            case .outside(let range):
+                positions = range
+            }
+            var offset = positions.lowerBound
+            while offset < positions.upperBound {
+                let want = min(configuration.batchSize, positions.upperBound - offset)
+                let page = try await service.realtime.shardMembers(board, shard: shard, offset: offset, count: want)
+                for member in page {
+                    seen.insert(member.playerID)
+                    suspects.append(member)
+                }
+                if case .outside = region { report.checked += page.count }
+                offset += page.count
+                if page.count < want { break }
+            }
+        }
+        suspects.removeAll { expectedScores[$0.playerID] == $0.score }
+        let missing = candidates.filter { !seen.contains($0.playerID) }.map(\.playerID)
+        // Decide with PostgreSQL as it is now, read after Redis.
+        let fresh = try await service.repository.scores(board: board.config.id, players: suspects.map(\.playerID) + missing)
+        var fixes: [ShardFix] = []
+        for member in suspects {
+            switch fresh[member.playerID] {
+            case nil:
+                report.strays += 1
+                fixes.append(ShardFix(shard: shard, playerID: member.playerID, observed: member.score, target: nil))
+            case let score? where router.shard(player: member.playerID, score: score) != shard:
+                report.strays += 1
+                fixes.append(ShardFix(shard: shard, playerID: member.playerID, observed: member.score, target: nil))
+            case let score? where score != member.score:
+                report.wrongScores += 1
+                fixes.append(ShardFix(shard: shard, playerID: member.playerID, observed: member.score, target: score))
+            default:
+                continue  // kept beyond max_entries by this shard's own trim, and right
+            }
+        }
+        for player in missing {
+            guard let score = fresh[player], router.shard(player: player, score: score) == shard else { continue }
+            report.missing += 1
+            fixes.append(ShardFix(shard: shard, playerID: player, observed: nil, target: score))
+        }
+        for chunk in stride(from: 0, to: fixes.count, by: configuration.batchSize) {
+            report.repaired += try await service.realtime.repair(board, fixes: Array(fixes[chunk..<min(chunk + configuration.batchSize, fixes.count)]))
+        }
+        return report
     }
 }

@@ -37,6 +37,8 @@ public protocol RealtimeStore: Sendable {
 
     /// Members of one shard at positions offset ..< offset + count (ascending score order), for reconciling.
     func shardMembers(_ board: StoredBoard, shard: Int, offset: Int, count: Int) async throws -> [RankedMember]
+    /// Runs the chunk probes of one shard (one atomic script each, all in one round).
+    func scanChunks(_ board: StoredBoard, shard: Int, probes: [ShardChunks.Probe]) async throws -> [ShardChunks.Scan]
     /// Applies repairs, each only if the member still holds what was observed (compare-and-set),
     /// so a write applied meanwhile is never undone. Returns how many were applied.
     func repair(_ board: StoredBoard, fixes: [ShardFix]) async throws -> Int

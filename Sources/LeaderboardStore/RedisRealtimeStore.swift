@@ -287,6 +287,30 @@ public final class RedisRealtimeStore: RealtimeStore {
         }
     }
 
+    public func scanChunks(_ board: StoredBoard, shard index: Int, probes: [ShardChunks.Probe]) async throws -> [ShardChunks.Scan] {
+        guard !probes.isEmpty else { return [] }
+        let shard = try shards(board)[index]
+        let commands = probes.map { probe in
+            (shard.node, ["EVAL", Scripts.chunkDigests, "2", shard.key, shard.meta, probe.closesAfterLast ? "1" : "0"]
+                + probe.bounds.flatMap { [String($0.score), $0.playerID] })
+        }
+        let replies = try await round(commands)
+        try check(replies)
+        return try zip(probes, replies).map { probe, reply in
+            let items = reply.array ?? []
+            guard let size = items.first?.integer else { throw RedisError(.protocolViolation, "unexpected chunk digest reply") }
+            if size < 0 { throw RealtimeStoreError.boardMissing(board.config.id) }
+            let bounds = probe.bounds.count
+            guard items.count == 1 + bounds + (bounds - 1) else { throw RedisError(.protocolViolation, "unexpected chunk digest reply") }
+            let positions = try items[1...bounds].map { item -> Int in
+                guard let value = item.integer else { throw RedisError(.protocolViolation, "unexpected chunk position") }
+                return Int(value)
+            }
+            let digests = items[(bounds + 1)...].map { $0.string ?? "" }
+            return ShardChunks.Scan(size: Int(size), positions: positions, digests: digests)
+        }
+    }
+
     public func repair(_ board: StoredBoard, fixes: [ShardFix]) async throws -> Int {
         guard !fixes.isEmpty else { return 0 }
         let shards = try shards(board)

@@ -65,6 +65,7 @@ import Testing
                 return
             }
             #expect(second.allSatisfy { $0.object?["repaired"] == .integer(0) })
+            #expect(Self.total(second, "chunks_differing") == 0, "an unchanged board is compared by chunk digests only")
             #expect(second.reduce(Int64(0)) { sum, report in if case .integer(let value)? = report.object?["checked"] { sum + value } else { sum } } == 2000)
             let last = try await api.get("/api/v1/leaderboards/\(board)/sync")
             #expect(last["snapshot_as_of"] == again["snapshot_as_of"])
@@ -106,6 +107,51 @@ import Testing
             _ = try await system.redis(board: board, shard: shard).command("HINCRBY", RedisKeys.meta(board, shard: shard, of: shards), "version", "1")
         }
         return (removed, changed)
+    }
+
+    @Test func onlyTheChunksThatDifferAreFetched() async throws {
+        let board = TestEnvironment.uniqueID("chunks")
+        var config = TestEnvironment.config
+        config.sync.batchSize = 100
+        try await withTestApp(config: config) { api, system in
+            try await api.createBoard(board, #""max_entries": 0, "sort_order": "asc", "layout": {"strategy": "hash", "shards": 4}"#)
+            let scores = (0..<4000).map { ("c\($0)", Int64(($0 * 31) % 1500)) }
+            try await api.submit(board, scores)
+            let clean = try await api.post("/api/v1/leaderboards/\(board)/sync", "")
+            guard case .array(let first)? = clean["shards"] else { throw TestFailure("no shard reports: \(clean.json)") }
+            #expect(Self.total(first, "checked") == 4000)
+            #expect(Self.total(first, "chunks") >= 40)
+            #expect(Self.total(first, "chunks_differing") == 0)
+            #expect(Self.total(first, "repaired") == 0)
+
+            // One score changed (the member moves within its shard) and one member removed.
+            let router = try await system.service.directory.board(board).router
+            let (moved, movedScore) = scores[1234]
+            let (removed, removedScore) = scores[3210]
+            var report: [JSONValue] = []
+            for _ in 0..<3 {
+                let movedShard = router.shard(player: moved, score: movedScore)
+                let removedShard = router.shard(player: removed, score: removedScore)
+                _ = try await system.redis(board: board, shard: movedShard).command(
+                    "ZADD", RedisKeys.realtime(board, shard: movedShard, of: 4), String(movedScore + 700), moved
+                )
+                _ = try await system.redis(board: board, shard: removedShard).command("ZREM", RedisKeys.realtime(board, shard: removedShard, of: 4), removed)
+                let pass = try await api.post("/api/v1/leaderboards/\(board)/sync", "")
+                guard case .array(let reports)? = pass["shards"] else { throw TestFailure("no shard reports: \(pass.json)") }
+                report = reports
+                // (Another test's server may have rebuilt the board from PostgreSQL meanwhile: damage again.)
+                if Self.total(report, "repaired") == 2 { break }
+            }
+            #expect(Self.total(report, "wrong_scores") == 1)
+            #expect(Self.total(report, "missing") == 1)
+            #expect(Self.total(report, "repaired") == 2)
+            // The chunk the moved member left, the one it landed in, and the one that lost a member.
+            #expect(Self.total(report, "chunks_differing") >= 2)
+            #expect(Self.total(report, "chunks_differing") <= 3)
+            let page = try await api.get("/api/v1/leaderboards/\(board)/player/\(moved)")
+            #expect(page.entry?.score == movedScore)
+            #expect(try await api.get("/api/v1/leaderboards/\(board)/player/\(removed)").entry?.score == removedScore)
+        }
     }
 
     @Test func batchReadsServeTheOfficialSnapshot() async throws {
