@@ -41,6 +41,8 @@ public struct AppConfig: Sendable, Equatable {
     public struct Sync: Sendable, Equatable {
         public var interval: Duration = .seconds(1800)
         public var batchSize = 1000
+        /// How long POST /leaderboards/{id}/sync waits for the pass before answering 202.
+        public var requestWait: Duration = .seconds(10)
     }
 
     public struct Leaderboard: Sendable, Equatable {
@@ -208,6 +210,7 @@ extension AppConfig {
 
         sync.interval = try reader.duration("sync.interval", default: sync.interval)
         sync.batchSize = try reader.int("sync.batch_size", default: sync.batchSize, in: 1...1_000_000)
+        sync.requestWait = try reader.duration("sync.request_wait", default: sync.requestWait, allowZero: true)
 
         leaderboard.defaultLimit = try reader.int("leaderboard.default_limit", default: leaderboard.defaultLimit, in: 1...100_000)
         leaderboard.maxLimit = try reader.int("leaderboard.max_limit", default: leaderboard.maxLimit, in: 1...100_000)

@@ -46,7 +46,7 @@ public struct LeaderboardSystem: Sendable {
             clock: clock, logger: logger
         )
         let recovery = RealtimeRecovery(service: service, logger: logger)
-        let sync = SyncWorker(service: service, configuration: .init(interval: config.sync.interval, batchSize: config.sync.batchSize), logger: logger)
+        let sync = SyncWorker(service: service, configuration: .init(interval: config.sync.interval, batchSize: config.sync.batchSize, requestWait: config.sync.requestWait), logger: logger)
         let periods = PeriodScheduler(service: service, logger: logger)
         return LeaderboardSystem(
             service: service, recovery: recovery, sync: sync, periods: periods, postgres: postgres, redisNodes: redisNodes, topology: topology

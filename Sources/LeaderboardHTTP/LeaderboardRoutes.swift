@@ -42,7 +42,13 @@ public struct LeaderboardRoutes: Sendable {
             let id = try context.parameters.require("id")
             try Identifier.check(id, field: "leaderboard id")
             _ = try await service.directory.board(id)
-            return try JSONIO.response(try await sync.sync(id))
+            guard let report = try await sync.requestPass(id) else {
+                return try JSONIO.response(
+                    ["leaderboard_id": id, "status": "running", "message": "the pass runs on; GET this path for its report when it ends"],
+                    status: .accepted
+                )
+            }
+            return try JSONIO.response(report)
         }
         api.get("leaderboards/:id/sync") { _, context in
             let id = try context.parameters.require("id")

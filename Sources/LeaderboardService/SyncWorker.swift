@@ -3,6 +3,7 @@ import LeaderboardCore
 import LeaderboardStore
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// The batch path: every `interval`, for every board, SyncToDatabase (the official snapshot in
 /// PostgreSQL, which `source=batch` reads serve) and then a reconcile of every shard against
@@ -13,9 +14,13 @@ public final class SyncWorker: Service, Sendable {
         /// Members read from a shard per page, and repairs per script call.
         public var batchSize: Int
 
-        public init(interval: Duration = .seconds(1800), batchSize: Int = 1000) {
+        /// How long a requested pass is waited for before the request is answered "running".
+        public var requestWait: Duration
+
+        public init(interval: Duration = .seconds(1800), batchSize: Int = 1000, requestWait: Duration = .seconds(10)) {
             self.interval = interval
             self.batchSize = batchSize
+            self.requestWait = requestWait
         }
     }
 
@@ -67,6 +72,8 @@ public final class SyncWorker: Service, Sendable {
     private let configuration: Configuration
     private let holder = "sync-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: .min ... .max))"
     private let logger: Logger
+    /// Passes started by requests, by board, so a second request joins the one running.
+    private let requested = Mutex<[String: Task<Report, any Error>]>([:])
 
     public init(service: LeaderboardService, configuration: Configuration, logger: Logger) {
         self.service = service
@@ -95,6 +102,30 @@ public final class SyncWorker: Service, Sendable {
             if let report = try? await sync(board.config.id) { reports.append(report) }
         }
         return reports
+    }
+
+    /// A pass requested now (POST /leaderboards/{id}/sync): its report if it ends within
+    /// `requestWait`, else nil while it runs on (its report is then stored as the last one).
+    public func requestPass(_ id: String) async throws -> Report? {
+        let task = requested.withLock { running in
+            if let task = running[id] { return task }
+            let task = Task { [self] in
+                defer { _ = requested.withLock { $0.removeValue(forKey: id) } }
+                return try await sync(id)
+            }
+            running[id] = task
+            return task
+        }
+        let wait = configuration.requestWait
+        return try await withThrowingTaskGroup(of: Report?.self) { group in
+            group.addTask { try await task.value }
+            group.addTask {
+                try await Task.sleep(for: wait)
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? nil
+        }
     }
 
     /// One pass over one board: snapshot, then reconcile every shard. Throws contract errors.

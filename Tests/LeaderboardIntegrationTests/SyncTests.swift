@@ -154,6 +154,27 @@ import Testing
         }
     }
 
+    @Test func aPassLongerThanTheRequestWaitAnswers202AndRunsOn() async throws {
+        let board = TestEnvironment.uniqueID("accepted")
+        var config = TestEnvironment.config
+        config.sync.requestWait = .zero
+        try await withTestApp(config: config) { api, _ in
+            try await api.createBoard(board, #""layout": {"strategy": "hash", "shards": 4}"#)
+            try await api.submit(board, (0..<3000).map { ("a\($0)", Int64($0)) })
+            let started = try await api.post("/api/v1/leaderboards/\(board)/sync", "")
+            #expect(started.status == .accepted)
+            #expect(started["status"] == .string("running"))
+            var report = try await api.get("/api/v1/leaderboards/\(board)/sync")
+            for _ in 0..<100 where report["snapshot_as_of"] == nil {
+                try await Task.sleep(for: .milliseconds(50))
+                report = try await api.get("/api/v1/leaderboards/\(board)/sync")
+            }
+            #expect(report["status"] == .string("ok"))
+            #expect(report.integer("snapshot_players") == 3000)
+            #expect(try await api.get("/api/v1/leaderboards/\(board)/top?source=batch").integer("total") == 3000)
+        }
+    }
+
     @Test func batchReadsServeTheOfficialSnapshot() async throws {
         let board = TestEnvironment.uniqueID("batch")
         try await withTestApp { api, _ in
