@@ -2,6 +2,7 @@ import LeaderboardCore
 import LeaderboardStore
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Keeps the real-time view caught up with PostgreSQL between sync passes.
 ///
@@ -58,10 +59,17 @@ public final class RealtimeRecovery: Service, Sendable {
     /// it retry); writes queue meanwhile.
     @discardableResult
     public func rebuild(_ id: String, attempts: Int = 5) async -> Bool {
+        (try? await rebuild(id, shards: nil, attempts: attempts)) ?? false
+    }
+
+    /// SyncFromDatabase: rebuilds the board, or only the given shards, from PostgreSQL, logging
+    /// progress. Returns true when rebuilt; throws when a store fails.
+    @discardableResult
+    public func rebuild(_ id: String, shards: Set<Int>?, attempts: Int = 5) async throws -> Bool {
         do {
             for _ in 0..<attempts {
                 if Task.isShuttingDownGracefully || Task.isCancelled { return false }
-                let outcome = try await service.writer.exclusive { try await self.attempt(id) }
+                let outcome = try await service.writer.exclusive { try await self.attempt(id, shards: shards) }
                 switch outcome {
                 case .rebuilt, .gone: return outcome == .rebuilt
                 case .changedMeanwhile: continue
@@ -70,13 +78,14 @@ public final class RealtimeRecovery: Service, Sendable {
             logger.info("rebuild deferred: the board kept changing", metadata: ["board": "\(id)"])
         } catch {
             logger.warning("rebuild failed; will retry", metadata: ["board": "\(id)", "error": "\(error)"])
+            throw error
         }
         return false
     }
 
     private enum Outcome: Sendable { case rebuilt, gone, changedMeanwhile }
 
-    private func attempt(_ id: String) async throws -> Outcome {
+    private func attempt(_ id: String, shards: Set<Int>?) async throws -> Outcome {
         let started = ContinuousClock.now
         guard let board = try await service.repository.leaderboard(id) else {
             service.stale.clear(id)
@@ -88,13 +97,45 @@ public final class RealtimeRecovery: Service, Sendable {
             service.stale.clear(id)
             return .gone
         }
-        guard try await service.realtime.rebuild(snapshot.board, entries: snapshot.entries, lastEventID: snapshot.lastEventID, ifVersions: versions)
+        let progress = RebuildProgress(board: id, logger: logger)
+        guard
+            try await service.realtime.rebuild(
+                snapshot.board, entries: snapshot.entries, lastEventID: snapshot.lastEventID, ifVersions: versions, only: shards,
+                progress: progress.report
+            )
         else { return .changedMeanwhile }
-        service.stale.clear(id)
+        if shards == nil { service.stale.clear(id) }
         logger.info(
             "rebuilt real-time board from the database",
-            metadata: ["board": "\(id)", "players": "\(snapshot.entries.count)", "took": "\(ContinuousClock.now - started)"]
+            metadata: [
+                "board": "\(id)", "shards": "\(shards.map { $0.sorted().map(String.init).joined(separator: ",") } ?? "all")",
+                "players": "\(snapshot.entries.count)", "took": "\(ContinuousClock.now - started)",
+            ]
         )
         return .rebuilt
+    }
+}
+
+/// Logs a rebuild's progress every 100,000 members written.
+final class RebuildProgress: Sendable {
+    private let board: String
+    private let logger: Logger
+    private let logged = Mutex(0)
+    static let step = 100_000
+
+    init(board: String, logger: Logger) {
+        self.board = board
+        self.logger = logger
+    }
+
+    var report: @Sendable (Int) -> Void {
+        { [self] written in
+            let due = logged.withLock { logged in
+                guard written / Self.step > logged / Self.step else { return false }
+                logged = written
+                return true
+            }
+            if due { logger.info("rebuild progress", metadata: ["board": "\(board)", "written": "\(written)"]) }
+        }
     }
 }

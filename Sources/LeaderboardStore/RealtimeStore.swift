@@ -15,9 +15,14 @@ public protocol RealtimeStore: Sendable {
     /// Applies committed changes. Returns the boards whose view turned out to be lost (to rebuild).
     func apply(_ batch: RealtimeBatch) async throws -> Set<String>
     /// Replaces the board's content with `entries` (a snapshot of PostgreSQL in the board's order),
-    /// shard by shard, each only if its version is still the one in `expected` (read before the
-    /// snapshot). Returns false when some shard changed meanwhile: the caller takes a new snapshot.
-    func rebuild(_ board: StoredBoard, entries: [LeaderboardEntry], lastEventID: Int64, ifVersions expected: [Int64?]) async throws -> Bool
+    /// shard by shard (only the shards in `only`, when given), each only if its version is still
+    /// the one in `expected` (read before the snapshot). Each shard is built aside and switched in
+    /// at once. Returns false when some shard changed meanwhile: the caller takes a new snapshot.
+    /// `progress` hears how many members were written so far.
+    func rebuild(
+        _ board: StoredBoard, entries: [LeaderboardEntry], lastEventID: Int64, ifVersions expected: [Int64?], only: Set<Int>?,
+        progress: (@Sendable (Int) -> Void)?
+    ) async throws -> Bool
     /// Per shard, a number that changes whenever the shard changes; nil where its metadata is missing.
     func viewVersions(_ board: StoredBoard) async throws -> [Int64?]
     /// The id of the last event applied to every shard of the board; nil when a shard has no metadata.
@@ -102,4 +107,11 @@ public enum RealtimeStoreError: Error, Sendable, Equatable {
     case boardMissing(String)
     /// The board's placement names a node the topology does not have.
     case unknownNode(String)
+}
+
+extension RealtimeStore {
+    /// Rebuilds every shard of the board, without progress reports.
+    public func rebuild(_ board: StoredBoard, entries: [LeaderboardEntry], lastEventID: Int64, ifVersions expected: [Int64?]) async throws -> Bool {
+        try await rebuild(board, entries: entries, lastEventID: lastEventID, ifVersions: expected, only: nil, progress: nil)
+    }
 }

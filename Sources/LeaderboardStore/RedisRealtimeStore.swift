@@ -220,11 +220,17 @@ public final class RedisRealtimeStore: RealtimeStore {
         return Set(zip(owners, replies).compactMap { owner, reply in reply.integer == -1 ? owner : nil })
     }
 
-    public func rebuild(_ board: StoredBoard, entries: [LeaderboardEntry], lastEventID: Int64, ifVersions expected: [Int64?]) async throws -> Bool {
-        let shards = try shards(board)
+    public func rebuild(
+        _ board: StoredBoard, entries: [LeaderboardEntry], lastEventID: Int64, ifVersions expected: [Int64?], only: Set<Int>?,
+        progress: (@Sendable (Int) -> Void)?
+    ) async throws -> Bool {
+        let shards = try shards(board).filter { only?.contains($0.index) ?? true }
         let router = board.router
-        var perShard = [[LeaderboardEntry]](repeating: [], count: shards.count)
-        for entry in entries { perShard[router.shard(player: entry.playerID, score: entry.score)].append(entry) }
+        var perShard = [[LeaderboardEntry]](repeating: [], count: board.config.layout.shardCount)
+        for entry in entries {
+            let shard = router.shard(player: entry.playerID, score: entry.score)
+            if only?.contains(shard) ?? true { perShard[shard].append(entry) }
+        }
         var commands: [(node: String, command: [String])] = []
         var switches: [Int] = []
         for shard in shards {
@@ -260,8 +266,12 @@ public final class RedisRealtimeStore: RealtimeStore {
         // big the board); the switches go last, together.
         let switchSet = Set(switches)
         let staging = commands.indices.filter { !switchSet.contains($0) }.map { commands[$0] }
+        var written = 0
         for start in stride(from: 0, to: staging.count, by: 16) {
-            try check(try await round(Array(staging[start..<min(start + 16, staging.count)])))
+            let batch = staging[start..<min(start + 16, staging.count)]
+            try check(try await round(Array(batch)))
+            written += batch.reduce(0) { $0 + ($1.command.first == "ZADD" ? ($1.command.count - 2) / 2 : 0) }
+            progress?(written)
         }
         let switching = switches.map { commands[$0] }
         let replies = try await gate.withWriting(router.routesByScore ? [board.config.id] : []) { try await round(switching) }

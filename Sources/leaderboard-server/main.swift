@@ -8,6 +8,8 @@ import LeaderboardService
 //     propose N score bands of equal player counts from the board's scores in PostgreSQL
 // leaderboard-server sync [--board ID] [--config PATH]
 //     run one sync pass (snapshot + reconcile of every shard) on one board or all, print the reports
+// leaderboard-server rebuild --board ID [--shard N] [--config PATH]
+//     SyncFromDatabase: rebuild the board's real-time view, or one shard of it, from PostgreSQL
 // The configuration is PATH, else LEADERBOARD_CONFIG, else ./config.yaml when present.
 let arguments = CommandLine.arguments
 
@@ -57,6 +59,29 @@ if arguments.count > 1, arguments[1] == "sync" {
         print(String(decoding: try encoder.encode(reports), as: UTF8.self))
         await system.close()
         exit(0)
+    } catch {
+        fail("\(error)", status: 1)
+    }
+}
+
+if arguments.count > 1, arguments[1] == "rebuild" {
+    guard let board = option("--board") else { fail("usage: leaderboard-server rebuild --board ID [--shard N] [--config PATH]") }
+    let shard = option("--shard").map { text -> Int in
+        guard let shard = Int(text), shard >= 0 else { fail("--shard must be a shard index (0-based)") }
+        return shard
+    }
+    let logger = makeLogger(config: config)
+    do {
+        let system = try await LeaderboardSystem.make(config: config, logger: logger)
+        guard let stored = try await system.service.repository.leaderboard(board) else { fail("leaderboard_not_found: no leaderboard '\(board)'", status: 1) }
+        if let shard, shard >= stored.config.layout.shardCount {
+            fail("--shard: leaderboard '\(board)' has \(stored.config.layout.shardCount) shard(s)")
+        }
+        let started = ContinuousClock.now
+        let rebuilt = try await system.recovery.rebuild(board, shards: shard.map { [$0] })
+        await system.close()
+        print(rebuilt ? "rebuilt \(board)\(shard.map { " shard \($0)" } ?? "") in \(ContinuousClock.now - started)" : "not rebuilt: the board kept changing")
+        exit(rebuilt ? 0 : 1)
     } catch {
         fail("\(error)", status: 1)
     }

@@ -175,6 +175,28 @@ import Testing
         }
     }
 
+    @Test func syncFromDatabaseRebuildsOneShardAlone() async throws {
+        let board = TestEnvironment.uniqueID("oneshard")
+        try await withTestApp { api, system in
+            try await api.createBoard(board, #""max_entries": 0, "layout": {"strategy": "hash", "shards": 4}"#)
+            let scores = (0..<800).map { ("o\($0)", Int64($0 % 97)) }
+            try await api.submit(board, scores)
+            let router = try await system.service.directory.board(board).router
+            let key = { (shard: Int) in RedisKeys.realtime(board, shard: shard, of: 4) }
+            let inShard1 = scores.filter { router.shard(player: $0.0, score: $0.1) == 1 }
+            let inShard2 = scores.filter { router.shard(player: $0.0, score: $0.1) == 2 }
+            _ = try await system.redis(board: board, shard: 1).command("DEL", key(1))
+            _ = try await system.redis(board: board, shard: 2).command("ZREM", key(2), inShard2[0].0)
+
+            #expect(try await system.recovery.rebuild(board, shards: [1]))
+            #expect(try await system.redis(board: board, shard: 1).command("ZCARD", key(1)).integer == Int64(inShard1.count))
+            // Shard 2 was not touched: its damage stays until a sync pass or a full rebuild.
+            #expect(try await system.redis(board: board, shard: 2).command("ZCARD", key(2)).integer == Int64(inShard2.count - 1))
+            #expect(try await system.recovery.rebuild(board, shards: nil))
+            #expect(try await system.redis(board: board, shard: 2).command("ZCARD", key(2)).integer == Int64(inShard2.count))
+        }
+    }
+
     @Test func batchReadsServeTheOfficialSnapshot() async throws {
         let board = TestEnvironment.uniqueID("batch")
         try await withTestApp { api, _ in
