@@ -159,7 +159,7 @@ public final class LeaderboardService: Sendable {
                 changes.removals = [(player, removed.score)]
                 changes.lastEventID = removed.eventID
                 batch.boards[id] = changes
-                do { self.stale.mark(try await self.realtime.apply(batch)) } catch {
+                do { self.stale.markMissing(try await self.realtime.apply(batch)) } catch {
                     self.logger.warning("removal committed but not applied to Redis; marked for rebuild", metadata: ["board": "\(id)"])
                     self.stale.mark(id)
                 }
@@ -305,7 +305,7 @@ public final class LeaderboardService: Sendable {
         do {
             return try await body()
         } catch RealtimeStoreError.boardMissing {
-            stale.mark(id)
+            stale.markMissing(id)
             throw LeaderboardError.unavailable("leaderboard '\(id)' is being rebuilt from the database; retry shortly")
         } catch {
             throw LeaderboardError.fromStore(error)

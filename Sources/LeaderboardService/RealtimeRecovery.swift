@@ -45,7 +45,7 @@ public final class RealtimeRecovery: Service, Sendable {
                 let applied = try? await service.realtime.lastAppliedEventID(board)
                 let newest = try await service.repository.lastEventID(board: id)
                 guard applied != newest else { continue }
-                if applied == nil { service.stale.mark(id) }
+                if applied == nil { service.stale.markMissing(id) }
                 await rebuild(id)
             }
         } catch {
@@ -92,7 +92,15 @@ public final class RealtimeRecovery: Service, Sendable {
             return .gone
         }
         let versions = try await service.realtime.viewVersions(board)
-        let limit = board.config.maxEntries > 0 ? board.config.maxEntries : Int(Int32.max)
+        // A board marked only for shards that lost their metadata gets those shards rebuilt; the
+        // others are intact (a Redis node that came back empty holds only some of the shards).
+        let scope = service.stale.scope(id)
+        var shards = shards
+        if shards == nil, scope == .missingShards {
+            let missing = Set(versions.indices.filter { versions[$0] == nil })
+            if !missing.isEmpty, missing.count < versions.count { shards = missing }
+        }
+        let limit = board.config.maxEntries > 0 ? board.config.maxEntries : nil
         guard let snapshot = try await service.repository.snapshot(board: id, limit: limit) else {
             service.stale.clear(id)
             return .gone
@@ -104,7 +112,11 @@ public final class RealtimeRecovery: Service, Sendable {
                 progress: progress.report
             )
         else { return .changedMeanwhile }
-        if shards == nil { service.stale.clear(id) }
+        if shards == nil {
+            service.stale.clear(id)
+        } else if scope == .missingShards {
+            service.stale.clear(id, ifStill: .missingShards)
+        }
         logger.info(
             "rebuilt real-time board from the database",
             metadata: [

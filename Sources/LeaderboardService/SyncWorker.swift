@@ -182,7 +182,7 @@ public final class SyncWorker: Service, Sendable {
             )
             return report
         } catch RealtimeStoreError.boardMissing {
-            service.stale.mark(id)
+            service.stale.markMissing(id)
             throw LeaderboardError.unavailable("a shard of leaderboard '\(id)' lost its data; it is being rebuilt")
         } catch {
             throw LeaderboardError.fromStore(error)
@@ -197,7 +197,7 @@ public final class SyncWorker: Service, Sendable {
     /// members whose score differs from PostgreSQL, or that PostgreSQL does not have, are checked
     /// again against PostgreSQL read after Redis (so a newer committed score wins) and repaired
     /// compare-and-set, as are expected members the shard lacks.
-    func reconcile(_ board: StoredBoard) async throws -> [ShardReport] {
+    public func reconcile(_ board: StoredBoard) async throws -> [ShardReport] {
         let router = board.router
         let count = router.shardCount
         let expected = try await service.repository.currentScores(board: board.config.id, order: board.config.sortOrder, limit: board.config.maxEntries)

@@ -193,7 +193,7 @@ public final class WriteCoordinator: Service, Sendable {
         let batch = Self.realtimeBatch(from: result)
         if !batch.isEmpty {
             do {
-                stale.mark(try await realtime.apply(batch))
+                stale.markMissing(try await realtime.apply(batch))
             } catch {
                 logger.warning("real-time apply failed; boards marked for rebuild", metadata: ["error": "\(error)"])
                 stale.mark(Set(batch.boards.keys))

@@ -9,7 +9,11 @@ import RedisClient
 // per player against one plain sorted set of the same members. Loads the boards first (through the
 // service's group commit) unless they already hold N players. Run by Benchmarks/run.sh.
 //
-//   leaderboard-bench [--players N] [--seconds S] [--concurrency C] [--config PATH]
+// With --sync, the batch path on the hash-8 board instead: a full reconcile of the unchanged
+// board, a whole sync pass, SyncFromDatabase of one shard and of the whole board, and catch-up
+// after a shard's data and metadata vanish (run by Benchmarks/sync.sh, which adds the COPY reference).
+//
+//   leaderboard-bench [--players N] [--seconds S] [--concurrency C] [--config PATH] [--sync]
 
 let arguments = CommandLine.arguments
 func option(_ name: String, _ fallback: Int) -> Int {
@@ -35,11 +39,13 @@ let writer = Task { try await service.writer.run() }
 func playerID(_ index: Int) -> String { "p" + String(repeating: "0", count: 12 - String(index).count) + String(index) }
 func score(_ index: Int) -> Int64 { Int64((index &* 2_654_435_761) % 400_000) }
 
-let boards: [(name: String, layout: String)] = [
+let syncMode = arguments.contains("--sync")
+let allBoards: [(name: String, layout: String)] = [
     ("bench-single", #"{"strategy": "single"}"#),
     ("bench-hash8", #"{"strategy": "hash", "shards": 8}"#),
     ("bench-band8", ""),
 ]
+let boards = syncMode ? allBoards.filter { $0.name == "bench-hash8" } : allBoards
 
 // Load (or reuse) the boards; the band bounds are the octiles of the same scores.
 let octiles = (1..<8).map { Int64(400_000 / 8 * $0) }
@@ -96,6 +102,59 @@ func measure(_ operation: @escaping @Sendable (Int) async throws -> Void) async 
     let elapsed = ContinuousClock.now - started
     let total = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     return (Double(samples.count) / total, samples[samples.count / 2], samples[min(samples.count - 1, samples.count * 99 / 100)])
+}
+
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+if syncMode {
+    let name = "bench-hash8"
+    var board = try await service.directory.board(name)
+    print("batch path on \(name): \(players) players, 8 shards, chunks of \(config.sync.batchSize)")
+    for run in 1...2 {
+        let started = ContinuousClock.now
+        let reports = try await system.sync.reconcile(board)
+        let took = seconds(ContinuousClock.now - started)
+        let checked = reports.reduce(0) { $0 + $1.checked }
+        let differing = reports.reduce(0) { $0 + $1.chunksDiffering }
+        print(String(format: "reconcile (unchanged), run %d: %.3f s, %d checked, %d chunks, %d differing, %d repaired", run, took, checked, reports.reduce(0) { $0 + $1.chunks }, differing, reports.reduce(0) { $0 + $1.repaired }))
+    }
+    do {
+        let started = ContinuousClock.now
+        let report = try await system.sync.sync(name)
+        print(String(format: "whole pass (snapshot of %d players + reconcile): %.3f s", report.snapshotPlayers ?? 0, seconds(ContinuousClock.now - started)))
+    }
+    let shardSize = try await system.redisNodes[board.placement[0]]!.command("ZCARD", RedisKeys.realtime(name, shard: 0, of: 8)).integer ?? 0
+    for shards in [Set([0]), nil] as [Set<Int>?] {
+        let started = ContinuousClock.now
+        let rebuilt = try await system.recovery.rebuild(name, shards: shards)
+        let took = seconds(ContinuousClock.now - started)
+        let members = shards == nil ? Int64(players) : shardSize
+        print(String(format: "rebuild %@ (%lld members%@): %.3f s, %.0f members/s", shards == nil ? "whole board" : "shard 0", members, rebuilt ? "" : ", NOT switched", took, Double(members) / took))
+    }
+    // Catch-up: shard 3 comes back empty (data and metadata gone, as a Redis restarted without
+    // persistence); reads find it, answer 503, and the recovery loop rebuilds it.
+    let recovery = Task { try await system.recovery.run() }
+    board = try await service.directory.board(name)
+    let node = system.redisNodes[board.placement[3]]!
+    _ = try await node.command("DEL", RedisKeys.realtime(name, shard: 3, of: 8), RedisKeys.meta(name, shard: 3, of: 8))
+    let lost = ContinuousClock.now
+    var unavailable = 0
+    while ContinuousClock.now - lost < .seconds(60) {
+        do {
+            _ = try await service.top(board: name, limit: 10)
+            break
+        } catch {
+            unavailable += 1
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+    print(String(format: "catch-up after shard 3 came back empty: reads right again after %.3f s (%d reads answered 503 meanwhile)", seconds(ContinuousClock.now - lost), unavailable))
+    recovery.cancel()
+    writer.cancel()
+    await system.close()
+    exit(0)
 }
 
 print("store level: \(concurrency) concurrent callers, \(seconds) s per row, \(players) players per board")
