@@ -15,7 +15,11 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 curl -fs "$url/readyz" >/dev/null || { echo "no server at $url; run scripts/run.sh first" >&2; exit 1; }
-curl -s -o /dev/null -X POST "$url/api/v1/leaderboards" -H 'Content-Type: application/json' \
+# The keys scripts/run.sh made (empty when the server runs without access control).
+# shellcheck disable=SC1091
+[ -f .data/demo-keys.env ] && . .data/demo-keys.env
+export ADMIN_KEY="${ADMIN_KEY:-}" WRITER_KEY="${WRITER_KEY:-}"
+curl -s -o /dev/null -X POST "$url/api/v1/leaderboards" -H 'Content-Type: application/json' -H "Authorization: Bearer $ADMIN_KEY" \
     -d '{"id": "bench", "name": "Benchmark", "max_entries": 0}'
 
 echo "filling 100,000 players..."
@@ -25,7 +29,8 @@ import json, sys
 start = int(sys.argv[1])
 print(json.dumps({"scores": [{"player_id": f"p{i}", "score": (i * 7919) % 1000003, "game_id": "bench"} for i in range(start, start + 1000)]}))
 PY
-    curl -fs -o /dev/null -X POST "$url/api/v1/scores/batch" -H 'Content-Type: application/json' --data-binary @"$work/fill.json"
+    curl -fs -o /dev/null -X POST "$url/api/v1/scores/batch" -H 'Content-Type: application/json' -H "Authorization: Bearer $WRITER_KEY" \
+        --data-binary @"$work/fill.json"
 done
 
 run() {

@@ -16,7 +16,16 @@ binary="$(swift build -c release --show-bin-path)/leaderboard-server"
 
 scripts/stop.sh --server-only
 mkdir -p "$data"
-nohup "$binary" --config "$root/config.yaml" >"$data/server.log" 2>&1 &
+# Demo API keys, made once and kept in .data/demo-keys.env (source it to use them).
+if [ ! -f "$data/demo-keys.env" ]; then
+    umask 077
+    printf 'ADMIN_KEY=admin-%s\nWRITER_KEY=writer-%s\n' "$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
+        "$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$data/demo-keys.env"
+fi
+# shellcheck disable=SC1091
+. "$data/demo-keys.env"
+LEADERBOARD_AUTH_ADMIN_KEYS="$ADMIN_KEY" LEADERBOARD_AUTH_WRITER_KEYS="$WRITER_KEY" \
+    nohup "$binary" --config "$root/config.yaml" >"$data/server.log" 2>&1 &
 echo $! >"$data/server.pid"
 
 for _ in $(seq 1 100); do
@@ -32,7 +41,7 @@ curl -fs "http://127.0.0.1:$port/readyz" >/dev/null || { echo "the server is not
 
 api="http://127.0.0.1:$port/api/v1"
 # Create the demo board unless it exists (409), and give it players when it has none.
-curl -s -o /dev/null -X POST "$api/leaderboards" -H 'Content-Type: application/json' \
+curl -s -o /dev/null -X POST "$api/leaderboards" -H 'Content-Type: application/json' -H "Authorization: Bearer $ADMIN_KEY" \
     -d '{"id": "demo", "name": "Demo Cup", "sort_order": "desc", "update_mode": "best"}'
 if curl -fs "$api/leaderboards/demo/top?limit=1" | grep -q '"total":0'; then
     scores='{"scores": ['
@@ -41,14 +50,18 @@ if curl -fs "$api/leaderboards/demo/top?limit=1" | grep -q '"total":0'; then
         [ "$i" -lt 20 ] && scores+=","
     done
     scores+=']}'
-    curl -fs -X POST "$api/scores/batch" -H 'Content-Type: application/json' -d "$scores" >/dev/null
+    curl -fs -X POST "$api/scores/batch" -H 'Content-Type: application/json' -H "Authorization: Bearer $WRITER_KEY" -d "$scores" >/dev/null
 fi
 
 cat <<MSG
 leaderboard server running on http://127.0.0.1:$port (pid $(cat "$data/server.pid"), log .data/server.log)
+demo API keys (also in .data/demo-keys.env):
+  admin:  $ADMIN_KEY
+  writer: $WRITER_KEY
 demo board "demo" is ready; try:
+  . .data/demo-keys.env
   curl -s '$api/leaderboards/demo/top?limit=5'
-  curl -s -X POST $api/scores -H 'Content-Type: application/json' -d '{"player_id": "me", "score": 990, "game_id": "demo"}'
+  curl -s -X POST $api/scores -H 'Content-Type: application/json' -H "Authorization: Bearer \$WRITER_KEY" -d '{"player_id": "me", "score": 990, "game_id": "demo"}'
   curl -s '$api/leaderboards/demo/around/me?range=2'
 stop it with: scripts/stop.sh
 MSG

@@ -2,6 +2,7 @@
 local board = os.getenv("BOARD") or "bench"
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. (os.getenv("WRITER_KEY") or "")
 math.randomseed(os.time())
 
 local bodies = {}

@@ -45,6 +45,19 @@ public struct AppConfig: Sendable, Equatable {
         public var requestWait: Duration = .seconds(10)
     }
 
+    /// API keys by role (comma-separated lists in the file and environment); none = no access control.
+    public struct Auth: Sendable, Equatable {
+        public var adminKeys: [String] = []
+        public var writerKeys: [String] = []
+        public var readerKeys: [String] = []
+        /// Whether reads need a key too (any role).
+        public var protectReads = false
+
+        public var policy: AccessPolicy {
+            AccessPolicy(adminKeys: adminKeys, writerKeys: writerKeys, readerKeys: readerKeys, protectReads: protectReads)
+        }
+    }
+
     public struct Leaderboard: Sendable, Equatable {
         public var defaultLimit = 10
         public var maxLimit = 1000
@@ -58,6 +71,7 @@ public struct AppConfig: Sendable, Equatable {
     public var redis = Redis()
     public var postgres = Postgres()
     public var sync = Sync()
+    public var auth = Auth()
     public var leaderboard = Leaderboard()
     /// Path of the topology file (Redis nodes and layouts); empty: one node, `redis.addr`.
     public var topology = ""
@@ -139,7 +153,7 @@ extension AppConfig {
         return try AppConfig(values: values)
     }
 
-    static let sections: Set<String> = ["server", "redis", "postgres", "sync", "leaderboard"]
+    static let sections: Set<String> = ["server", "redis", "postgres", "sync", "leaderboard", "auth"]
 
     /// `section.key` → text, from the YAML document.
     static func flatten(yaml text: String) throws -> [String: String] {
@@ -212,6 +226,20 @@ extension AppConfig {
         sync.batchSize = try reader.int("sync.batch_size", default: sync.batchSize, in: 1...1_000_000)
         sync.requestWait = try reader.duration("sync.request_wait", default: sync.requestWait, allowZero: true)
 
+        var seen: Set<String> = []
+        for (key, path) in [(\Auth.adminKeys, "auth.admin_keys"), (\Auth.writerKeys, "auth.writer_keys"), (\Auth.readerKeys, "auth.reader_keys")] {
+            let list = try reader.string(path, default: "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            for (index, value) in list.enumerated() {
+                // The message names the key's place, never the key.
+                guard value.count >= 16, value.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+                    throw ConfigError(key: path, problem: "key \(index + 1) must be at least 16 printable characters without spaces")
+                }
+                guard seen.insert(value).inserted else { throw ConfigError(key: path, problem: "key \(index + 1) is listed twice") }
+            }
+            auth[keyPath: key] = list
+        }
+        auth.protectReads = try reader.bool("auth.protect_reads", default: auth.protectReads)
+
         leaderboard.defaultLimit = try reader.int("leaderboard.default_limit", default: leaderboard.defaultLimit, in: 1...100_000)
         leaderboard.maxLimit = try reader.int("leaderboard.max_limit", default: leaderboard.maxLimit, in: 1...100_000)
         guard leaderboard.defaultLimit <= leaderboard.maxLimit else {
@@ -254,6 +282,16 @@ struct ConfigReader {
             throw ConfigError(key: key, problem: "must be an integer from \(bounds.lowerBound) to \(bounds.upperBound), got '\(raw)'")
         }
         return value
+    }
+
+    mutating func bool(_ key: String, default fallback: Bool) throws -> Bool {
+        read.insert(key)
+        guard let raw = values[key] else { return fallback }
+        switch raw.trimmingCharacters(in: .whitespaces).lowercased() {
+        case "true", "yes", "1": return true
+        case "false", "no", "0": return false
+        default: throw ConfigError(key: key, problem: "must be true or false, got '\(raw)'")
+        }
     }
 
     mutating func choice(_ key: String, default fallback: String, _ choices: [String]) throws -> String {

@@ -82,6 +82,7 @@ struct PoolCloser: Service {
 public func buildApplication(config: AppConfig, system: LeaderboardSystem, logger: Logger) -> some ApplicationProtocol {
     let router = Router()
     router.middlewares.add(APIErrorMiddleware())
+    router.middlewares.add(AccessMiddleware(policy: config.auth.policy))
     router.middlewares.add(LogRequestsMiddleware(.debug))
     LeaderboardRoutes(service: system.service, sync: system.sync, maxBodyBytes: config.server.maxBodyBytes).register(on: router)
     return Application(

@@ -8,6 +8,8 @@ public struct LeaderboardError: Error, Sendable, Equatable, CustomStringConverti
         case playerNotFound = "player_not_found"
         case leaderboardExists = "leaderboard_exists"
         case payloadTooLarge = "payload_too_large"
+        case unauthorized = "unauthorized"
+        case forbidden = "forbidden"
         case rateLimited = "rate_limited"
         case unavailable = "unavailable"
     }

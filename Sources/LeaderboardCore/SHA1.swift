@@ -29,8 +29,26 @@ public struct SHA1: Sendable {
         copy.withUTF8 { update(UnsafeRawBufferPointer($0)) }
     }
 
+    /// The 20 bytes of the digest.
+    public mutating func digest() -> [UInt8] {
+        finish()
+        let words = [state.0, state.1, state.2, state.3, state.4]
+        return words.flatMap { word in stride(from: 24, through: 0, by: -8).map { UInt8(truncatingIfNeeded: word >> UInt32($0)) } }
+    }
+
     /// The digest as 40 lowercase hex digits (what `redis.sha1hex` returns).
     public mutating func hex() -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(40)
+        for byte in digest() {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private mutating func finish() {
         let bits = length &* 8
         block.append(0x80)
         if block.count > 56 {
@@ -42,14 +60,6 @@ public struct SHA1: Sendable {
         for shift in stride(from: 56, through: 0, by: -8) { block.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift))) }
         compress()
         block.removeAll(keepingCapacity: true)
-        let words = [state.0, state.1, state.2, state.3, state.4]
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(40)
-        for word in words {
-            for shift in stride(from: 28, through: 0, by: -4) { out.append(digits[Int((word >> UInt32(shift)) & 0xF)]) }
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// The hex digest of `text`.

@@ -12,6 +12,8 @@ extension LeaderboardError.Code {
         case .leaderboardNotFound, .playerNotFound: .notFound
         case .leaderboardExists: .conflict
         case .payloadTooLarge: .contentTooLarge
+        case .unauthorized: .unauthorized
+        case .forbidden: .forbidden
         case .rateLimited: .tooManyRequests
         case .unavailable: .serviceUnavailable
         }

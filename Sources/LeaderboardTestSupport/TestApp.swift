@@ -73,9 +73,12 @@ public struct APIResponse: Sendable {
 public struct TestAPI: Sendable {
     public let client: any TestClientProtocol
 
-    public func request(_ method: HTTPRequest.Method, _ path: String, body: String? = nil) async throws -> APIResponse {
-        try await client.execute(
-            uri: path, method: method, headers: [.contentType: "application/json"],
+    /// One request; `key` goes as `Authorization: Bearer <key>`.
+    public func request(_ method: HTTPRequest.Method, _ path: String, body: String? = nil, key: String? = nil) async throws -> APIResponse {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let key { headers[.authorization] = "Bearer \(key)" }
+        return try await client.execute(
+            uri: path, method: method, headers: headers,
             body: body.map { ByteBuffer(string: $0) }
         ) { response in
             let json: JSONValue
