@@ -80,11 +80,17 @@ struct PoolCloser: Service {
 
 /// Builds the HTTP application over a system.
 public func buildApplication(config: AppConfig, system: LeaderboardSystem, logger: Logger) -> some ApplicationProtocol {
+    Telemetry.bootstrap()
     let router = Router()
+    router.middlewares.add(RequestIDMiddleware())
+    router.middlewares.add(MetricsMiddleware())
     router.middlewares.add(APIErrorMiddleware())
     router.middlewares.add(AccessMiddleware(policy: config.auth.policy))
     router.middlewares.add(LogRequestsMiddleware(.debug))
     LeaderboardRoutes(service: system.service, sync: system.sync, maxBodyBytes: config.server.maxBodyBytes).register(on: router)
+    router.get("metrics") { _, _ in
+        Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: Telemetry.text()))
+    }
     return Application(
         router: router,
         configuration: .init(address: .hostname(config.server.host, port: config.server.port), serverName: "leaderboard"),

@@ -2,6 +2,7 @@ import Foundation
 import LeaderboardCore
 import LeaderboardStore
 import Logging
+import Metrics
 import ServiceLifecycle
 import Synchronization
 
@@ -173,6 +174,11 @@ public final class SyncWorker: Service, Sendable {
             encoder.outputFormatting = .sortedKeys
             try await repository.storeSyncReport(board: id, json: String(decoding: try encoder.encode(report), as: UTF8.self))
             let repaired = shards.reduce(0) { $0 + $1.repaired }
+            let dimensions = [("board", id)]
+            Counter(label: "leaderboard_sync_passes", dimensions: dimensions + [("status", report.status)]).increment()
+            Counter(label: "leaderboard_sync_checked", dimensions: dimensions).increment(by: shards.reduce(0) { $0 + $1.checked })
+            Counter(label: "leaderboard_sync_repaired", dimensions: dimensions).increment(by: repaired)
+            Timer(label: "leaderboard_sync_duration", dimensions: dimensions, preferredDisplayUnit: .seconds).recordMilliseconds(report.durationMilliseconds)
             logger.info(
                 "sync pass",
                 metadata: [

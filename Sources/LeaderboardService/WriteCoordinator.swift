@@ -1,6 +1,7 @@
 import LeaderboardCore
 import LeaderboardStore
 import Logging
+import Metrics
 import NIOConcurrencyHelpers
 import PostgresClient
 import ServiceLifecycle
@@ -172,16 +173,25 @@ public final class WriteCoordinator: Service, Sendable {
         }
     }
 
+    static let commitDuration = Timer(label: "leaderboard_group_commit_duration", preferredDisplayUnit: .seconds)
+    /// Score events per group commit (a histogram).
+    static let commitEvents = Recorder(label: "leaderboard_group_commit_events", aggregate: true)
+    static let commitFailures = Counter(label: "leaderboard_group_commit_failures")
+
     private func commit(_ items: [([ScoreCommand], CheckedContinuation<[Int64], any Error>)]) async {
         let result: CommitResult
         let started = ContinuousClock.now
         do {
             result = try await commitWithRetry(items.map(\.0))
+            let took = ContinuousClock.now - started
+            Self.commitDuration.recordNanoseconds(took.components.seconds * 1_000_000_000 + took.components.attoseconds / 1_000_000_000)
+            Self.commitEvents.record(result.plan.events.count)
             logger.debug(
                 "group committed",
                 metadata: ["requests": "\(items.count)", "events": "\(result.plan.events.count)", "took": "\(ContinuousClock.now - started)"]
             )
         } catch {
+            Self.commitFailures.increment()
             let failure = LeaderboardError.fromStore(error)
             logger.error("group commit failed", metadata: ["requests": "\(items.count)", "error": "\(error)"])
             for (_, continuation) in items { continuation.resume(throwing: failure) }

@@ -1,4 +1,6 @@
+import Dispatch
 import LeaderboardCore
+import Metrics
 import NIOConcurrencyHelpers
 import RedisClient
 
@@ -24,10 +26,35 @@ public final class RedisRealtimeStore: RealtimeStore {
     /// SHA1 digests of the scripts, learned with SCRIPT LOAD.
     private let digests = NIOLockedValueBox<[String: String]>([:])
 
+    /// Per node: how long each pipelined round of commands took, and how many rounds failed.
+    private let nodeMetrics: [String: (latency: Timer, errors: Counter)]
+
     public init(nodes: [String: RedisConnectionPool], defaultNode: String) {
         precondition(nodes[defaultNode] != nil, "the default node must be one of the nodes")
         self.nodes = nodes
         self.defaultNode = defaultNode
+        var metrics: [String: (latency: Timer, errors: Counter)] = [:]
+        for node in nodes.keys {
+            metrics[node] = (
+                Timer(label: "leaderboard_redis_pipeline_duration", dimensions: [("node", node)], preferredDisplayUnit: .seconds),
+                Counter(label: "leaderboard_redis_errors", dimensions: [("node", node)])
+            )
+        }
+        nodeMetrics = metrics
+    }
+
+    /// One pipeline to one node, timed; a failure is counted against the node.
+    private func pipeline(_ node: String, _ commands: [[String]]) async throws -> [RedisReply] {
+        let pool = try pool(node)
+        let started = DispatchTime.now().uptimeNanoseconds
+        do {
+            let replies = try await pool.pipeline(commands)
+            nodeMetrics[node]?.latency.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
+            return replies
+        } catch {
+            nodeMetrics[node]?.errors.increment()
+            throw error
+        }
     }
 
     /// A store on one Redis server.
@@ -91,14 +118,13 @@ public final class RedisRealtimeStore: RealtimeStore {
         var byNode: [String: [Int]] = [:]
         for (index, item) in commands.enumerated() { byNode[item.node, default: []].append(index) }
         if byNode.count == 1, let (node, _) = byNode.first {
-            return try await pool(node).pipeline(commands.map(\.command))
+            return try await pipeline(node, commands.map(\.command))
         }
         var replies = [RedisReply](repeating: .null, count: commands.count)
         try await withThrowingTaskGroup(of: ([Int], [RedisReply]).self) { group in
             for (node, indices) in byNode {
-                let pool = try pool(node)
                 let batch = indices.map { commands[$0].command }
-                group.addTask { (indices, try await pool.pipeline(batch)) }
+                group.addTask { (indices, try await self.pipeline(node, batch)) }
             }
             for try await (indices, answers) in group {
                 for (index, answer) in zip(indices, answers) { replies[index] = answer }
