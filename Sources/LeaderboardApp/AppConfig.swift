@@ -72,6 +72,7 @@ public struct AppConfig: Sendable, Equatable {
     public var postgres = Postgres()
     public var sync = Sync()
     public var auth = Auth()
+    public var rateLimit = RateLimiter.Configuration()
     public var leaderboard = Leaderboard()
     /// Path of the topology file (Redis nodes and layouts); empty: one node, `redis.addr`.
     public var topology = ""
@@ -147,13 +148,14 @@ extension AppConfig {
                 continue
             }
             // Only the configuration's sections: other LEADERBOARD_* variables (a test's, a script's) are not ours.
-            guard let underscore = rest.firstIndex(of: "_"), sections.contains(String(rest[..<underscore])) else { continue }
-            values["\(rest[..<underscore]).\(rest[rest.index(after: underscore)...])"] = value
+            // (Sections may hold an underscore themselves: LEADERBOARD_RATE_LIMIT_READ_BURST.)
+            guard let section = sections.sorted(by: { $0.count > $1.count }).first(where: { rest.hasPrefix($0 + "_") }) else { continue }
+            values["\(section).\(rest.dropFirst(section.count + 1))"] = value
         }
         return try AppConfig(values: values)
     }
 
-    static let sections: Set<String> = ["server", "redis", "postgres", "sync", "leaderboard", "auth"]
+    static let sections: Set<String> = ["server", "redis", "postgres", "sync", "leaderboard", "auth", "rate_limit"]
 
     /// `section.key` → text, from the YAML document.
     static func flatten(yaml text: String) throws -> [String: String] {
@@ -240,6 +242,13 @@ extension AppConfig {
         }
         auth.protectReads = try reader.bool("auth.protect_reads", default: auth.protectReads)
 
+        // Per route class: requests per second and burst; a rate of 0 (the default) is no limit.
+        for (path, name) in [(\RateLimiter.Configuration.read, "read"), (\.write, "write"), (\.admin, "admin")] {
+            let rate = try reader.double("rate_limit.\(name)_per_second", default: 0, in: 0...1_000_000)
+            let burst = try reader.int("rate_limit.\(name)_burst", default: max(1, Int(rate.rounded(.up))), in: 1...1_000_000)
+            rateLimit[keyPath: path] = rate > 0 ? RateLimiter.Limit(rate: rate, burst: burst) : nil
+        }
+
         leaderboard.defaultLimit = try reader.int("leaderboard.default_limit", default: leaderboard.defaultLimit, in: 1...100_000)
         leaderboard.maxLimit = try reader.int("leaderboard.max_limit", default: leaderboard.maxLimit, in: 1...100_000)
         guard leaderboard.defaultLimit <= leaderboard.maxLimit else {
@@ -280,6 +289,15 @@ struct ConfigReader {
         guard let raw = values[key] else { return fallback }
         guard let value = Int(raw.trimmingCharacters(in: .whitespaces)), bounds.contains(value) else {
             throw ConfigError(key: key, problem: "must be an integer from \(bounds.lowerBound) to \(bounds.upperBound), got '\(raw)'")
+        }
+        return value
+    }
+
+    mutating func double(_ key: String, default fallback: Double, in bounds: ClosedRange<Double>) throws -> Double {
+        read.insert(key)
+        guard let raw = values[key] else { return fallback }
+        guard let value = Double(raw.trimmingCharacters(in: .whitespaces)), bounds.contains(value) else {
+            throw ConfigError(key: key, problem: "must be a number from \(bounds.lowerBound) to \(bounds.upperBound), got '\(raw)'")
         }
         return value
     }

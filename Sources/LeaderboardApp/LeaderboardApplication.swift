@@ -15,6 +15,7 @@ public struct LeaderboardSystem: Sendable {
     public let recovery: RealtimeRecovery
     public let sync: SyncWorker
     public let periods: PeriodScheduler
+    public let rateLimiter: RateLimiter
     public let postgres: PGConnectionPool
     /// One pool per Redis node of the topology.
     public let redisNodes: [String: RedisConnectionPool]
@@ -48,8 +49,13 @@ public struct LeaderboardSystem: Sendable {
         let recovery = RealtimeRecovery(service: service, logger: logger)
         let sync = SyncWorker(service: service, configuration: .init(interval: config.sync.interval, batchSize: config.sync.batchSize, requestWait: config.sync.requestWait), logger: logger)
         let periods = PeriodScheduler(service: service, logger: logger)
+        // The buckets live on the topology's first node, shared by every process.
+        let limiter = RateLimiter(
+            configuration: config.rateLimit, store: RedisRateLimitStore(pool: redisNodes[topology.nodes[0].id]!), logger: logger
+        )
         return LeaderboardSystem(
-            service: service, recovery: recovery, sync: sync, periods: periods, postgres: postgres, redisNodes: redisNodes, topology: topology
+            service: service, recovery: recovery, sync: sync, periods: periods, rateLimiter: limiter, postgres: postgres,
+            redisNodes: redisNodes, topology: topology
         )
     }
 
@@ -81,11 +87,12 @@ struct PoolCloser: Service {
 /// Builds the HTTP application over a system.
 public func buildApplication(config: AppConfig, system: LeaderboardSystem, logger: Logger) -> some ApplicationProtocol {
     Telemetry.bootstrap()
-    let router = Router()
+    let router = Router(context: LeaderboardRequestContext.self)
     router.middlewares.add(RequestIDMiddleware())
     router.middlewares.add(MetricsMiddleware())
     router.middlewares.add(APIErrorMiddleware())
     router.middlewares.add(AccessMiddleware(policy: config.auth.policy))
+    router.middlewares.add(RateLimitMiddleware(limiter: system.rateLimiter, keysChecked: config.auth.policy.enabled))
     router.middlewares.add(LogRequestsMiddleware(.debug))
     LeaderboardRoutes(service: system.service, sync: system.sync, maxBodyBytes: config.server.maxBodyBytes).register(on: router)
     router.get("metrics") { _, _ in

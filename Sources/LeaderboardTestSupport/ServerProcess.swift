@@ -74,17 +74,24 @@ public final class ServerProcess: @unchecked Sendable {
     }
 
     /// One HTTP request; returns the status and the body text.
-    public func request(_ client: HTTPClient, _ method: HTTPMethod, _ path: String, body: String? = nil) async throws -> (Int, String) {
+    public func request(_ client: HTTPClient, _ method: HTTPMethod, _ path: String, body: String? = nil, key: String? = nil) async throws -> (Int, String) {
+        let answer = try await requestWithHeaders(client, method, path, body: body, key: key)
+        return (answer.0, answer.1)
+    }
+
+    /// One HTTP request; returns the status, the body text and the response headers.
+    public func requestWithHeaders(_ client: HTTPClient, _ method: HTTPMethod, _ path: String, body: String? = nil, key: String? = nil) async throws -> (Int, String, HTTPHeaders) {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
         request.method = method
         // No keep-alive: a connection to a server that was killed must never be reused.
         request.headers.add(name: "Connection", value: "close")
+        if let key { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: body))
         }
         let response = try await client.execute(request, timeout: .seconds(3))
         let bytes = try await response.body.collect(upTo: 1 << 24)
-        return (Int(response.status.code), String(buffer: bytes))
+        return (Int(response.status.code), String(buffer: bytes), response.headers)
     }
 }

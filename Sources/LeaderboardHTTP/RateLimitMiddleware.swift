@@ -1,0 +1,44 @@
+import Hummingbird
+import LeaderboardCore
+import LeaderboardService
+import NIOCore
+
+/// Applies the rate limits before any handler runs. A request is counted against its API key
+/// when access control is on and it carries one (the key was checked by ``AccessMiddleware``),
+/// else against its client address.
+public struct RateLimitMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
+    let limiter: RateLimiter
+    let keysChecked: Bool
+
+    public init(limiter: RateLimiter, keysChecked: Bool) {
+        self.limiter = limiter
+        self.keysChecked = keysChecked
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if limiter.enabled {
+            let access = AccessPolicy.access(method: request.method.rawValue, path: request.uri.path)
+            try await limiter.admit(access, client: client(request, context))
+        }
+        return try await next(request, context)
+    }
+
+    private func client(_ request: Request, _ context: Context) -> String {
+        if keysChecked, let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
+            // The key's digest, never the key.
+            return "key:" + SHA1.hex(String(header.dropFirst("Bearer ".count))).prefix(20)
+        }
+        return "address:" + (context.remoteAddress?.ipAddress ?? "unknown")
+    }
+}
+
+/// The request context of the server: Hummingbird's basics plus the client's address.
+public struct LeaderboardRequestContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+}
