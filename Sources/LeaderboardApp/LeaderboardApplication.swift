@@ -7,6 +7,7 @@ import LeaderboardStore
 import Logging
 import PostgresClient
 import RedisClient
+import NIOCore
 import ServiceLifecycle
 
 /// Everything a running server holds, built from an ``AppConfig``.
@@ -95,6 +96,12 @@ public func buildApplication(config: AppConfig, system: LeaderboardSystem, logge
     router.middlewares.add(RateLimitMiddleware(limiter: system.rateLimiter, keysChecked: config.auth.policy.enabled))
     router.middlewares.add(LogRequestsMiddleware(.debug))
     LeaderboardRoutes(service: system.service, sync: system.sync, maxBodyBytes: config.server.maxBodyBytes).register(on: router)
+    router.get("openapi.yaml") { _, _ in
+        Response(status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: APIDocument.yaml)))
+    }
+    router.get("docs") { _, _ in
+        Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: APIDocsPage.html)))
+    }
     router.get("metrics") { _, _ in
         Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: Telemetry.text()))
     }
