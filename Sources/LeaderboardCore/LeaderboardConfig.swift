@@ -85,6 +85,14 @@ public struct LeaderboardConfig: Sendable, Equatable, Codable {
         guard let object = value.object, case .string(let strategy)? = object["strategy"] else {
             throw .invalidRequest("layout must be an object with a strategy: single, hash or band")
         }
+        let allowed: Set<String> = switch strategy {
+            case "hash": ["strategy", "shards"]
+            case "band": ["strategy", "bounds"]
+            default: ["strategy"]
+            }
+        if let extra = object.keys.sorted().first(where: { !allowed.contains($0) }) {
+            throw .invalidRequest("layout.\(extra) does not belong to the \(strategy) strategy")
+        }
         let layout: Layout
         switch strategy {
         case "single":

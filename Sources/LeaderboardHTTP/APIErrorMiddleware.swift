@@ -36,10 +36,17 @@ public struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return Self.response(code: LeaderboardError.Code.payloadTooLarge.rawValue, status: .contentTooLarge, message: "request body is too large")
         } catch let error as HTTPError {
             switch error.status {
-            case .notFound:
-                return Self.response(code: "invalid_request", status: .notFound, message: "no such route: \(request.method) \(request.uri.path)")
-            case .methodNotAllowed:
-                return Self.response(code: "invalid_request", status: .methodNotAllowed, message: "method not allowed")
+            case .notFound, .methodNotAllowed:
+                let allowed = RouteTable.methods(for: request.uri.path)
+                guard !allowed.isEmpty, !allowed.contains(request.method.rawValue) else {
+                    return Self.response(code: "invalid_request", status: .notFound, message: "no such route: \(request.method) \(request.uri.path)")
+                }
+                var response = Self.response(
+                    code: "invalid_request", status: .methodNotAllowed,
+                    message: "\(request.method) is not allowed here; allowed: \(allowed.joined(separator: ", "))"
+                )
+                response.headers[.allow] = allowed.joined(separator: ", ")
+                return response
             case .contentTooLarge:
                 return Self.response(code: "payload_too_large", status: .contentTooLarge, message: "request body is too large")
             case let status where status.code < 500:

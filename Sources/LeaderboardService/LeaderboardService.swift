@@ -258,9 +258,8 @@ public final class LeaderboardService: Sendable {
         let id = board.config.id
         switch source {
         case .snapshot:
-            guard let info = try await repository.snapshotInfo(board: id) else {
-                throw LeaderboardError.unavailable("leaderboard '\(id)' has no official snapshot yet (the sync worker takes one every pass)")
-            }
+            // A board no sync pass has reached yet gets its first snapshot now.
+            guard let info = try await repository.snapshotTakingIfMissing(board: id) else { throw LeaderboardError.leaderboardNotFound(id) }
             return (.snapshot, info.players, SourceInfo(asOf: info.asOf, period: nil))
         case .period(let period):
             guard let archived = try await repository.period(board: id, period: period) else {
@@ -305,11 +304,21 @@ public final class LeaderboardService: Sendable {
         do {
             return try await body()
         } catch RealtimeStoreError.boardMissing {
+            // Deleted meanwhile (by this process or another): not found, not a rebuild.
+            if await boardIsGone(id) {
+                directory.update(id, nil)
+                throw LeaderboardError.leaderboardNotFound(id)
+            }
             stale.markMissing(id)
             throw LeaderboardError.unavailable("leaderboard '\(id)' is being rebuilt from the database; retry shortly")
         } catch {
             throw LeaderboardError.fromStore(error)
         }
+    }
+
+    /// Whether PostgreSQL says the board no longer exists (false when it cannot say).
+    func boardIsGone(_ id: String) async -> Bool {
+        do { return try await repository.leaderboard(id) == nil } catch { return false }
     }
 
     /// Maps store failures to the contract's errors.

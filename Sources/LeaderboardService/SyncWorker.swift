@@ -188,6 +188,7 @@ public final class SyncWorker: Service, Sendable {
             )
             return report
         } catch RealtimeStoreError.boardMissing {
+            if await service.boardIsGone(id) { throw LeaderboardError.leaderboardNotFound(id) }
             service.stale.markMissing(id)
             throw LeaderboardError.unavailable("a shard of leaderboard '\(id)' lost its data; it is being rebuilt")
         } catch {

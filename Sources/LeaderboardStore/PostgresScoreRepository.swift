@@ -356,34 +356,54 @@ public final class PostgresScoreRepository: Sendable {
     /// the score index) and stores them as the board's official snapshot, replacing the last one.
     public func takeSnapshot(board id: String) async throws -> SnapshotInfo? {
         try await pool.withConnection { connection in
-            try connection.transaction("ISOLATION LEVEL REPEATABLE READ") { connection -> SnapshotInfo? in
-                guard let row = try connection.query("SELECT sort_order FROM leaderboards WHERE id = $1 FOR SHARE", [id]).rows.first else {
-                    return nil
-                }
-                let order = try row.text(0) == "asc" ? "score ASC, player_id ASC" : "score DESC, player_id DESC"
-                let last = try connection.query("SELECT coalesce(max(id), 0) FROM score_events WHERE leaderboard_id = $1", [id]).rows[0].int64(0)
-                try connection.query("DELETE FROM board_snapshots WHERE leaderboard_id = $1", [id])
-                let taken = try connection.query(
-                    "INSERT INTO board_snapshots VALUES ($1, now(), 0, $2) RETURNING \(Self.utc("taken_at"))",
-                    [id, String(last)]
-                )
-                let inserted = try connection.query(
-                    """
-                    INSERT INTO snapshot_entries (leaderboard_id, rank, player_id, score)
-                    SELECT leaderboard_id, row_number() OVER (ORDER BY \(order)), player_id, score
-                    FROM player_scores WHERE leaderboard_id = $1
-                    """,
-                    [id]
-                )
-                try connection.query("UPDATE board_snapshots SET player_count = $2 WHERE leaderboard_id = $1", [id, String(inserted.affected)])
-                return SnapshotInfo(asOf: try taken.rows[0].text(0), players: inserted.affected, lastEventID: last)
+            try connection.transaction("ISOLATION LEVEL REPEATABLE READ") { try Self.writeSnapshot(board: id, on: $0) }
+        }
+    }
+
+    /// The board's official snapshot, taken now if it has none yet (the first `source=batch` read
+    /// of a board no sync pass has reached). Concurrent callers take it once: they queue on an
+    /// advisory lock and then find it.
+    public func snapshotTakingIfMissing(board id: String) async throws -> SnapshotInfo? {
+        if let info = try await snapshotInfo(board: id) { return info }
+        return try await pool.withConnection { connection in
+            try connection.transaction { connection -> SnapshotInfo? in
+                try connection.query("SELECT pg_advisory_xact_lock(4242002, hashtext($1))", [id])
+                if let info = try Self.snapshotInfo(board: id, on: connection) { return info }
+                return try Self.writeSnapshot(board: id, on: connection)
             }
         }
     }
 
+    private static func writeSnapshot(board id: String, on connection: PGConnection) throws -> SnapshotInfo? {
+        guard let row = try connection.query("SELECT sort_order FROM leaderboards WHERE id = $1 FOR SHARE", [id]).rows.first else {
+            return nil
+        }
+        let order = try row.text(0) == "asc" ? "score ASC, player_id ASC" : "score DESC, player_id DESC"
+        let last = try connection.query("SELECT coalesce(max(id), 0) FROM score_events WHERE leaderboard_id = $1", [id]).rows[0].int64(0)
+        try connection.query("DELETE FROM board_snapshots WHERE leaderboard_id = $1", [id])
+        let taken = try connection.query(
+            "INSERT INTO board_snapshots VALUES ($1, now(), 0, $2) RETURNING \(Self.utc("taken_at"))",
+            [id, String(last)]
+        )
+        let inserted = try connection.query(
+            """
+            INSERT INTO snapshot_entries (leaderboard_id, rank, player_id, score)
+            SELECT leaderboard_id, row_number() OVER (ORDER BY \(order)), player_id, score
+            FROM player_scores WHERE leaderboard_id = $1
+            """,
+            [id]
+        )
+        try connection.query("UPDATE board_snapshots SET player_count = $2 WHERE leaderboard_id = $1", [id, String(inserted.affected)])
+        return SnapshotInfo(asOf: try taken.rows[0].text(0), players: inserted.affected, lastEventID: last)
+    }
+
     /// The board's official snapshot: when it was taken and how many players it ranks; nil if none yet.
     public func snapshotInfo(board id: String) async throws -> SnapshotInfo? {
-        let rows = try await pool.query(
+        try await pool.withConnection { try Self.snapshotInfo(board: id, on: $0) }
+    }
+
+    private static func snapshotInfo(board id: String, on connection: PGConnection) throws -> SnapshotInfo? {
+        let rows = try connection.query(
             """
             SELECT \(Self.utc("taken_at")), player_count, last_event_id
             FROM board_snapshots WHERE leaderboard_id = $1

@@ -109,6 +109,9 @@ private func code(_ body: () throws -> Void) -> LeaderboardError.Code? {
         #"{"id": "b", "layout": {"strategy": "hash", "shards": 0}}"#,
         #"{"id": "b", "layout": {"strategy": "band", "bounds": [5, 5]}}"#,
         #"{"id": "b", "layout": {"strategy": "band", "bounds": []}}"#,
+        #"{"id": "b", "layout": {"strategy": "band", "bounds": [0], "shards": 257}}"#,
+        #"{"id": "b", "layout": {"strategy": "single", "shards": 2}}"#,
+        #"{"id": "b", "layout": {"strategy": "hash", "shards": 2, "bounds": [1]}}"#,
         #"{"id": "b", "color": "red"}"#,
         #""board""#,
     ])

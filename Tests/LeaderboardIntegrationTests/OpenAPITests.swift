@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import LeaderboardApp
 import LeaderboardCore
+import LeaderboardHTTP
 import LeaderboardTestSupport
 import Synchronization
 import Testing
@@ -112,7 +113,7 @@ import Yams
             #expect(try await call(.get, player, "\(boardPath)/player/nobody") == 404)
             #expect(try await call(.get, "/api/v1/leaderboards/{id}/top", "\(base)/nowhere/top") == 404)
             #expect(try await call(.get, "/api/v1/leaderboards/{id}/range", "\(boardPath)/range?start=5&end=1") == 400)
-            #expect(try await call(.get, "/api/v1/leaderboards/{id}/top", "\(boardPath)/top?source=batch") == 503, "no snapshot yet")
+            #expect(try await call(.get, "/api/v1/leaderboards/{id}/top", "\(boardPath)/top?source=batch") == 200, "the first snapshot, taken now")
 
             #expect(try await call(.get, "/api/v1/leaderboards/{id}/sync", "\(boardPath)/sync", key: Self.admin) == 200)
             #expect(try await call(.post, "/api/v1/leaderboards/{id}/sync", "\(boardPath)/sync", key: Self.admin) == 200)
@@ -132,6 +133,26 @@ import Yams
         #expect(missing.isEmpty, "documented operations never called: \(missing.sorted())")
         let found = problems.withLock { $0 }
         #expect(found.isEmpty, "\(found.joined(separator: "\n"))")
+    }
+
+    @Test func theRouteTableIsTheDocumentsOperations() throws {
+        let table = Set(RouteTable.routes.map { "\($0.method) \($0.template)" })
+        #expect(table == Self.operations(try Self.document()))
+    }
+
+    @Test func aKnownPathWithAnotherMethodIs405() async throws {
+        try await withTestApp { api, _ in
+            for (method, path, allow) in [
+                (HTTPRequest.Method.trace, "/readyz", "GET"), (.put, "/api/v1/leaderboards", "GET, POST"), (.get, "/api/v1/scores", "POST"),
+                (.patch, "/api/v1/leaderboards/x/player/y", "GET, DELETE"),
+            ] {
+                let answer = try await api.request(method, path)
+                #expect(answer.status == .methodNotAllowed, "\(method) \(path)")
+                #expect(answer.headers[.allow] == allow)
+                #expect(answer.errorCode == "invalid_request")
+            }
+            #expect(try await api.get("/api/v1/nothing/here").status == .notFound)
+        }
     }
 
     @Test func theServerServesTheDocumentAndItsPage() async throws {
