@@ -11,6 +11,8 @@ let package = Package(
     products: [
         .executable(name: "leaderboard-server", targets: ["leaderboard-server"]),
         .library(name: "LeaderboardCore", targets: ["LeaderboardCore"]),
+        // The Swift client of the REST API (the seed's pkg/client); it needs none of the server's modules.
+        .library(name: "LeaderboardClient", targets: ["LeaderboardClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
@@ -103,6 +105,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The client library.
+        .target(
+            name: "LeaderboardClient",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // Wiring: configuration, logging, the application and its services.
         .target(
             name: "LeaderboardApp",
@@ -152,7 +165,7 @@ let package = Package(
         .testTarget(
             name: "LeaderboardIntegrationTests",
             dependencies: [
-                "LeaderboardTestSupport", "LeaderboardApp", "LeaderboardCore", "LeaderboardService", "LeaderboardStore",
+                "LeaderboardTestSupport", "LeaderboardClient", "LeaderboardApp", "LeaderboardCore", "LeaderboardService", "LeaderboardStore",
                 "RedisClient", "PostgresClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -32,4 +32,6 @@ else
     swift test --skip-build --skip LargeBoardTests
     # The 1,000,000-player boards, as their own step.
     swift test --skip-build --filter LargeBoardTests
+    # The API fuzzed from its OpenAPI document (schemathesis, bounded in time).
+    FUZZ_SECONDS="${FUZZ_SECONDS:-150}" scripts/fuzz.sh
 fi

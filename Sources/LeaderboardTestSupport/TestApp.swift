@@ -132,3 +132,21 @@ extension LeaderboardSystem {
         return pool
     }
 }
+
+/// Runs `body` against the real application listening on a free loopback port (for clients that
+/// speak real HTTP, such as the client library); the app's services run meanwhile.
+public func withLiveTestApp<T: Sendable>(
+    config: AppConfig = TestEnvironment.config,
+    _ body: @Sendable (_ baseURL: String, LeaderboardSystem) async throws -> T
+) async throws -> T {
+    var config = config
+    config.server.host = "127.0.0.1"
+    config.server.port = 0
+    let logger = TestEnvironment.logger
+    let system = try await LeaderboardSystem.make(config: config, logger: logger)
+    let app = buildApplication(config: config, system: system, logger: logger)
+    return try await app.test(.live) { client in
+        guard let port = client.port else { throw TestFailure("the live test server has no port") }
+        return try await body("http://127.0.0.1:\(port)", system)
+    }
+}
