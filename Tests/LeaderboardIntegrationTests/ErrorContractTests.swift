@@ -96,6 +96,8 @@ import Testing
         config.topology = ""  // one node, at redis.addr: nothing listens there
         config.redis.port = 1
         config.redis.timeout = .milliseconds(200)
+        // Rate limits live in Redis too: without it they let requests through.
+        config.rateLimit = .init(read: .init(rate: 1, burst: 1), write: .init(rate: 1, burst: 1), admin: .init(rate: 1, burst: 1))
         try await withTestApp(config: config) { api, system in
             try await api.createBoard(board)
             let submitted = try await api.post("/api/v1/scores", #"{"player_id": "p", "score": 7, "game_id": "\#(board)"}"#)
