@@ -176,8 +176,19 @@ public final class SyncWorker: Service, Sendable {
             let repaired = shards.reduce(0) { $0 + $1.repaired }
             let dimensions = [("board", id)]
             Counter(label: "leaderboard_sync_passes", dimensions: dimensions + [("status", report.status)]).increment()
-            Counter(label: "leaderboard_sync_checked", dimensions: dimensions).increment(by: shards.reduce(0) { $0 + $1.checked })
-            Counter(label: "leaderboard_sync_repaired", dimensions: dimensions).increment(by: repaired)
+            for shard in shards {
+                let perShard = dimensions + [("shard", String(shard.shard))]
+                Counter(label: "leaderboard_sync_checked", dimensions: perShard).increment(by: shard.checked)
+                Counter(label: "leaderboard_sync_repaired", dimensions: perShard).increment(by: shard.repaired)
+                logger.info(
+                    "sync pass shard",
+                    metadata: [
+                        "board": "\(id)", "shard": "\(shard.shard)", "node": "\(shard.node)", "checked": "\(shard.checked)",
+                        "chunks_differing": "\(shard.chunksDiffering)", "missing": "\(shard.missing)", "strays": "\(shard.strays)",
+                        "wrong_scores": "\(shard.wrongScores)", "repaired": "\(shard.repaired)",
+                    ]
+                )
+            }
             Timer(label: "leaderboard_sync_duration", dimensions: dimensions, preferredDisplayUnit: .seconds).recordMilliseconds(report.durationMilliseconds)
             logger.info(
                 "sync pass",

@@ -30,7 +30,8 @@ import Testing
             #expect(has("leaderboard_group_commit_duration"), "commit latency")
             #expect(has("leaderboard_redis_pipeline_duration", "node=\"r"), "per-node Redis latency")
             #expect(has("leaderboard_sync_passes", board, "ok"), "sync pass results")
-            #expect(has("leaderboard_sync_checked", board))
+            #expect(has("leaderboard_sync_checked", board, "shard=\"1\""), "per shard")
+            #expect(has("leaderboard_sync_repaired", board, "shard=\"0\""))
         }
     }
 
