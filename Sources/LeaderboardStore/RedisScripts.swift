@@ -2,6 +2,19 @@ import RedisClient
 
 /// Server-side Lua scripts (read-only except the event-id update).
 enum Scripts {
+    /// Lua: whether player id `a` sorts before `b` by bytes (as Redis orders equal scores),
+    /// never by the server's locale. Shared by the scripts that apply the tie rule.
+    static let lessByBytes = """
+        local function less(a, b)
+          local n = math.min(#a, #b)
+          for i = 1, n do
+            local x, y = string.byte(a, i), string.byte(b, i)
+            if x ~= y then return x < y end
+          end
+          return #a < #b
+        end
+        """
+
     /// KEYS[1] = board zset, KEYS[2] = board meta; ARGV = order, mode ("range" start stop | "around" player radius).
     /// Returns {total, first 0-based rank, member, score, username or "", …}; {total, -1} when the player
     /// is absent; {-1, -1} when the board's metadata is missing (a Redis that lost its data).
@@ -109,14 +122,7 @@ enum Scripts {
     /// Returns, per shard, {size, count for each pivot}, or {-1} when its metadata is missing.
     static let countAhead = """
         local desc = ARGV[1] == 'desc'
-        local function less(a, b)
-          local n = math.min(#a, #b)
-          for i = 1, n do
-            local x, y = string.byte(a, i), string.byte(b, i)
-            if x ~= y then return x < y end
-          end
-          return #a < #b
-        end
+        \(lessByBytes)
         local result = {}
         for k = 1, #KEYS, 2 do
           local key = KEYS[k]
@@ -177,14 +183,7 @@ enum Scripts {
     static let chunkDigests = """
         if redis.call('EXISTS', KEYS[2]) == 0 then return {-1} end
         local key = KEYS[1]
-        local function less(a, b)
-          local n = math.min(#a, #b)
-          for i = 1, n do
-            local x, y = string.byte(a, i), string.byte(b, i)
-            if x ~= y then return x < y end
-          end
-          return #a < #b
-        end
+        \(lessByBytes)
         local function holds(score, player)
           local current = redis.call('ZSCORE', key, player)
           return current and tonumber(current) == tonumber(score)
