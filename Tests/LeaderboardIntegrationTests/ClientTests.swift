@@ -33,6 +33,8 @@ import Testing
 
     @Test func theSeedsFlowThroughEveryCall() async throws {
         let board = TestEnvironment.uniqueID("client")
+        // Usernames belong to players across boards: this test's named player is its own.
+        let ann = "ann-\(UInt32.random(in: .min ... .max))"
         try await withLiveTestApp(config: config) { url, _ in
             let admin = LeaderboardClient(baseURL: url, apiKey: adminKey)
             let game = LeaderboardClient(baseURL: url, apiKey: writerKey)
@@ -45,16 +47,16 @@ import Testing
             #expect(created.layout == .hash(shards: 4))
             #expect(try await admin.listLeaderboards().contains { $0.id == board })
 
-            let ann = try await game.submitScore(ScoreEvent(leaderboardID: board, playerID: "ann", score: 1500, username: "Ann", metadata: ["level": "3"]))
-            #expect(ann == ScoreResult(leaderboardID: board, playerID: "ann", score: 1500))
+            let submitted = try await game.submitScore(ScoreEvent(leaderboardID: board, playerID: ann, score: 1500, username: "Ann", metadata: ["level": "3"]))
+            #expect(submitted == ScoreResult(leaderboardID: board, playerID: ann, score: 1500))
             // `best` keeps the better score.
-            #expect(try await game.submitScore(ScoreEvent(leaderboardID: board, playerID: "ann", score: 900, timestamp: Date())).score == 1500)
+            #expect(try await game.submitScore(ScoreEvent(leaderboardID: board, playerID: ann, score: 900, timestamp: Date())).score == 1500)
             let batch = try await game.submitBatch((1...20).map { ScoreEvent(leaderboardID: board, playerID: "p\($0)", score: Int64($0 * 50)) })
             #expect(batch.accepted == 20)
             #expect(batch.results.map(\.score) == (1...20).map { Int64($0 * 50) })
 
             let top = try await game.top(board, limit: 3)
-            #expect(top.entries == [Entry(rank: 1, playerID: "ann", score: 1500, username: "Ann"), Entry(rank: 2, playerID: "p20", score: 1000), Entry(rank: 3, playerID: "p19", score: 950)])
+            #expect(top.entries == [Entry(rank: 1, playerID: ann, score: 1500, username: "Ann"), Entry(rank: 2, playerID: "p20", score: 1000), Entry(rank: 3, playerID: "p19", score: 950)])
             #expect(top.total == 21)
             #expect(top.source == "realtime")
             let rank = try await game.rank(board, player: "p10")
@@ -76,7 +78,7 @@ import Testing
             let reset = try await admin.resetLeaderboard(board)
             #expect(reset == ResetResult(leaderboardID: board, period: 2, archivedPeriod: 1))
             #expect(try await game.periods(board).map(\.playerCount) == [20])
-            #expect(try await game.top(board, limit: 1, period: 1).entries.first?.playerID == "ann")
+            #expect(try await game.top(board, limit: 1, period: 1).entries.first?.playerID == ann)
             #expect(try await game.top(board).total == 0)
             try await admin.deleteLeaderboard(board)
             #expect(await code { try await game.top(board) } == .leaderboardNotFound)

@@ -95,7 +95,8 @@ import Yams
             #expect(try await call(.post, "/api/v1/leaderboards", base, body: #"{"id": "\#(board)"}"#, key: Self.admin) == 409)
             #expect(try await call(.post, "/api/v1/leaderboards", base, body: #"{"id": "bad id"}"#, key: Self.admin) == 400)
             #expect(try await call(.get, "/api/v1/leaderboards", base, key: Self.admin) == 200)
-            let event = #"{"player_id": "p1", "score": 10, "game_id": "\#(board)", "username": "Pat", "metadata": {"level": 3}}"#
+            // (Usernames belong to players across boards: this named player is the test's own.)
+            let event = #"{"player_id": "\#(board)-p1", "score": 10, "game_id": "\#(board)", "username": "Pat", "metadata": {"level": 3}}"#
             #expect(try await call(.post, "/api/v1/scores", "/api/v1/scores", body: event, key: Self.writer) == 200)
             #expect(try await call(.post, "/api/v1/scores", "/api/v1/scores", body: #"{"player_id": "p1", "score": 1.5, "game_id": "\#(board)"}"#, key: Self.writer) == 400)
             #expect(try await call(.post, "/api/v1/scores", "/api/v1/scores", body: #"{"player_id": "p1", "score": 1, "game_id": "nowhere"}"#, key: Self.writer) == 404)
@@ -106,8 +107,8 @@ import Yams
             let reads: [(String, String)] = [
                 ("/api/v1/leaderboards/{id}/top", "\(boardPath)/top?limit=2"),
                 ("/api/v1/leaderboards/{id}/range", "\(boardPath)/range?start=2&end=3"),
-                ("/api/v1/leaderboards/{id}/around/{player_id}", "\(boardPath)/around/p1?range=1"),
-                (player, "\(boardPath)/player/p1"),
+                ("/api/v1/leaderboards/{id}/around/{player_id}", "\(boardPath)/around/\(board)-p1?range=1"),
+                (player, "\(boardPath)/player/\(board)-p1"),
             ]
             for (template, path) in reads { #expect(try await call(.get, template, path) == 200, "\(path)") }
             #expect(try await call(.get, player, "\(boardPath)/player/nobody") == 404)
