@@ -108,11 +108,19 @@ final class RedisPipelineHandler: ChannelDuplexHandler {
 
     private var pending = CircularBuffer<Pending>()
     private var flushScheduled = false
+    /// Set once the connection closed: a request written after that fails at once.
+    private var closed = false
 
     /// Writes are flushed once per event-loop tick, so the requests of many concurrent callers
     /// that arrive together leave in one syscall.
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = unwrapOutboundIn(data)
+        guard !closed else {
+            let error = RedisError(.io, "connection closed")
+            request.promise.fail(error)
+            promise?.fail(error)
+            return
+        }
         var buffer = context.channel.allocator.buffer(capacity: 64 * request.commands.count)
         for command in request.commands { RESP.encode(command, into: &buffer) }
         pending.append(Pending(expected: request.commands.count, replies: [], promise: request.promise))
@@ -147,6 +155,7 @@ final class RedisPipelineHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        closed = true
         failAll(RedisError(.io, "connection closed"))
         context.fireChannelInactive()
     }

@@ -85,8 +85,12 @@ public final class RedisConnectionPool: Sendable {
 
     private func send(_ commands: [[String]], on channel: any Channel) async throws -> [RedisReply] {
         let promise = channel.eventLoop.makePromise(of: [RedisReply].self)
-        let timeout = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(configuration.connection.timeoutMilliseconds))) {
-            // Closing fails every request still waiting on this connection, this one included.
+        let milliseconds = configuration.connection.timeoutMilliseconds
+        let timeout = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(milliseconds))) {
+            // Fail this request itself (its connection may have closed before the request reached
+            // it, and then nothing else would), and close the connection: that fails every other
+            // request still waiting on it. Completing a completed promise does nothing.
+            promise.fail(RedisError(.io, "no reply within \(milliseconds) ms"))
             channel.close(promise: nil)
         }
         channel.write(RedisRequest(commands: commands, promise: promise), promise: nil)

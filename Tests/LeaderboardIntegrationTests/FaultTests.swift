@@ -18,7 +18,7 @@ import Testing
         var wrong: [String] = []
     }
 
-    @Test func aRedisNodeKilledUnderLoadAndRestartedEmpty() async throws {
+    @Test(.timeLimit(.minutes(2))) func aRedisNodeKilledUnderLoadAndRestartedEmpty() async throws {
         let redis = RedisProcess(port: Int.random(in: 26_000..<27_000))
         try await redis.start()
         defer { redis.kill() }
