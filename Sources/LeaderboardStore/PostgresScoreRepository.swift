@@ -140,21 +140,26 @@ public final class PostgresScoreRepository: Sendable {
 
     /// The archived periods of a board, oldest first.
     public func periods(board id: String) async throws -> [ArchivedPeriod] {
+        try await archivedPeriods(board: id, only: nil)
+    }
+
+    /// One archived period, nil when the board has no such archive (a primary-key lookup: every
+    /// `period=` read asks it).
+    public func period(board id: String, period: Int) async throws -> ArchivedPeriod? {
+        try await archivedPeriods(board: id, only: period).first
+    }
+
+    private func archivedPeriods(board id: String, only period: Int?) async throws -> [ArchivedPeriod] {
         let rows = try await pool.query(
             """
             SELECT period, \(Self.utc("started_at")), \(Self.utc("ended_at")), player_count
-            FROM leaderboard_periods WHERE leaderboard_id = $1 ORDER BY period
+            FROM leaderboard_periods WHERE leaderboard_id = $1 AND ($2::int IS NULL OR period = $2::int) ORDER BY period
             """,
-            [id]
+            [id, period.map(String.init)]
         )
         return try rows.rows.map {
             ArchivedPeriod(period: Int(try $0.int64(0)), startedAt: try $0.text(1), endedAt: try $0.text(2), players: Int(try $0.int64(3)))
         }
-    }
-
-    /// One archived period, nil when the board has no such archive.
-    public func period(board id: String, period: Int) async throws -> ArchivedPeriod? {
-        try await periods(board: id).first { $0.period == period }
     }
 
     static func utc(_ column: String) -> String {
