@@ -154,7 +154,9 @@ public struct LeaderboardRoutes: Sendable {
         default: throw LeaderboardError.invalidRequest("source must be realtime or batch")
         }
         guard let text = query(request, "period") else { return batch ? .snapshot : nil }
-        guard let period = Int(text), period >= 1 else { throw LeaderboardError.invalidRequest("period must be a positive integer") }
+        guard let period = Int(text), (1...Int(Int32.max)).contains(period) else {
+            throw LeaderboardError.invalidRequest("period must be an integer from 1 to \(Int32.max)")
+        }
         try Identifier.check(id, field: "leaderboard id")
         let board = try await service.directory.board(id)
         if period == board.period { return batch ? .snapshot : nil }

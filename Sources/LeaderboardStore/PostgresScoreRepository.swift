@@ -153,7 +153,7 @@ public final class PostgresScoreRepository: Sendable {
         let rows = try await pool.query(
             """
             SELECT period, \(Self.utc("started_at")), \(Self.utc("ended_at")), player_count
-            FROM leaderboard_periods WHERE leaderboard_id = $1 AND ($2::int IS NULL OR period = $2::int) ORDER BY period
+            FROM leaderboard_periods WHERE leaderboard_id = $1 AND ($2::bigint IS NULL OR period = $2::bigint) ORDER BY period
             """,
             [id, period.map(String.init)]
         )

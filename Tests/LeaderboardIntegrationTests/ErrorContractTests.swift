@@ -40,6 +40,7 @@ import Testing
                 ("GET", "/api/v1/leaderboards/\(board)/range?start=1&end=101", nil, 400, "invalid_request"),
                 ("GET", "/api/v1/leaderboards/\(board)/top?source=cache", nil, 400, "invalid_request"),
                 ("GET", "/api/v1/leaderboards/\(board)/top?period=3", nil, 400, "invalid_request"),
+                ("GET", "/api/v1/leaderboards/\(board)/top?period=4611686018427387905", nil, 400, "invalid_request"),
                 ("POST", "/api/v1/leaderboards", #"{"id": "x", "layout": {"strategy": "band", "bounds": [1], "shards": 2}}"#, 400, "invalid_request"),
                 ("POST", "/api/v1/leaderboards/\(board)-missing/reset", "", 404, "leaderboard_not_found"),
                 ("DELETE", "/api/v1/leaderboards/\(board)-missing", nil, 404, "leaderboard_not_found"),
