@@ -140,7 +140,10 @@ let package = Package(
         // Store-level benchmark (Benchmarks/run.sh).
         .executableTarget(
             name: "leaderboard-bench",
-            dependencies: ["LeaderboardApp", "LeaderboardCore", "LeaderboardStore", "RedisClient", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "LeaderboardApp", "LeaderboardCore", "LeaderboardStore", "RedisClient", .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
 

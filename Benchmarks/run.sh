@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Read benchmark of single vs hash-8 vs band-8 boards of N players (default 1,000,000):
-#  1. store level (leaderboard-bench: 64 concurrent callers on RedisRealtimeStore), and Redis
+#  1. store level (leaderboard-bench on RedisRealtimeStore: 1 caller, then 64 concurrent), and Redis
 #     memory per player against one plain sorted set of the same members;
 #  2. redis-benchmark ZREVRANK / ZREVRANGE on the single board's sorted set, as the reference;
 #  3. through HTTP with wrk at 64 connections against the server of scripts/run.sh.
@@ -15,7 +15,11 @@ scripts/services.sh up >/dev/null
 
 echo "== store level (building release)"
 swift build -c release --product leaderboard-bench 2>&1 | grep -E "error" || true
-"$(swift build -c release --show-bin-path)/leaderboard-bench" --players "$players" --seconds "$seconds"
+bench="$(swift build -c release --show-bin-path)/leaderboard-bench"
+echo "-- one caller at a time: what one read costs (latency)"
+"$bench" --players "$players" --seconds "$seconds" --concurrency 1 --no-memory
+echo "-- 64 concurrent callers: throughput"
+"$bench" --players "$players" --seconds "$seconds" --concurrency 64
 
 echo
 echo "== redis-benchmark on the single board's sorted set (64 clients)"

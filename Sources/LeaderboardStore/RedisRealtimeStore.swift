@@ -114,24 +114,57 @@ public final class RedisRealtimeStore: RealtimeStore {
         return replies
     }
 
+    private let rounds = NIOLockedValueBox(0)
+    /// Rounds sent so far (each a parallel set of pipelines, one per node): what a read costs in round trips.
+    public var roundsSent: Int { rounds.withLockedValue { $0 } }
+
     private func send(_ commands: [(node: String, command: [String])]) async throws -> [RedisReply] {
+        if commands.isEmpty { return [] }
+        rounds.withLockedValue { $0 += 1 }
         var byNode: [String: [Int]] = [:]
         for (index, item) in commands.enumerated() { byNode[item.node, default: []].append(index) }
         if byNode.count == 1, let (node, _) = byNode.first {
             return try await pipeline(node, commands.map(\.command))
         }
-        var replies = [RedisReply](repeating: .null, count: commands.count)
-        try await withThrowingTaskGroup(of: ([Int], [RedisReply]).self) { group in
-            for (node, indices) in byNode {
-                let batch = indices.map { commands[$0].command }
-                group.addTask { (indices, try await self.pipeline(node, batch)) }
-            }
-            for try await (indices, answers) in group {
-                for (index, answer) in zip(indices, answers) { replies[index] = answer }
-            }
+        // Every node's pipeline leaves at once (one hop to its connection's event loop each); the
+        // replies are collected as they come and the caller resumes once, when the last arrives.
+        // The round's connections are all on one event loop (the pools put a connection of every
+        // node on every loop), taken in turn, so the round costs one hop there and one back.
+        let firstPool = try pool(commands[0].node)
+        let loop = firstPool.loops[loopTurn.withLockedValue { turn in
+            turn = (turn &+ 1) & Int.max
+            return turn
+        } % firstPool.loops.count]
+        var requests: [(node: String, lane: RedisConnectionPool.Lane, indices: [Int])] = []
+        for (node, indices) in byNode { requests.append((node, try await pool(node).lane(on: loop), indices)) }
+        let started = DispatchTime.now().uptimeNanoseconds
+        let metrics = nodeMetrics
+        let total = commands.count
+        return try await withCheckedThrowingContinuation { continuation in
+            let collector = RoundCollector(count: requests.count, size: total, continuation: continuation)
+            RedisConnectionPool.Lane.send(
+                requests.map { request in
+                    let node = request.node
+                    let indices = request.indices
+                    return (
+                        request.lane, indices.map { commands[$0].command },
+                        { result in
+                            switch result {
+                            case .success(let replies):
+                                metrics[node]?.latency.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
+                                collector.deliver(indices, replies)
+                            case .failure(let error):
+                                metrics[node]?.errors.increment()
+                                collector.fail(error)
+                            }
+                        }
+                    )
+                }
+            )
         }
-        return replies
     }
+
+    private let loopTurn = NIOLockedValueBox(0)
 
     private func pool(_ node: String) throws -> RedisConnectionPool {
         guard let pool = nodes[node] else { throw RealtimeStoreError.unknownNode(node) }
@@ -494,19 +527,42 @@ public final class RedisRealtimeStore: RealtimeStore {
             return within(rank) ? (home.score, rank, home.username, ahead, sizes.reduce(0, +)) : nil
         }
 
-        // One sorted set, or hash shards: the player's shard first.
         let home = shards[board.router.shard(player: player, score: 0)]
-        let first = try await round([
-            (home.node, ["EXISTS", home.meta]), (home.node, ["ZSCORE", home.key, player]), (home.node, [rankCommand, home.key, player]),
-            (home.node, ["HGET", RedisKeys.playerInfo(player), "username"]), (home.node, ["ZCARD", home.key]),
-        ])
-        try check(first)
-        guard first[0].integer == 1 else { throw RealtimeStoreError.boardMissing(board.config.id) }
-        guard let score = first[1].string.flatMap(Self.score), let ownRank = first[2].integer else { return nil }
+        if shards.count == 1 {
+            // One sorted set: one pipeline.
+            let first = try await round([
+                (home.node, ["EXISTS", home.meta]), (home.node, ["ZSCORE", home.key, player]), (home.node, [rankCommand, home.key, player]),
+                (home.node, ["HGET", RedisKeys.playerInfo(player), "username"]), (home.node, ["ZCARD", home.key]),
+            ])
+            try check(first)
+            guard first[0].integer == 1 else { throw RealtimeStoreError.boardMissing(board.config.id) }
+            guard let score = first[1].string.flatMap(Self.score), let ownRank = first[2].integer else { return nil }
+            let rank = Int(ownRank) + 1
+            return within(rank) ? (score, rank, first[3].string, [Int(ownRank)], Int(first[4].integer ?? 0)) : nil
+        }
+        // Hash shards: the player's node first (its score and rank on its shard, and the counts
+        // ahead of it on the node's other shards, in one script), then the other nodes' counts.
+        let neighbours = shards.filter { $0.node == home.node && $0.index != home.index }
+        let keys = ([home] + neighbours).flatMap { [$0.key, $0.meta] }
+        let reply = try await round([(home.node, ["EVAL", Scripts.locateHome, String(keys.count)] + keys + [order.rawValue, player])])
+        try check(reply)
+        guard let items = reply[0].array, let homeSize = items.first?.integer else {
+            throw RedisError(.protocolViolation, "unexpected reply of the locate script")
+        }
+        if homeSize < 0 { throw RealtimeStoreError.boardMissing(board.config.id) }
+        if items.count == 1 { return nil }
+        guard items.count == 4 + 2 * neighbours.count, let score = items[1].string.flatMap(Self.score), let ownRank = items[2].integer else {
+            throw RedisError(.protocolViolation, "unexpected reply of the locate script")
+        }
+        let username = items[3].string.flatMap { $0.isEmpty ? nil : $0 }
         var ahead = [Int](repeating: 0, count: shards.count)
         ahead[home.index] = Int(ownRank)
-        var total = Int(first[4].integer ?? 0)
-        let others = shards.filter { $0.index != home.index }
+        var total = Int(homeSize)
+        for (offset, shard) in neighbours.enumerated() {
+            total += Int(items[4 + 2 * offset].integer ?? 0)
+            ahead[shard.index] = Int(items[5 + 2 * offset].integer ?? 0)
+        }
+        let others = shards.filter { $0.node != home.node }
         if !others.isEmpty {
             let counts = try await countsAhead(board, others, pivots: [RankedMember(playerID: player, score: score)])
             for (shard, row) in zip(others, counts) {
@@ -515,36 +571,63 @@ public final class RedisRealtimeStore: RealtimeStore {
             }
         }
         let rank = ahead.reduce(0, +) + 1
-        return within(rank) ? (score, rank, first[3].string, ahead, total) : nil
+        return within(rank) ? (score, rank, username, ahead, total) : nil
     }
 
     /// For each of `shards`, its size and how many of its members rank ahead of each pivot: one
     /// script call per node, all nodes at once.
     func countsAhead(_ board: StoredBoard, _ shards: [Shard], pivots: [RankedMember]) async throws -> [(size: Int, counts: [Int])] {
+        let arguments = [board.config.sortOrder.rawValue] + pivots.flatMap { [String($0.score), $0.playerID] }
+        return try await perNode(board, shards, script: Scripts.countAhead, arguments: arguments) { items in
+            let values = items.compactMap(\.integer)
+            guard values.count == items.count, values.count == pivots.count + 1 else {
+                throw RedisError(.protocolViolation, "unexpected reply of the count script")
+            }
+            return (Int(values[0]), values.dropFirst().map { Int($0) })
+        }
+    }
+
+    /// Runs `script` once per node over the given shards of the board (KEYS = zset, meta of each
+    /// of the node's shards), all nodes at once, and decodes each shard's part of the reply; a
+    /// shard whose part is {-1} lost its metadata.
+    func perNode<T>(
+        _ board: StoredBoard, _ shards: [Shard], script: String, arguments: [String], decode: ([RedisReply]) throws -> T
+    ) async throws -> [T] {
         var byNode: [String: [Shard]] = [:]
         for shard in shards { byNode[shard.node, default: []].append(shard) }
         let nodesInOrder = byNode.keys.sorted()
-        let arguments = [board.config.sortOrder.rawValue] + pivots.flatMap { [String($0.score), $0.playerID] }
         let replies = try await round(
             nodesInOrder.map { node in
                 let keys = byNode[node]!.flatMap { [$0.key, $0.meta] }
-                return (node, ["EVAL", Scripts.countAhead, String(keys.count)] + keys + arguments)
+                return (node, ["EVAL", script, String(keys.count)] + keys + arguments)
             }
         )
         try check(replies)
-        var rows: [Int: (size: Int, counts: [Int])] = [:]
+        var answers: [Int: T] = [:]
         for (node, reply) in zip(nodesInOrder, replies) {
             guard let perShard = reply.array, perShard.count == byNode[node]!.count else {
-                throw RedisError(.protocolViolation, "unexpected reply of the count script")
+                throw RedisError(.protocolViolation, "unexpected reply of a per-node script")
             }
             for (shard, item) in zip(byNode[node]!, perShard) {
-                guard let values = item.array?.compactMap(\.integer), values.count == pivots.count + 1, values[0] >= 0 else {
-                    throw RealtimeStoreError.boardMissing(board.config.id)
-                }
-                rows[shard.index] = (Int(values[0]), values.dropFirst().map { Int($0) })
+                let items = item.array ?? []
+                if items.count == 1, items[0].integer == -1 { throw RealtimeStoreError.boardMissing(board.config.id) }
+                answers[shard.index] = try decode(items)
             }
         }
-        return shards.map { rows[$0.index]! }
+        return shards.map { answers[$0.index]! }
+    }
+
+    /// The last board size a deep range read saw, as the next one's estimate (only a hint: a
+    /// wrong one costs rounds, never correctness).
+    private let sizeHints = NIOLockedValueBox<[String: Int]>([:])
+
+    func boardSizeHint(_ board: String) -> Int? { sizeHints.withLockedValue { $0[board] } }
+
+    func noteBoardSize(_ board: String, _ size: Int) {
+        sizeHints.withLockedValue { hints in
+            if hints.count > 10_000 { hints.removeAll() }
+            hints[board] = size
+        }
     }
 
     /// Shard-local positions first…last (inclusive) of several shards, scores only (no usernames), in one round.
@@ -667,6 +750,38 @@ struct ShardWindowReader: ShardReader {
 
     var shardCount: Int { shards.count }
 
+    func probe(start: Int, spacing: Int, count: Int) async throws -> [ShardProbe] {
+        let hint = store.boardSizeHint(board.config.id)
+        let probes = try await store.perNode(
+            board, shards, script: Scripts.probe,
+            arguments: [board.config.sortOrder.rawValue, String(start), String(hint ?? 0), String(shards.count), String(spacing), String(count)]
+        ) { items in
+            guard let size = items.first?.integer, (items.count - 1) % 3 == 0 else { throw RedisError(.protocolViolation, "unexpected reply of the probe script") }
+            var members: [(position: Int, member: RankedMember)] = []
+            var index = 1
+            while index < items.count {
+                guard let position = items[index].integer, let player = items[index + 1].string,
+                    let score = items[index + 2].string.flatMap(RedisRealtimeStore.score)
+                else { throw RedisError(.protocolViolation, "unexpected member in the probe script's reply") }
+                members.append((Int(position), RankedMember(playerID: player, score: score)))
+                index += 3
+            }
+            return ShardProbe(size: Int(size), members: members)
+        }
+        store.noteBoardSize(board.config.id, probes.reduce(0) { $0 + $1.size })
+        return probes
+    }
+
+    func scoreCounts(of scores: [Int64]) async throws -> [[ScoreCount]] {
+        try await store.perNode(board, shards, script: Scripts.countBounds, arguments: [board.config.sortOrder.rawValue] + scores.map(String.init)) { items in
+            let values = items.compactMap(\.integer)
+            guard values.count == items.count, values.count == 1 + 2 * scores.count else {
+                throw RedisError(.protocolViolation, "unexpected reply of the count script")
+            }
+            return scores.indices.map { ScoreCount(better: Int(values[1 + 2 * $0]), equal: Int(values[2 + 2 * $0])) }
+        }
+    }
+
     func members(in ranges: [Range<Int>]) async throws -> (sizes: [Int?], lists: [[RankedMember]]) {
         let asked = zip(shards, ranges).filter { !$0.1.isEmpty }.map { ($0.0, $0.1.lowerBound, $0.1.upperBound - 1) }
         let windows = try await store.readWindows(asked, board)
@@ -677,5 +792,41 @@ struct ShardWindowReader: ShardReader {
             lists[shard.index] = window.members
         }
         return (sizes, lists)
+    }
+}
+
+/// Gathers the replies of one round's pipelines (each delivered on its connection's event loop)
+/// and resumes the waiting caller once: with every reply in place, or with the first failure.
+private final class RoundCollector: Sendable {
+    private struct State {
+        var pending: Int
+        var replies: [RedisReply]
+        var continuation: CheckedContinuation<[RedisReply], any Error>?
+    }
+
+    private let state: NIOLockedValueBox<State>
+
+    init(count: Int, size: Int, continuation: CheckedContinuation<[RedisReply], any Error>) {
+        state = NIOLockedValueBox(State(pending: count, replies: [RedisReply](repeating: .null, count: size), continuation: continuation))
+    }
+
+    func deliver(_ indices: [Int], _ answers: [RedisReply]) {
+        let finished = state.withLockedValue { state -> (CheckedContinuation<[RedisReply], any Error>, [RedisReply])? in
+            guard state.continuation != nil else { return nil }
+            for (index, answer) in zip(indices, answers) { state.replies[index] = answer }
+            state.pending -= 1
+            guard state.pending == 0, let continuation = state.continuation else { return nil }
+            state.continuation = nil
+            return (continuation, state.replies)
+        }
+        if let (continuation, replies) = finished { continuation.resume(returning: replies) }
+    }
+
+    func fail(_ error: any Error) {
+        let waiting = state.withLockedValue { state -> CheckedContinuation<[RedisReply], any Error>? in
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        waiting?.resume(throwing: error)
     }
 }

@@ -114,15 +114,37 @@ enum Scripts {
         return 0
         """
 
+    /// Lua: how many members of zset `key` (of `total` members) rank strictly ahead of (score,
+    /// player) in the board's order, with the tie rule: equal scores rank by player id, descending
+    /// on a desc board and ascending on an asc board, compared as bytes (never by the server's
+    /// locale). Needs ``lessByBytes``.
+    static let aheadOf = """
+        local function ahead(key, total, desc, score, player)
+          local below = redis.call('ZCOUNT', key, '-inf', '(' .. score)
+          local equal = redis.call('ZCOUNT', key, score, score)
+          -- members with this score sit at ascending positions below .. below + equal - 1, by bytes
+          local lo, hi = 0, equal
+          while lo < hi do
+            local mid = math.floor((lo + hi) / 2)
+            if less(redis.call('ZRANGE', key, below + mid, below + mid)[1], player) then lo = mid + 1 else hi = mid end
+          end
+          if desc then
+            local same = 0
+            if lo < equal and redis.call('ZRANGE', key, below + lo, below + lo)[1] == player then same = 1 end
+            return (total - below - equal) + (equal - lo - same)
+          end
+          return below + lo
+        end
+        """
+
     /// For each shard given and each pivot (score, player): how many of the shard's members rank
-    /// strictly ahead of the pivot in the board's order, with the tie rule: equal scores rank by
-    /// player id, descending on a desc board and ascending on an asc board, compared as bytes
-    /// (never by the server's locale).
+    /// strictly ahead of the pivot in the board's order (see ``aheadOf``).
     /// KEYS = zset, meta of each shard (pairs); ARGV[1] = order, then score/player pairs.
     /// Returns, per shard, {size, count for each pivot}, or {-1} when its metadata is missing.
     static let countAhead = """
         local desc = ARGV[1] == 'desc'
         \(lessByBytes)
+        \(aheadOf)
         local result = {}
         for k = 1, #KEYS, 2 do
           local key = KEYS[k]
@@ -131,23 +153,105 @@ enum Scripts {
           else
             local total = redis.call('ZCARD', key)
             local out = {total}
-            for j = 2, #ARGV, 2 do
-              local score, player = ARGV[j], ARGV[j + 1]
-              local below = redis.call('ZCOUNT', key, '-inf', '(' .. score)
-              local equal = redis.call('ZCOUNT', key, score, score)
-              -- members with this score sit at ascending positions below .. below + equal - 1, by bytes
-              local lo, hi = 0, equal
-              while lo < hi do
-                local mid = math.floor((lo + hi) / 2)
-                if less(redis.call('ZRANGE', key, below + mid, below + mid)[1], player) then lo = mid + 1 else hi = mid end
+            for j = 2, #ARGV, 2 do out[#out + 1] = ahead(key, total, desc, ARGV[j], ARGV[j + 1]) end
+            result[#result + 1] = out
+          end
+        end
+        return result
+        """
+
+    /// Where a player stands on its own shard, and how many members of the other shards on the
+    /// same node rank ahead of it: the first round of a rank read on a hash board (the other
+    /// nodes are asked with ``countAhead`` once the score is known).
+    /// KEYS[1], KEYS[2] = the player's shard zset and meta, then zset, meta of the node's other
+    /// shards; ARGV = order, player. Returns {size, score, rank, username, then size and count
+    /// ahead of each other shard}; {-1} when a shard's metadata is missing; {size} when the
+    /// player is absent.
+    static let locateHome = """
+        local desc = ARGV[1] == 'desc'
+        local player = ARGV[2]
+        for k = 2, #KEYS, 2 do
+          if redis.call('EXISTS', KEYS[k]) == 0 then return {-1} end
+        end
+        local total = redis.call('ZCARD', KEYS[1])
+        local score = redis.call('ZSCORE', KEYS[1], player)
+        if not score then return {total} end
+        local rank
+        if desc then rank = redis.call('ZREVRANK', KEYS[1], player) else rank = redis.call('ZRANK', KEYS[1], player) end
+        local out = {total, score, rank, redis.call('HGET', 'player:' .. player .. ':info', 'username') or ''}
+        \(lessByBytes)
+        \(aheadOf)
+        for k = 3, #KEYS, 2 do
+          local size = redis.call('ZCARD', KEYS[k])
+          out[#out + 1] = size
+          out[#out + 1] = ahead(KEYS[k], size, desc, score, player)
+        end
+        return out
+        """
+
+    /// The first round of locating a deep rank on a hash board: each shard's size and a few of its
+    /// members, `spacing` apart, centred where the board's position `start` should fall in it (its
+    /// share of the board). KEYS = zset, meta of each shard (pairs); ARGV = order, start, board
+    /// size (0 = unknown: this shard's size times the shard count), shard count, spacing, members.
+    /// Returns, per shard, {size, position, member, score, …} (positions 0-based in the board's
+    /// order, ascending, distinct), or {-1} when its metadata is missing.
+    static let probe = """
+        local desc = ARGV[1] == 'desc'
+        local start, board, shards = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+        local spacing, count = tonumber(ARGV[5]), tonumber(ARGV[6])
+        local result = {}
+        for k = 1, #KEYS, 2 do
+          local key = KEYS[k]
+          if redis.call('EXISTS', KEYS[k + 1]) == 0 then
+            result[#result + 1] = {-1}
+          else
+            local size = redis.call('ZCARD', key)
+            local out = {size}
+            local total = board
+            if total <= 0 then total = size * shards end
+            if size > 0 then
+              local center = math.floor(start * size / math.max(total, 1))
+              local previous = -1
+              for j = 0, count - 1 do
+                local offset = math.floor((2 * j - (count - 1)) * spacing / 2)
+                local position = math.min(math.max(center + offset, 0), size - 1)
+                if position > previous then
+                  local item
+                  if desc then item = redis.call('ZREVRANGE', key, position, position, 'WITHSCORES')
+                  else item = redis.call('ZRANGE', key, position, position, 'WITHSCORES') end
+                  out[#out + 1] = position
+                  out[#out + 1] = item[1]
+                  out[#out + 1] = item[2]
+                  previous = position
+                end
               end
-              if desc then
-                local same = 0
-                if lo < equal and redis.call('ZRANGE', key, below + lo, below + lo)[1] == player then same = 1 end
-                out[#out + 1] = (total - below - equal) + (equal - lo - same)
-              else
-                out[#out + 1] = below + lo
-              end
+            end
+            result[#result + 1] = out
+          end
+        end
+        return result
+        """
+
+    /// For each shard given and each score: how many of its members have a better score in the
+    /// board's order, and how many have exactly that score (cheap bounds on a count ahead).
+    /// KEYS = zset, meta of each shard (pairs); ARGV[1] = order, then scores.
+    /// Returns, per shard, {size, better, equal for each score}, or {-1} when its metadata is missing.
+    static let countBounds = """
+        local desc = ARGV[1] == 'desc'
+        local result = {}
+        for k = 1, #KEYS, 2 do
+          local key = KEYS[k]
+          if redis.call('EXISTS', KEYS[k + 1]) == 0 then
+            result[#result + 1] = {-1}
+          else
+            local out = {redis.call('ZCARD', key)}
+            for j = 2, #ARGV do
+              local score = ARGV[j]
+              local better
+              if desc then better = redis.call('ZCOUNT', key, '(' .. score, '+inf')
+              else better = redis.call('ZCOUNT', key, '-inf', '(' .. score) end
+              out[#out + 1] = better
+              out[#out + 1] = redis.call('ZCOUNT', key, score, score)
             end
             result[#result + 1] = out
           end

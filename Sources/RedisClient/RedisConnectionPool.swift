@@ -49,28 +49,102 @@ public final class RedisConnectionPool: Sendable {
     }
 
     public let configuration: Configuration
-    private let group: any EventLoopGroup
+    /// The event loops connections live on: connection i on loops[i % loops.count], so a caller
+    /// that asks several servers at once can use connections of one loop (one hop there, one
+    /// flush, replies gathered on one thread).
+    public let loops: [any EventLoop]
     private let slots: NIOLockedValueBox<[Slot]>
     private let counter = NIOLockedValueBox(0)
     private let closed = NIOLockedValueBox(false)
 
     public init(configuration: Configuration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.configuration = configuration
-        self.group = group
-        self.slots = NIOLockedValueBox(Array(repeating: .empty, count: max(1, configuration.poolSize)))
+        var loops: [any EventLoop] = []
+        for loop in group.makeIterator() { loops.append(loop) }
+        self.loops = loops.isEmpty ? [group.next()] : loops
+        self.slots = NIOLockedValueBox(Array(repeating: .empty, count: max(self.loops.count, configuration.poolSize)))
     }
 
     /// Sends the commands as one pipeline on one connection and returns the replies in order.
     /// Error replies are returned in place; connection failures and timeouts throw ``RedisError``.
     public func pipeline(_ commands: [[String]]) async throws -> [RedisReply] {
         if commands.isEmpty { return [] }
-        let channel = try await channel()
-        return try await send(commands, on: channel)
+        let lane = try await lane()
+        return try await withCheckedThrowingContinuation { continuation in
+            lane.send(commands) { continuation.resume(with: $0) }
+        }
     }
 
     /// Sends one command and returns its reply.
     public func command(_ arguments: String...) async throws -> RedisReply {
         try await pipeline([arguments])[0]
+    }
+
+    /// A connection to send on without waiting: for callers that ask several servers at once and
+    /// collect the replies as they come (see ``Lane/send(_:completion:)``).
+    public func lane(on loop: (any EventLoop)? = nil) async throws -> Lane {
+        Lane(channel: try await channel(on: loop), timeoutMilliseconds: configuration.connection.timeoutMilliseconds)
+    }
+
+    /// One connection of a pool.
+    public struct Lane: Sendable {
+        let channel: any Channel
+        let timeoutMilliseconds: Int
+
+        /// Sends the commands as one pipeline and calls `completion` once, on the connection's
+        /// event loop, with the replies in order or a ``RedisError``.
+        ///
+        /// Everything (the write, the timeout, the completion) is set up in one hop to the event
+        /// loop. A request that gets no answer within the timeout fails, and closes its connection
+        /// (a pipeline that lost its place cannot be reused), failing what was in flight on it.
+        public func send(_ commands: [[String]], completion: @escaping @Sendable (Result<[RedisReply], any Error>) -> Void) {
+            let channel = self.channel
+            let milliseconds = timeoutMilliseconds
+            let loop = channel.eventLoop
+            let submit = {
+                guard channel.isActive else {
+                    completion(.failure(RedisError(.io, "connection closed")))
+                    return
+                }
+                let promise = loop.makePromise(of: [RedisReply].self)
+                let timeout = loop.scheduleTask(in: .milliseconds(Int64(milliseconds))) {
+                    promise.fail(RedisError(.io, "no reply within \(milliseconds) ms"))
+                    channel.close(promise: nil)
+                }
+                promise.futureResult.whenComplete { result in
+                    timeout.cancel()
+                    completion(result.mapError { $0 is RedisError ? $0 : RedisError(.io, "\($0)") })
+                }
+                channel.write(RedisRequest(commands: commands, promise: promise), promise: nil)
+            }
+            if loop.inEventLoop { submit() } else { loop.execute(submit) }
+        }
+
+        /// Sends each pipeline on its lane, with one hop to each event loop involved (see
+        /// ``send(_:completion:)``).
+        public static func send(
+            _ requests: [(lane: Lane, commands: [[String]], completion: @Sendable (Result<[RedisReply], any Error>) -> Void)]
+        ) {
+            var byLoop: [ObjectIdentifier: [Int]] = [:]
+            var order: [ObjectIdentifier] = []
+            for (index, request) in requests.enumerated() {
+                let key = ObjectIdentifier(request.lane.channel.eventLoop)
+                if byLoop[key] == nil { order.append(key) }
+                byLoop[key, default: []].append(index)
+            }
+            for key in order {
+                let indices = byLoop[key]!
+                let loop = requests[indices[0]].lane.channel.eventLoop
+                let batch = indices.map { requests[$0] }
+                if loop.inEventLoop {
+                    for request in batch { request.lane.send(request.commands, completion: request.completion) }
+                } else {
+                    loop.execute {
+                        for request in batch { request.lane.send(request.commands, completion: request.completion) }
+                    }
+                }
+            }
+        }
     }
 
     /// Closes every connection.
@@ -84,23 +158,9 @@ public final class RedisConnectionPool: Sendable {
     }
 
     private func send(_ commands: [[String]], on channel: any Channel) async throws -> [RedisReply] {
-        let promise = channel.eventLoop.makePromise(of: [RedisReply].self)
-        let milliseconds = configuration.connection.timeoutMilliseconds
-        let timeout = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(milliseconds))) {
-            // Fail this request itself (its connection may have closed before the request reached
-            // it, and then nothing else would), and close the connection: that fails every other
-            // request still waiting on it. Completing a completed promise does nothing.
-            promise.fail(RedisError(.io, "no reply within \(milliseconds) ms"))
-            channel.close(promise: nil)
-        }
-        channel.write(RedisRequest(commands: commands, promise: promise), promise: nil)
-        defer { timeout.cancel() }
-        do {
-            return try await promise.futureResult.get()
-        } catch let error as RedisError {
-            throw error
-        } catch {
-            throw RedisError(.io, "\(error)")
+        let lane = Lane(channel: channel, timeoutMilliseconds: configuration.connection.timeoutMilliseconds)
+        return try await withCheckedThrowingContinuation { continuation in
+            lane.send(commands) { continuation.resume(with: $0) }
         }
     }
 
@@ -110,13 +170,21 @@ public final class RedisConnectionPool: Sendable {
         case connect(EventLoopPromise<any Channel>)
     }
 
-    private func channel() async throws -> any Channel {
+    /// A connection, on `loop` when given (one of ``loops``), else any; round-robin among candidates.
+    private func channel(on loop: (any EventLoop)? = nil) async throws -> any Channel {
         guard !closed.withLockedValue({ $0 }) else { throw RedisError(.connection, "the pool is shut down") }
-        let index = counter.withLockedValue { counter -> Int in
+        let slotCount = slots.withLockedValue { $0.count }
+        let turn = counter.withLockedValue { counter -> Int in
             counter = (counter &+ 1) & Int.max
             return counter
-        } % max(1, configuration.poolSize)
-        let group = self.group
+        }
+        var index = turn % slotCount
+        if let loop, let home = loops.firstIndex(where: { $0 === loop }) {
+            // Slots home, home + loops.count, …: the connections of that loop.
+            let perLoop = (slotCount - home + loops.count - 1) / loops.count
+            index = home + (turn % max(1, perLoop)) * loops.count
+        }
+        let loopOfSlot = loops[index % loops.count]
         let action = slots.withLockedValue { slots -> Acquire in
             switch slots[index] {
             case .ready(let channel) where channel.isActive:
@@ -124,7 +192,7 @@ public final class RedisConnectionPool: Sendable {
             case .connecting(let future):
                 return .wait(future)
             default:
-                let promise = group.next().makePromise(of: (any Channel).self)
+                let promise = loopOfSlot.makePromise(of: (any Channel).self)
                 slots[index] = .connecting(promise.futureResult)
                 return .connect(promise)
             }
@@ -138,7 +206,7 @@ public final class RedisConnectionPool: Sendable {
             }
         case .connect(let promise):
             do {
-                let channel = try await connect()
+                let channel = try await connect(on: loopOfSlot)
                 slots.withLockedValue { $0[index] = .ready(channel) }
                 promise.succeed(channel)
                 return channel
@@ -151,11 +219,11 @@ public final class RedisConnectionPool: Sendable {
     }
 
     /// Connects, authenticates and selects the database.
-    private func connect() async throws -> any Channel {
+    private func connect(on loop: any EventLoop) async throws -> any Channel {
         let settings = configuration.connection
         let channel: any Channel
         do {
-            channel = try await ClientBootstrap(group: group)
+            channel = try await ClientBootstrap(group: loop)
                 .channelOption(ChannelOptions.socketOption(.so_keepalive), value: 1)
                 .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
                 .connectTimeout(.milliseconds(Int64(settings.timeoutMilliseconds)))

@@ -3,6 +3,8 @@ import LeaderboardApp
 import LeaderboardCore
 import LeaderboardStore
 import Logging
+import NIOCore
+import NIOPosix
 import RedisClient
 
 // Store-level read benchmark of single vs hash-8 vs band-8 boards of N players, and Redis memory
@@ -13,9 +15,13 @@ import RedisClient
 // board, a whole sync pass, SyncFromDatabase of one shard and of the whole board, and catch-up
 // after a shard's data and metadata vanish (run by Benchmarks/sync.sh, which adds the COPY reference).
 //
-//   leaderboard-bench [--players N] [--seconds S] [--concurrency C] [--config PATH] [--sync]
+//   leaderboard-bench [--players N] [--seconds S] [--concurrency C] [--config PATH] [--sync] [--no-memory] [--ops rank,top,around,range]
+//   (NIO_EXECUTOR=1: the NIO event loops serve as Swift's global executor, as in the server)
 
 let arguments = CommandLine.arguments
+if ProcessInfo.processInfo.environment["NIO_EXECUTOR"] == "1" {
+    print("NIO event loops as the global executor: \(NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor())")
+}
 func option(_ name: String, _ fallback: Int) -> Int {
     guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count, let value = Int(arguments[index + 1]) else { return fallback }
     return value
@@ -76,15 +82,14 @@ for (name, layoutText) in boards {
     print("loaded \(name): \(players) players in \(ContinuousClock.now - started)")
 }
 
-/// Runs `operation` from `concurrency` tasks for `seconds`; returns ops/s, p50 and p99 in ms.
-func measure(_ operation: @escaping @Sendable (Int) async throws -> Void) async throws -> (rate: Double, p50: Double, p99: Double) {
-    let deadline = ContinuousClock.now + .seconds(seconds)
-    let started = ContinuousClock.now
-    let samples = try await withThrowingTaskGroup(of: [Double].self) { group in
+/// Runs `operation` from `concurrency` tasks for `duration`; returns each call's latency in ms.
+func sample(for duration: Duration, _ operation: @escaping @Sendable (Int) async throws -> Void) async throws -> [Double] {
+    let deadline = ContinuousClock.now + duration
+    return try await withThrowingTaskGroup(of: [Double].self) { group in
         for task in 0..<concurrency {
             group.addTask {
                 var latencies: [Double] = []
-                var step = task
+                var step = task &+ Int.random(in: 0..<1_000_000)
                 while ContinuousClock.now < deadline {
                     let begin = ContinuousClock.now
                     try await operation(step)
@@ -97,11 +102,8 @@ func measure(_ operation: @escaping @Sendable (Int) async throws -> Void) async 
         }
         var all: [Double] = []
         for try await part in group { all += part }
-        return all.sorted()
+        return all
     }
-    let elapsed = ContinuousClock.now - started
-    let total = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    return (Double(samples.count) / total, samples[samples.count / 2], samples[min(samples.count - 1, samples.count * 99 / 100)])
 }
 
 func seconds(_ duration: Duration) -> Double {
@@ -158,27 +160,69 @@ if syncMode {
 }
 
 print("store level: \(concurrency) concurrent callers, \(seconds) s per row, \(players) players per board")
-print("board          operation           ops/s     p50 ms   p99 ms")
+print("The boards of one operation are measured interleaved (slices of 100 ms in turn), so a machine whose")
+print("speed drifts (a shared VM) affects them alike; 'rounds' = parallel Redis round trips per call.")
+print("board          operation          rounds     ops/s    p50 ms   p99 ms")
 let realtime = service.realtime
-for (name, _) in boards {
-    let board = try await service.directory.board(name)
-    let operations: [(String, @Sendable (Int) async throws -> Void)] = [
-        ("player rank", { step in _ = try await realtime.player(board, playerID: playerID((step &* 7919) % players)) }),
-        ("top 100", { _ in _ = try await realtime.range(board, start: 1, end: 100) }),
-        ("top 50", { _ in _ = try await realtime.range(board, start: 1, end: 50) }),
-        ("around ±5", { step in _ = try await realtime.around(board, playerID: playerID((step &* 7919) % players), radius: 5) }),
-        ("range 50 @500k", { _ in _ = try await realtime.range(board, start: players / 2, end: players / 2 + 49) }),
-    ]
-    for (operation, body) in operations {
-        let result = try await measure(body)
+let store = realtime as? RedisRealtimeStore
+/// --ops rank,top,range: only the operations whose names start with one of these.
+let opsFilter = arguments.firstIndex(of: "--ops").map { arguments[$0 + 1].split(separator: ",").map { $0 == "rank" ? "player rank" : String($0) } }
+let operationNames = ["player rank", "top 100", "top 50", "around ±5", "range 50 @500k"]
+func operation(_ name: String, _ board: StoredBoard) -> @Sendable (Int) async throws -> Void {
+    switch name {
+    case "player rank": return { step in _ = try await realtime.player(board, playerID: playerID((step &* 7919) % players)) }
+    case "top 100": return { _ in _ = try await realtime.range(board, start: 1, end: 100) }
+    case "top 50": return { _ in _ = try await realtime.range(board, start: 1, end: 50) }
+    case "around ±5": return { step in _ = try await realtime.around(board, playerID: playerID((step &* 7919) % players), radius: 5) }
+    default: return { _ in _ = try await realtime.range(board, start: players / 2, end: players / 2 + 49) }
+    }
+}
+var storedBoards: [StoredBoard] = []
+for (name, _) in boards { storedBoards.append(try await service.directory.board(name)) }
+var p50s: [String: Double] = [:]
+for name in operationNames where opsFilter.map({ filter in filter.contains { name.hasPrefix($0) } }) ?? true {
+    var samples = [[Double]](repeating: [], count: storedBoards.count)
+    var spent = [Double](repeating: 0, count: storedBoards.count)
+    var rounds = [Int](repeating: 0, count: storedBoards.count)
+    for (index, board) in storedBoards.enumerated() {
+        let before = store?.roundsSent ?? 0
+        try await operation(name, board)(1)
+        rounds[index] = (store?.roundsSent ?? 0) - before
+    }
+    let slices = max(1, seconds * 10)
+    for _ in 0..<slices {
+        for (index, board) in storedBoards.enumerated() {
+            let begin = ContinuousClock.now
+            samples[index] += try await sample(for: .milliseconds(100), operation(name, board))
+            spent[index] += seconds(ContinuousClock.now - begin)
+        }
+    }
+    for (index, board) in storedBoards.enumerated() {
+        let sorted = samples[index].sorted()
+        let p50 = sorted[sorted.count / 2]
+        p50s[board.config.id + "/" + name] = p50
         print(
-            name.padding(toLength: 15, withPad: " ", startingAt: 0) + operation.padding(toLength: 17, withPad: " ", startingAt: 0)
-                + String(format: "%9.0f %9.2f %8.2f", result.rate, result.p50, result.p99)
+            board.config.id.padding(toLength: 15, withPad: " ", startingAt: 0) + name.padding(toLength: 17, withPad: " ", startingAt: 0)
+                + String(format: "%6d %10.0f %9.3f %8.3f", rounds[index], Double(sorted.count) / spent[index], p50, sorted[min(sorted.count - 1, sorted.count * 99 / 100)])
         )
+    }
+}
+print("targets (p50 ratios): sharded rank / single rank <= 2; range 50 @500k / top 50 of the same board <= 3")
+for (name, _) in boards {
+    if let rank = p50s[name + "/player rank"], let single = p50s["bench-single/player rank"] {
+        print(String(format: "  %@ rank / single rank: %.2f", name, rank / single))
+    }
+    if let range = p50s[name + "/range 50 @500k"], let top = p50s[name + "/top 50"] {
+        print(String(format: "  %@ range @500k / its top 50: %.2f", name, range / top))
     }
 }
 
 // Memory: every shard key of each board against one plain sorted set of the same members.
+if arguments.contains("--no-memory") {
+    writer.cancel()
+    await system.close()
+    exit(0)
+}
 print("memory (MEMORY USAGE, exact)")
 var plain: Int64 = 0
 do {

@@ -29,6 +29,32 @@ final class MemoryShards: ShardReader, @unchecked Sendable {
         }
     }
 
+    /// The model probes around each shard's exact share of `start` (a reader only estimates it).
+    func probe(start: Int, spacing: Int, count: Int) async throws -> [ShardProbe] {
+        let total = shards.reduce(0) { $0 + $1.count }
+        return shards.map { shard in
+            guard !shard.isEmpty else { return ShardProbe(size: 0, members: []) }
+            let center = total == 0 ? 0 : start * shard.count / total
+            var positions: [Int] = []
+            for j in 0..<count {
+                let position = min(max(center + (2 * j - (count - 1)) * spacing / 2, 0), shard.count - 1)
+                if position > (positions.last ?? -1) { positions.append(position) }
+            }
+            return ShardProbe(size: shard.count, members: positions.map { ($0, shard[$0]) })
+        }
+    }
+
+    func scoreCounts(of scores: [Int64]) async throws -> [[ScoreCount]] {
+        shards.map { shard in
+            scores.map { score in
+                ScoreCount(
+                    better: shard.filter { order == .desc ? $0.score > score : $0.score < score }.count,
+                    equal: shard.filter { $0.score == score }.count
+                )
+            }
+        }
+    }
+
     func members(in ranges: [Range<Int>]) async throws -> (sizes: [Int?], lists: [[RankedMember]]) {
         (
             zip(shards, ranges).map { $1.isEmpty ? nil : $0.count },
@@ -77,7 +103,31 @@ final class MemoryShards: ShardReader, @unchecked Sendable {
         let result = try await WindowLocator(order: .desc).window(start: 100_000, count: 50, reader: shards)
         let sorted = members.sorted { SortOrder.desc.precedes(($0.score, $0.playerID), ($1.score, $1.playerID)) }
         #expect(result.members == Array(sorted[100_000..<100_050]))
-        #expect(result.rounds <= 12, "rounds: \(result.rounds)")
+        // Probe, score counts, fetch.
+        #expect(result.rounds == 3, "rounds: \(result.rounds)")
+    }
+
+    @Test func deepWindowsWhereEveryScoreTiesOrShardsAreSkewed() async throws {
+        var random = SplitMix(seed: 11)
+        let tied = (0..<6_000).map { (index: Int) -> RankedMember in RankedMember(playerID: "t\(index)-\(random.next() % 1000)", score: 7) }
+        // Skewed: shard 0 holds most of the board's top, shard 3 nothing near it.
+        let skewed = (0..<6_000).map { (index: Int) -> RankedMember in
+            let score: Int = index % 3 == 0 ? 10_000 + index : index / 7
+            return RankedMember(playerID: "s\(index)", score: Int64(score))
+        }
+        let tiedShard: @Sendable (RankedMember) -> Int = { Int(XXH3.hash($0.playerID) % 5) }
+        let skewedShard: @Sendable (RankedMember) -> Int = { $0.score >= 10_000 ? 0 : Int(XXH3.hash($0.playerID) % 3) + 1 }
+        let cases: [([RankedMember], @Sendable (RankedMember) -> Int)] = [(tied, tiedShard), (skewed, skewedShard)]
+        for (members, shardOf) in cases {
+            for order in [SortOrder.desc, .asc] {
+                let shards = MemoryShards(members, shardOf: shardOf, count: 5, order: order)
+                let sorted = members.sorted { order.precedes(($0.score, $0.playerID), ($1.score, $1.playerID)) }
+                for start in [1_024, 1_999, 3_000, 4_321, 5_950, 5_999] {
+                    let result = try await WindowLocator(order: order).window(start: start, count: 50, reader: shards)
+                    #expect(result.members == Array(sorted[start..<min(start + 50, sorted.count)]), "start \(start), \(order)")
+                }
+            }
+        }
     }
 
     @Test func mergeKeepsTheOrderAndTies() {
