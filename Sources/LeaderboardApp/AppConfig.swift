@@ -36,6 +36,8 @@ public struct AppConfig: Sendable, Equatable {
         public var database = "leaderboard"
         public var maxConnections = 8
         public var statementTimeout: Duration = .seconds(30)
+        /// How long a request waits for a free connection before it is answered 503.
+        public var acquireTimeout: Duration = .seconds(5)
     }
 
     public struct Sync: Sendable, Equatable {
@@ -108,7 +110,8 @@ public struct AppConfig: Sendable, Equatable {
                 host: postgres.host, port: postgres.port, user: postgres.user, password: postgres.password, database: postgres.database,
                 connectTimeoutSeconds: 3, statementTimeoutMilliseconds: Int(postgres.statementTimeout.milliseconds)
             ),
-            maxConnections: postgres.maxConnections
+            maxConnections: postgres.maxConnections,
+            acquireTimeoutSeconds: Int(max(postgres.acquireTimeout.components.seconds, 1))
         )
     }
 
@@ -223,6 +226,7 @@ extension AppConfig {
         postgres.database = try reader.string("postgres.database", default: postgres.database)
         postgres.maxConnections = try reader.int("postgres.max_connections", default: postgres.maxConnections, in: 2...512)
         postgres.statementTimeout = try reader.duration("postgres.statement_timeout", default: postgres.statementTimeout)
+        postgres.acquireTimeout = try reader.duration("postgres.acquire_timeout", default: postgres.acquireTimeout)
 
         sync.interval = try reader.duration("sync.interval", default: sync.interval)
         sync.batchSize = try reader.int("sync.batch_size", default: sync.batchSize, in: 1...1_000_000)

@@ -462,6 +462,9 @@ public final class RedisRealtimeStore: RealtimeStore {
                 let entries = ranked(window.members, from: window.first + 1).filter { board.config.maxEntries == 0 || $0.rank <= board.config.maxEntries }
                 return LeaderboardPage(total: clip(board, window.total), entries: entries)
             }
+            if board.router.bandOrder(board.config.sortOrder) == nil {
+                return try await hashAround(board, shards, playerID: playerID, radius: radius)
+            }
             guard let position = try await locate(board, playerID) else { return nil }
             let reads = shards.map { shard in
                 (shard, max(position.ahead[shard.index] - radius, 0), position.ahead[shard.index] + radius)
@@ -476,6 +479,52 @@ public final class RedisRealtimeStore: RealtimeStore {
             if board.config.maxEntries > 0 { entries = entries.filter { $0.rank <= board.config.maxEntries } }
             return LeaderboardPage(total: clip(board, position.total), entries: entries)
         }
+    }
+
+    /// Around on a hash board in two rounds: the player's shard gives its window (and so the
+    /// player's score); then every other node, in one script, the members ahead of the player on
+    /// each of its shards and the `radius` members either side of that place.
+    private func hashAround(_ board: StoredBoard, _ shards: [Shard], playerID: String, radius: Int) async throws -> LeaderboardPage? {
+        let order = board.config.sortOrder
+        let limit = board.config.maxEntries
+        let home = shards[board.router.shard(player: playerID, score: 0)]
+        let reply = try await round([
+            (home.node, ["EVAL", Scripts.readWindow, "2", home.key, home.meta, order.rawValue, "around", playerID, String(radius)])
+        ])[0]
+        if case .error(let message) = reply { throw RedisError(.server, message) }
+        if let items = reply.array, items.count == 2, items[0].integer == -1 { throw RealtimeStoreError.boardMissing(board.config.id) }
+        guard let items = reply.array, items.count >= 2, items[1].integer ?? -1 >= 0 else { return nil }
+        let window = try Self.window(from: reply, board: board.config.id)
+        guard let index = window.members.firstIndex(where: { $0.playerID == playerID }) else { return nil }
+        let player = window.members[index]
+        var rank = window.first + index + 1
+        var total = window.total
+        var lists = [window.members]
+        let others = shards.filter { $0.index != home.index }
+        let rows = try await perNode(
+            board, others, script: Scripts.aroundPivot, arguments: [order.rawValue, String(player.score), playerID, String(radius)]
+        ) { items -> (size: Int, ahead: Int, members: [RankedMember]) in
+            guard items.count >= 3, let size = items[0].integer, let ahead = items[1].integer, let first = items[2].integer else {
+                throw RedisError(.protocolViolation, "unexpected reply of the around script")
+            }
+            let members = try Self.window(from: .array([.integer(size), .integer(first)] + items[3...]), board: board.config.id).members
+            return (Int(size), Int(ahead), members)
+        }
+        for row in rows {
+            total += row.size
+            rank += row.ahead
+            lists.append(row.members)
+        }
+        guard limit == 0 || rank <= limit else { return nil }
+        let merged = order.merge(lists)
+        guard let center = merged.firstIndex(where: { $0.playerID == playerID }) else {
+            throw RedisError(.protocolViolation, "player vanished from the merged window")
+        }
+        let lower = max(center - radius, 0)
+        let upper = min(center + radius, merged.count - 1)
+        var entries = ranked(Array(merged[lower...upper]), from: rank - (center - lower))
+        if limit > 0 { entries = entries.filter { $0.rank <= limit } }
+        return LeaderboardPage(total: clip(board, total), entries: entries)
     }
 
     // MARK: - Read helpers
@@ -527,51 +576,67 @@ public final class RedisRealtimeStore: RealtimeStore {
             return within(rank) ? (home.score, rank, home.username, ahead, sizes.reduce(0, +)) : nil
         }
 
+        // One sorted set, or hash shards: the player's shard first (one pipeline).
         let home = shards[board.router.shard(player: player, score: 0)]
-        if shards.count == 1 {
-            // One sorted set: one pipeline.
-            let first = try await round([
-                (home.node, ["EXISTS", home.meta]), (home.node, ["ZSCORE", home.key, player]), (home.node, [rankCommand, home.key, player]),
-                (home.node, ["HGET", RedisKeys.playerInfo(player), "username"]), (home.node, ["ZCARD", home.key]),
-            ])
-            try check(first)
-            guard first[0].integer == 1 else { throw RealtimeStoreError.boardMissing(board.config.id) }
-            guard let score = first[1].string.flatMap(Self.score), let ownRank = first[2].integer else { return nil }
-            let rank = Int(ownRank) + 1
-            return within(rank) ? (score, rank, first[3].string, [Int(ownRank)], Int(first[4].integer ?? 0)) : nil
-        }
-        // Hash shards: the player's node first (its score and rank on its shard, and the counts
-        // ahead of it on the node's other shards, in one script), then the other nodes' counts.
-        let neighbours = shards.filter { $0.node == home.node && $0.index != home.index }
-        let keys = ([home] + neighbours).flatMap { [$0.key, $0.meta] }
-        let reply = try await round([(home.node, ["EVAL", Scripts.locateHome, String(keys.count)] + keys + [order.rawValue, player])])
-        try check(reply)
-        guard let items = reply[0].array, let homeSize = items.first?.integer else {
-            throw RedisError(.protocolViolation, "unexpected reply of the locate script")
-        }
-        if homeSize < 0 { throw RealtimeStoreError.boardMissing(board.config.id) }
-        if items.count == 1 { return nil }
-        guard items.count == 4 + 2 * neighbours.count, let score = items[1].string.flatMap(Self.score), let ownRank = items[2].integer else {
-            throw RedisError(.protocolViolation, "unexpected reply of the locate script")
-        }
-        let username = items[3].string.flatMap { $0.isEmpty ? nil : $0 }
+        let first = try await round([
+            (home.node, ["EXISTS", home.meta]), (home.node, ["ZSCORE", home.key, player]), (home.node, [rankCommand, home.key, player]),
+            (home.node, ["HGET", RedisKeys.playerInfo(player), "username"]), (home.node, ["ZCARD", home.key]),
+        ])
+        try check(first)
+        guard first[0].integer == 1 else { throw RealtimeStoreError.boardMissing(board.config.id) }
+        guard let score = first[1].string.flatMap(Self.score), let ownRank = first[2].integer else { return nil }
         var ahead = [Int](repeating: 0, count: shards.count)
         ahead[home.index] = Int(ownRank)
-        var total = Int(homeSize)
-        for (offset, shard) in neighbours.enumerated() {
-            total += Int(items[4 + 2 * offset].integer ?? 0)
-            ahead[shard.index] = Int(items[5 + 2 * offset].integer ?? 0)
-        }
-        let others = shards.filter { $0.node != home.node }
+        var total = Int(first[4].integer ?? 0)
+        let others = shards.filter { $0.index != home.index }
         if !others.isEmpty {
-            let counts = try await countsAhead(board, others, pivots: [RankedMember(playerID: player, score: score)])
-            for (shard, row) in zip(others, counts) {
+            for (shard, row) in zip(others, try await plainCountsAhead(board, others, of: RankedMember(playerID: player, score: score))) {
                 total += row.size
-                ahead[shard.index] = row.counts[0]
+                ahead[shard.index] = row.ahead
             }
         }
         let rank = ahead.reduce(0, +) + 1
-        return within(rank) ? (score, rank, username, ahead, total) : nil
+        return within(rank) ? (score, rank, first[3].string, ahead, total) : nil
+    }
+
+    /// Most equal scores a shard reports by name when counting ahead with plain commands.
+    private static let tiesListed = 64
+
+    /// For each shard, its size and how many of its members rank ahead of `pivot`, with plain
+    /// commands (no script): the members with a better score, and those with the pivot's score
+    /// listed (usually a handful) so the tie rule is applied here. A shard with more ties than
+    /// ``tiesListed`` is counted by the tie-rule script in a second round.
+    func plainCountsAhead(_ board: StoredBoard, _ shards: [Shard], of pivot: RankedMember) async throws -> [(size: Int, ahead: Int)] {
+        let order = board.config.sortOrder
+        let score = String(pivot.score)
+        let better = order == .desc ? ["(" + score, "+inf"] : ["-inf", "(" + score]
+        let replies = try await round(
+            shards.flatMap { shard -> [(node: String, command: [String])] in
+                [
+                    (shard.node, ["EXISTS", shard.meta]), (shard.node, ["ZCARD", shard.key]), (shard.node, ["ZCOUNT", shard.key] + better),
+                    (shard.node, ["ZRANGEBYSCORE", shard.key, score, score, "LIMIT", "0", String(Self.tiesListed + 1)]),
+                ]
+            }
+        )
+        try check(replies)
+        var rows: [(size: Int, ahead: Int)] = []
+        var crowded: [Int] = []
+        for (offset, _) in shards.enumerated() {
+            let base = 4 * offset
+            guard replies[base].integer == 1 else { throw RealtimeStoreError.boardMissing(board.config.id) }
+            let ties = replies[base + 3].array ?? []
+            if ties.count > Self.tiesListed { crowded.append(offset) }
+            let tiedAhead = ties.reduce(0) { count, item in
+                guard let id = item.string else { return count }
+                return order.precedes((pivot.score, id), (pivot.score, pivot.playerID)) ? count + 1 : count
+            }
+            rows.append((Int(replies[base + 1].integer ?? 0), Int(replies[base + 2].integer ?? 0) + tiedAhead))
+        }
+        if !crowded.isEmpty {
+            let exact = try await countsAhead(board, crowded.map { shards[$0] }, pivots: [pivot])
+            for (offset, row) in zip(crowded, exact) { rows[offset] = (row.size, row.counts[0]) }
+        }
+        return rows
     }
 
     /// For each of `shards`, its size and how many of its members rank ahead of each pivot: one

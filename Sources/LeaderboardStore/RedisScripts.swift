@@ -160,33 +160,40 @@ enum Scripts {
         return result
         """
 
-    /// Where a player stands on its own shard, and how many members of the other shards on the
-    /// same node rank ahead of it: the first round of a rank read on a hash board (the other
-    /// nodes are asked with ``countAhead`` once the score is known).
-    /// KEYS[1], KEYS[2] = the player's shard zset and meta, then zset, meta of the node's other
-    /// shards; ARGV = order, player. Returns {size, score, rank, username, then size and count
-    /// ahead of each other shard}; {-1} when a shard's metadata is missing; {size} when the
-    /// player is absent.
-    static let locateHome = """
+    /// The second round of an around read on a hash board: for each shard given, how many of its
+    /// members rank ahead of the player (see ``aheadOf``) and the `radius` members on either side of
+    /// that place, with usernames. KEYS = zset, meta of each shard (pairs); ARGV = order, score,
+    /// player, radius. Returns, per shard, {size, ahead, first position, member, score, username
+    /// or "", …}, or {-1} when its metadata is missing.
+    static let aroundPivot = """
         local desc = ARGV[1] == 'desc'
-        local player = ARGV[2]
-        for k = 2, #KEYS, 2 do
-          if redis.call('EXISTS', KEYS[k]) == 0 then return {-1} end
-        end
-        local total = redis.call('ZCARD', KEYS[1])
-        local score = redis.call('ZSCORE', KEYS[1], player)
-        if not score then return {total} end
-        local rank
-        if desc then rank = redis.call('ZREVRANK', KEYS[1], player) else rank = redis.call('ZRANK', KEYS[1], player) end
-        local out = {total, score, rank, redis.call('HGET', 'player:' .. player .. ':info', 'username') or ''}
+        local score, player, radius = ARGV[2], ARGV[3], tonumber(ARGV[4])
         \(lessByBytes)
         \(aheadOf)
-        for k = 3, #KEYS, 2 do
-          local size = redis.call('ZCARD', KEYS[k])
-          out[#out + 1] = size
-          out[#out + 1] = ahead(KEYS[k], size, desc, score, player)
+        local result = {}
+        for k = 1, #KEYS, 2 do
+          local key = KEYS[k]
+          if redis.call('EXISTS', KEYS[k + 1]) == 0 then
+            result[#result + 1] = {-1}
+          else
+            local total = redis.call('ZCARD', key)
+            local count = ahead(key, total, desc, score, player)
+            local first = math.max(count - radius, 0)
+            local out = {total, count, first}
+            if count + radius > first then
+              local items
+              if desc then items = redis.call('ZREVRANGE', key, first, count + radius - 1, 'WITHSCORES')
+              else items = redis.call('ZRANGE', key, first, count + radius - 1, 'WITHSCORES') end
+              for i = 1, #items, 2 do
+                out[#out + 1] = items[i]
+                out[#out + 1] = items[i + 1]
+                out[#out + 1] = redis.call('HGET', 'player:' .. items[i] .. ':info', 'username') or ''
+              end
+            end
+            result[#result + 1] = out
+          end
         end
-        return out
+        return result
         """
 
     /// The first round of locating a deep rank on a hash board: each shard's size and a few of its

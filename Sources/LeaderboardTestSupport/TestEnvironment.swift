@@ -17,6 +17,9 @@ public enum TestEnvironment {
         config.postgres.user = environment["LEADERBOARD_TEST_PG_USER"] ?? "leaderboard"
         config.postgres.password = environment["LEADERBOARD_TEST_PG_PASSWORD"] ?? "secret"
         config.postgres.maxConnections = 4
+        // Many suites run at once on a 2-core machine: tests check answers, not how fast a
+        // connection frees up, so a request waits longer before it is answered 503.
+        config.postgres.acquireTimeout = .seconds(20)
         config.redis.host = environment["LEADERBOARD_TEST_REDIS_HOST"] ?? "127.0.0.1"
         config.redis.port = environment["LEADERBOARD_TEST_REDIS_PORT"].flatMap(Int.init) ?? 6379
         config.redis.db = environment["LEADERBOARD_TEST_REDIS_DB"].flatMap(Int.init) ?? 1

@@ -6,10 +6,13 @@ public final class PGConnectionPool: Sendable {
     public struct Configuration: Sendable, Equatable {
         public var connection: PGConnection.Configuration
         public var maxConnections: Int
+        /// How long a caller waits for a free connection before failing with `PoolError.acquireTimeout`.
+        public var acquireTimeoutSeconds: Int
 
-        public init(connection: PGConnection.Configuration, maxConnections: Int = 8) {
+        public init(connection: PGConnection.Configuration, maxConnections: Int = 8, acquireTimeoutSeconds: Int = 5) {
             self.connection = connection
             self.maxConnections = maxConnections
+            self.acquireTimeoutSeconds = acquireTimeoutSeconds
         }
     }
 
@@ -21,7 +24,7 @@ public final class PGConnectionPool: Sendable {
         let connection = configuration.connection
         self.pool = BlockingConnectionPool(
             maxConnections: configuration.maxConnections,
-            acquireTimeout: .seconds(Int64(max(connection.connectTimeoutSeconds, 1)))
+            acquireTimeout: .seconds(Int64(max(configuration.acquireTimeoutSeconds, 1)))
         ) { try PGConnection(configuration: connection) }
     }
 

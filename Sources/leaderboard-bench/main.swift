@@ -185,6 +185,7 @@ for name in operationNames where opsFilter.map({ filter in filter.contains { nam
     var spent = [Double](repeating: 0, count: storedBoards.count)
     var rounds = [Int](repeating: 0, count: storedBoards.count)
     for (index, board) in storedBoards.enumerated() {
+        try await operation(name, board)(1)
         let before = store?.roundsSent ?? 0
         try await operation(name, board)(1)
         rounds[index] = (store?.roundsSent ?? 0) - before

@@ -54,6 +54,31 @@ import Testing
         return (0..<UInt64(count)).map { Case(seed: base + $0) }
     }
 
+    /// More equal scores on a shard than a rank read lists by name (64): the shard is counted by
+    /// the tie-rule script instead; ranks and around still equal one sorted set's.
+    @Test(arguments: [LeaderboardCore.SortOrder.desc, .asc])
+    func crowdedTiesOnEveryShard(order: LeaderboardCore.SortOrder) async throws {
+        let board = TestEnvironment.uniqueID("crowded")
+        try await withTestApp { api, _ async throws -> Void in
+            try await api.createBoard(board, "\"sort_order\": \"\(order.rawValue)\", \"layout\": {\"strategy\": \"hash\", \"shards\": 3}")
+            let players = (0..<420).map { "tie-\(($0 * 7919) % 1000)-\($0)" }
+            try await api.submit(board, players.enumerated().map { ($1, $0 % 11 == 0 ? 9 : 5) })
+            let expected = players.enumerated().map { (score: Int64($0 % 11 == 0 ? 9 : 5), playerID: $1) }
+                .sorted { order.precedes($0, $1) }
+            for index in [0, 1, 37, 38, 39, 200, 381, 419] {
+                let want = expected[index]
+                let entry = try await api.get("/api/v1/leaderboards/\(board)/player/\(want.playerID)").entry
+                #expect(entry?.rank == index + 1, "\(order) \(want.playerID)")
+                #expect(entry?.score == want.score)
+                let around = try await api.get("/api/v1/leaderboards/\(board)/around/\(want.playerID)?range=3").entries
+                let lower = max(index - 3, 0)
+                let upper = min(index + 3, expected.count - 1)
+                #expect(around.map(\.playerID) == expected[lower...upper].map(\.playerID), "\(order) around \(want.playerID)")
+                #expect(around.map(\.rank) == Array((lower + 1)...(upper + 1)))
+            }
+        }
+    }
+
     @Test func everyReadEqualsOneSortedSet() async throws {
         let cases = Self.cases
         let failures = NIOLockedValueBox<[String]>([])
