@@ -140,10 +140,7 @@ let package = Package(
         // Store-level benchmark (Benchmarks/run.sh).
         .executableTarget(
             name: "leaderboard-bench",
-            dependencies: [
-                "LeaderboardApp", "LeaderboardCore", "LeaderboardStore", "RedisClient", .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-            ],
+            dependencies: ["LeaderboardApp", "LeaderboardCore", "LeaderboardStore", "RedisClient", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
 

@@ -449,9 +449,12 @@ public final class RedisRealtimeStore: RealtimeStore {
         try await reading(board) {
             let shards = try shards(board)
             if shards.count == 1 {
-                let reply = try await pool(shards[0].node).command(
-                    "EVAL", Scripts.readWindow, "2", shards[0].key, shards[0].meta, board.config.sortOrder.rawValue, "around", playerID, String(radius)
-                )
+                let reply = try await round([
+                    (
+                        shards[0].node,
+                        ["EVAL", Scripts.readWindow, "2", shards[0].key, shards[0].meta, board.config.sortOrder.rawValue, "around", playerID, String(radius)]
+                    )
+                ])[0]
                 if case .error(let message) = reply { throw RedisError(.server, message) }
                 if let items = reply.array, items.count == 2, items[0].integer == -1 { throw RealtimeStoreError.boardMissing(board.config.id) }
                 guard let items = reply.array, items.count >= 2, items[1].integer ?? -1 >= 0 else { return nil }

@@ -69,10 +69,7 @@ public final class RedisConnectionPool: Sendable {
     /// Error replies are returned in place; connection failures and timeouts throw ``RedisError``.
     public func pipeline(_ commands: [[String]]) async throws -> [RedisReply] {
         if commands.isEmpty { return [] }
-        let lane = try await lane()
-        return try await withCheckedThrowingContinuation { continuation in
-            lane.send(commands) { continuation.resume(with: $0) }
-        }
+        return try await send(commands, on: try await channel())
     }
 
     /// Sends one command and returns its reply.

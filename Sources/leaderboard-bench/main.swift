@@ -3,8 +3,6 @@ import LeaderboardApp
 import LeaderboardCore
 import LeaderboardStore
 import Logging
-import NIOCore
-import NIOPosix
 import RedisClient
 
 // Store-level read benchmark of single vs hash-8 vs band-8 boards of N players, and Redis memory
@@ -16,12 +14,8 @@ import RedisClient
 // after a shard's data and metadata vanish (run by Benchmarks/sync.sh, which adds the COPY reference).
 //
 //   leaderboard-bench [--players N] [--seconds S] [--concurrency C] [--config PATH] [--sync] [--no-memory] [--ops rank,top,around,range]
-//   (NIO_EXECUTOR=1: the NIO event loops serve as Swift's global executor, as in the server)
 
 let arguments = CommandLine.arguments
-if ProcessInfo.processInfo.environment["NIO_EXECUTOR"] == "1" {
-    print("NIO event loops as the global executor: \(NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor())")
-}
 func option(_ name: String, _ fallback: Int) -> Int {
     guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count, let value = Int(arguments[index + 1]) else { return fallback }
     return value
