@@ -114,6 +114,20 @@ enum Scripts {
         return 0
         """
 
+    /// Lua: `perShard(body)` runs `body(zset key)` for each shard of KEYS (zset, meta pairs) and
+    /// returns the answers in order, {-1} for a shard whose metadata is missing (a Redis that lost
+    /// its data). Shared by the scripts that answer per shard of a node.
+    static let perShard = """
+        local function perShard(body)
+          local result = {}
+          for k = 1, #KEYS, 2 do
+            if redis.call('EXISTS', KEYS[k + 1]) == 0 then result[#result + 1] = {-1}
+            else result[#result + 1] = body(KEYS[k]) end
+          end
+          return result
+        end
+        """
+
     /// Lua: how many members of zset `key` (of `total` members) rank strictly ahead of (score,
     /// player) in the board's order, with the tie rule: equal scores rank by player id, descending
     /// on a desc board and ascending on an asc board, compared as bytes (never by the server's
@@ -145,19 +159,13 @@ enum Scripts {
         local desc = ARGV[1] == 'desc'
         \(lessByBytes)
         \(aheadOf)
-        local result = {}
-        for k = 1, #KEYS, 2 do
-          local key = KEYS[k]
-          if redis.call('EXISTS', KEYS[k + 1]) == 0 then
-            result[#result + 1] = {-1}
-          else
-            local total = redis.call('ZCARD', key)
-            local out = {total}
-            for j = 2, #ARGV, 2 do out[#out + 1] = ahead(key, total, desc, ARGV[j], ARGV[j + 1]) end
-            result[#result + 1] = out
-          end
-        end
-        return result
+        \(perShard)
+        return perShard(function(key)
+          local total = redis.call('ZCARD', key)
+          local out = {total}
+          for j = 2, #ARGV, 2 do out[#out + 1] = ahead(key, total, desc, ARGV[j], ARGV[j + 1]) end
+          return out
+        end)
         """
 
     /// The second round of an around read on a hash board: for each shard given, how many of its
@@ -170,30 +178,24 @@ enum Scripts {
         local score, player, radius = ARGV[2], ARGV[3], tonumber(ARGV[4])
         \(lessByBytes)
         \(aheadOf)
-        local result = {}
-        for k = 1, #KEYS, 2 do
-          local key = KEYS[k]
-          if redis.call('EXISTS', KEYS[k + 1]) == 0 then
-            result[#result + 1] = {-1}
-          else
-            local total = redis.call('ZCARD', key)
-            local count = ahead(key, total, desc, score, player)
-            local first = math.max(count - radius, 0)
-            local out = {total, count, first}
-            if count + radius > first then
-              local items
-              if desc then items = redis.call('ZREVRANGE', key, first, count + radius - 1, 'WITHSCORES')
-              else items = redis.call('ZRANGE', key, first, count + radius - 1, 'WITHSCORES') end
-              for i = 1, #items, 2 do
-                out[#out + 1] = items[i]
-                out[#out + 1] = items[i + 1]
-                out[#out + 1] = redis.call('HGET', 'player:' .. items[i] .. ':info', 'username') or ''
-              end
+        \(perShard)
+        return perShard(function(key)
+          local total = redis.call('ZCARD', key)
+          local count = ahead(key, total, desc, score, player)
+          local first = math.max(count - radius, 0)
+          local out = {total, count, first}
+          if count + radius > first then
+            local items
+            if desc then items = redis.call('ZREVRANGE', key, first, count + radius - 1, 'WITHSCORES')
+            else items = redis.call('ZRANGE', key, first, count + radius - 1, 'WITHSCORES') end
+            for i = 1, #items, 2 do
+              out[#out + 1] = items[i]
+              out[#out + 1] = items[i + 1]
+              out[#out + 1] = redis.call('HGET', 'player:' .. items[i] .. ':info', 'username') or ''
             end
-            result[#result + 1] = out
           end
-        end
-        return result
+          return out
+        end)
         """
 
     /// The first round of locating a deep rank on a hash board: each shard's size and a few of its
@@ -206,37 +208,31 @@ enum Scripts {
         local desc = ARGV[1] == 'desc'
         local start, board, shards = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
         local spacing, count = tonumber(ARGV[5]), tonumber(ARGV[6])
-        local result = {}
-        for k = 1, #KEYS, 2 do
-          local key = KEYS[k]
-          if redis.call('EXISTS', KEYS[k + 1]) == 0 then
-            result[#result + 1] = {-1}
-          else
-            local size = redis.call('ZCARD', key)
-            local out = {size}
-            local total = board
-            if total <= 0 then total = size * shards end
-            if size > 0 then
-              local center = math.floor(start * size / math.max(total, 1))
-              local previous = -1
-              for j = 0, count - 1 do
-                local offset = math.floor((2 * j - (count - 1)) * spacing / 2)
-                local position = math.min(math.max(center + offset, 0), size - 1)
-                if position > previous then
-                  local item
-                  if desc then item = redis.call('ZREVRANGE', key, position, position, 'WITHSCORES')
-                  else item = redis.call('ZRANGE', key, position, position, 'WITHSCORES') end
-                  out[#out + 1] = position
-                  out[#out + 1] = item[1]
-                  out[#out + 1] = item[2]
-                  previous = position
-                end
+        \(perShard)
+        return perShard(function(key)
+          local size = redis.call('ZCARD', key)
+          local out = {size}
+          local total = board
+          if total <= 0 then total = size * shards end
+          if size > 0 then
+            local center = math.floor(start * size / math.max(total, 1))
+            local previous = -1
+            for j = 0, count - 1 do
+              local offset = math.floor((2 * j - (count - 1)) * spacing / 2)
+              local position = math.min(math.max(center + offset, 0), size - 1)
+              if position > previous then
+                local item
+                if desc then item = redis.call('ZREVRANGE', key, position, position, 'WITHSCORES')
+                else item = redis.call('ZRANGE', key, position, position, 'WITHSCORES') end
+                out[#out + 1] = position
+                out[#out + 1] = item[1]
+                out[#out + 1] = item[2]
+                previous = position
               end
             end
-            result[#result + 1] = out
           end
-        end
-        return result
+          return out
+        end)
         """
 
     /// For each shard given and each score: how many of its members have a better score in the
@@ -245,25 +241,19 @@ enum Scripts {
     /// Returns, per shard, {size, better, equal for each score}, or {-1} when its metadata is missing.
     static let countBounds = """
         local desc = ARGV[1] == 'desc'
-        local result = {}
-        for k = 1, #KEYS, 2 do
-          local key = KEYS[k]
-          if redis.call('EXISTS', KEYS[k + 1]) == 0 then
-            result[#result + 1] = {-1}
-          else
-            local out = {redis.call('ZCARD', key)}
-            for j = 2, #ARGV do
-              local score = ARGV[j]
-              local better
-              if desc then better = redis.call('ZCOUNT', key, '(' .. score, '+inf')
-              else better = redis.call('ZCOUNT', key, '-inf', '(' .. score) end
-              out[#out + 1] = better
-              out[#out + 1] = redis.call('ZCOUNT', key, score, score)
-            end
-            result[#result + 1] = out
+        \(perShard)
+        return perShard(function(key)
+          local out = {redis.call('ZCARD', key)}
+          for j = 2, #ARGV do
+            local score = ARGV[j]
+            local better
+            if desc then better = redis.call('ZCOUNT', key, '(' .. score, '+inf')
+            else better = redis.call('ZCOUNT', key, '-inf', '(' .. score) end
+            out[#out + 1] = better
+            out[#out + 1] = redis.call('ZCOUNT', key, score, score)
           end
-        end
-        return result
+          return out
+        end)
         """
 
     /// Repairs members of a shard, each only if it still holds what the reconciler observed.
