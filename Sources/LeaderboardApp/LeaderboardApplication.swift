@@ -41,11 +41,12 @@ public struct LeaderboardSystem: Sendable {
         }
         let realtime = RedisRealtimeStore(nodes: redisNodes, defaultNode: topology.nodes[0].id)
         let stale = StaleBoards()
-        let writer = WriteCoordinator(repository: repository, realtime: realtime, stale: stale, configuration: config.writer, logger: logger)
+        let sequencer = ViewSequencer(repository: repository, realtime: realtime, stale: stale, logger: logger)
+        let writer = WriteCoordinator(repository: repository, sequencer: sequencer, configuration: config.writer, logger: logger)
         let service = LeaderboardService(
             configuration: config.service, repository: repository, realtime: realtime, writer: writer,
-            directory: BoardDirectory(repository: repository, ttl: config.leaderboard.configCacheTTL), stale: stale, topology: topology,
-            clock: clock, logger: logger
+            directory: BoardDirectory(repository: repository, ttl: config.leaderboard.configCacheTTL), stale: stale, sequencer: sequencer,
+            topology: topology, clock: clock, logger: logger
         )
         let recovery = RealtimeRecovery(service: service, logger: logger)
         let sync = SyncWorker(service: service, configuration: .init(interval: config.sync.interval, batchSize: config.sync.batchSize, requestWait: config.sync.requestWait), logger: logger)

@@ -101,6 +101,9 @@ public struct WindowLocator: Sendable {
         // counting than it saves).
         let spacing = max(1, Int((Double(start) / Double(shards)).squareRoot() / 2))
         let probes = try await reader.probe(start: start, spacing: spacing, count: probesPerShard)
+        guard probes.count == shards, probes.allSatisfy({ probe in probe.size >= 0 && probe.members.allSatisfy { $0.position >= 0 && $0.position < probe.size } }) else {
+            throw LocatorError.inconsistent
+        }
         let sizes = probes.map(\.size)
         let total = sizes.reduce(0, +)
         guard start < total else { return ([], total, 1) }
@@ -117,6 +120,7 @@ public struct WindowLocator: Sendable {
                 scores.append(item.member.score)
             }
             let counts = try await reader.scoreCounts(of: scores)
+            guard counts.count == shards, counts.allSatisfy({ $0.count == scores.count }) else { throw LocatorError.inconsistent }
             rounds += 1
             for item in probed {
                 let j = column[item.member.score]!
@@ -139,6 +143,7 @@ public struct WindowLocator: Sendable {
                 }
             }
         }
+        try Self.checkBounds(low: low, high: high, sizes: sizes)
         var bisect = false
         let threshold = slackPerShard * shards + 2 * count
         while zip(high, low).reduce(0, { $0 + $1.0 - $1.1 }) > threshold {
@@ -156,6 +161,7 @@ public struct WindowLocator: Sendable {
             let chosen = pivots.enumerated().compactMap { shard, member in member.map { (shard, $0) } }
             guard !chosen.isEmpty else { break }
             let counts = try await reader.countsAhead(of: chosen.map(\.1))
+            guard counts.count == shards, counts.allSatisfy({ $0.count == chosen.count }) else { throw LocatorError.inconsistent }
             rounds += 2
             for (index, (home, _)) in chosen.enumerated() {
                 let ahead = (0..<shards).reduce(0) { $0 + counts[$1][index] }
@@ -166,6 +172,7 @@ public struct WindowLocator: Sendable {
                     for shard in 0..<shards { high[shard] = min(high[shard], counts[shard][index]) }
                 }
             }
+            try Self.checkBounds(low: low, high: high, sizes: sizes)
             let after = zip(high, low).reduce(0, { $0 + $1.0 - $1.1 })
             bisect = after * 2 > before
         }
@@ -185,12 +192,20 @@ public struct WindowLocator: Sendable {
     /// fetch (which asks every shard) reports them. Returns the number of fetch rounds (usually one).
     func mergedPrefix(from lows: [Int], caps: [Int], sizes known: [Int]?, need: Int, reader: some ShardReader) async throws -> ([RankedMember], Int, Int) {
         let shards = lows.count
+        guard caps.count == shards, known.map({ $0.count == shards }) ?? true, lows.allSatisfy({ $0 >= 0 }) else { throw LocatorError.inconsistent }
+        for shard in 0..<shards where lows[shard] > min(caps[shard], known?[shard] ?? Int.max) { throw LocatorError.inconsistent }
         let share = need * 3 / (2 * shards) + 4
         var ends = (0..<shards).map { min(lows[$0] + min(need, share), caps[$0]) }
         if let known { ends = (0..<shards).map { min(known[$0], ends[$0]) } }
         let first = try await reader.members(in: (0..<shards).map { lows[$0]..<ends[$0] })
-        guard let sizes = known ?? (first.sizes.allSatisfy { $0 != nil } ? first.sizes.map { $0! } : nil) else {
+        guard first.sizes.count == shards, first.lists.count == shards,
+            let sizes = known ?? (first.sizes.allSatisfy { $0 != nil } ? first.sizes.map { $0! } : nil)
+        else {
             throw LocatorError.missingSizes
+        }
+        // Every shard must hold what it was asked from (sizes and positions of one state).
+        for shard in 0..<shards where sizes[shard] < lows[shard] || first.sizes[shard].map({ $0 != sizes[shard] }) ?? false {
+            throw LocatorError.inconsistent
         }
         var lists = first.lists
         ends = (0..<shards).map { min(sizes[$0], ends[$0]) }
@@ -207,6 +222,7 @@ public struct WindowLocator: Sendable {
                 ranges[shard] = ends[shard]..<min(sizes[shard], caps[shard], ends[shard] + more)
             }
             let extra = try await reader.members(in: ranges).lists
+            guard extra.count == shards else { throw LocatorError.inconsistent }
             rounds += 1
             for shard in short {
                 lists[shard] += extra[shard]
@@ -216,8 +232,19 @@ public struct WindowLocator: Sendable {
     }
 }
 
+extension WindowLocator {
+    /// Bounds that no consistent reader gives: a member count below zero or above its shard.
+    static func checkBounds(low: [Int], high: [Int], sizes: [Int]) throws {
+        for shard in low.indices where low[shard] < 0 || low[shard] > high[shard] || high[shard] > sizes[shard] {
+            throw LocatorError.inconsistent
+        }
+    }
+}
+
 /// A reader that broke its contract.
 public enum LocatorError: Error, Sendable {
     /// A fetch over every shard did not report every shard's size.
     case missingSizes
+    /// The reader's numbers do not fit together (they came from different states of the board).
+    case inconsistent
 }

@@ -23,6 +23,8 @@ public final class LeaderboardService: Sendable {
     public let writer: WriteCoordinator
     public let directory: BoardDirectory
     public let stale: StaleBoards
+    /// Applies numbered view changes in order, catching up what other processes left.
+    public let sequencer: ViewSequencer
     /// The Redis nodes and layouts for new boards.
     public let topology: Topology
     /// The wall clock periods begin and end by (tests move it).
@@ -31,8 +33,10 @@ public final class LeaderboardService: Sendable {
 
     public init(
         configuration: Configuration, repository: PostgresScoreRepository, realtime: any RealtimeStore, writer: WriteCoordinator,
-        directory: BoardDirectory, stale: StaleBoards, topology: Topology, clock: @escaping @Sendable () -> Date = Date.init, logger: Logger
+        directory: BoardDirectory, stale: StaleBoards, sequencer: ViewSequencer, topology: Topology,
+        clock: @escaping @Sendable () -> Date = Date.init, logger: Logger
     ) {
+        self.sequencer = sequencer
         self.clock = clock
         self.configuration = configuration
         self.topology = topology
@@ -56,7 +60,7 @@ public final class LeaderboardService: Sendable {
             ) }
         directory.update(config.id, board)
         do {
-            try await writer.exclusive { try await self.realtime.prepareBoard(board, lastEventID: 0) }
+            try await realtime.prepareBoard(board, seq: 0)
         } catch {
             logger.warning("board created but its real-time metadata was not written", metadata: ["board": "\(config.id)"])
             stale.mark(config.id)
@@ -71,15 +75,13 @@ public final class LeaderboardService: Sendable {
     public func deleteLeaderboard(_ id: String) async throws {
         try Identifier.check(id, field: "leaderboard id")
         try await store {
-            try await self.writer.exclusive {
-                guard let board = try await self.repository.leaderboard(id), try await self.repository.deleteLeaderboard(id) else {
-                    throw LeaderboardError.leaderboardNotFound(id)
-                }
-                self.directory.update(id, nil)
-                self.stale.clear(id)
-                do { try await self.realtime.deleteBoard(board) } catch {
-                    self.logger.warning("board deleted but its Redis keys remain", metadata: ["board": "\(id)", "error": "\(error)"])
-                }
+            guard let board = try await self.repository.leaderboard(id), try await self.repository.deleteLeaderboard(id) else {
+                throw LeaderboardError.leaderboardNotFound(id)
+            }
+            self.directory.update(id, nil)
+            self.stale.clear(id)
+            do { try await self.realtime.deleteBoard(board) } catch {
+                self.logger.warning("board deleted but its Redis keys remain", metadata: ["board": "\(id)", "error": "\(error)"])
             }
         }
     }
@@ -99,21 +101,20 @@ public final class LeaderboardService: Sendable {
 
     private func reset(_ id: String, boundary: Int64?) async throws -> PeriodReset? {
         try await store {
-            try await self.writer.exclusive {
-                let time = boundary.map(Double.init) ?? self.clock().timeIntervalSince1970
-                guard let reset = try await self.repository.resetLeaderboard(id, at: time, scheduled: boundary != nil),
-                    let board = try await self.repository.leaderboard(id)
-                else { return nil }
-                self.directory.update(id, board)
-                do { try await self.realtime.resetBoard(board, lastEventID: reset.lastEventID) } catch {
-                    self.logger.warning("reset committed but Redis not emptied; marked for rebuild", metadata: ["board": "\(id)"])
-                    self.stale.mark(id)
-                }
-                self.logger.info(
-                    "period reset", metadata: ["board": "\(id)", "archived": "\(reset.archived)", "scheduled": "\(boundary != nil)"]
-                )
-                return reset
+            let time = boundary.map(Double.init) ?? self.clock().timeIntervalSince1970
+            guard let reset = try await self.repository.resetLeaderboard(id, at: time, scheduled: boundary != nil),
+                let board = try await self.repository.leaderboard(id)
+            else { return nil }
+            self.directory.update(id, board)
+            if let step = reset.step {
+                var batch = RealtimeBatch()
+                batch.boards[id] = .init(board: board, steps: [step])
+                await self.sequencer.apply(batch)
             }
+            self.logger.info(
+                "period reset", metadata: ["board": "\(id)", "archived": "\(reset.archived)", "scheduled": "\(boundary != nil)"]
+            )
+            return reset
         }
     }
 
@@ -150,19 +151,13 @@ public final class LeaderboardService: Sendable {
         try Identifier.check(player, field: "player id")
         let board = try await directory.board(id)
         try await store {
-            try await self.writer.exclusive {
-                guard let removed = try await self.repository.removePlayer(board: id, player: player) else {
-                    throw LeaderboardError.playerNotFound(player, in: id)
-                }
+            guard let removed = try await self.repository.removePlayer(board: id, player: player) else {
+                throw LeaderboardError.playerNotFound(player, in: id)
+            }
+            if let step = removed.step {
                 var batch = RealtimeBatch()
-                var changes = RealtimeBatch.BoardChanges(board: board)
-                changes.removals = [(player, removed.score)]
-                changes.lastEventID = removed.eventID
-                batch.boards[id] = changes
-                do { self.stale.markMissing(try await self.realtime.apply(batch)) } catch {
-                    self.logger.warning("removal committed but not applied to Redis; marked for rebuild", metadata: ["board": "\(id)"])
-                    self.stale.mark(id)
-                }
+                batch.boards[id] = .init(board: board, steps: [step])
+                await self.sequencer.apply(batch)
             }
         }
     }
@@ -303,6 +298,8 @@ public final class LeaderboardService: Sendable {
     private func realtimeRead<T: Sendable>(_ id: String, _ body: @Sendable () async throws -> T) async throws -> T {
         do {
             return try await body()
+        } catch RealtimeStoreError.unsettled {
+            throw LeaderboardError.unavailable("leaderboard '\(id)' changed under every attempt of the read; retry shortly")
         } catch RealtimeStoreError.boardMissing {
             // Deleted meanwhile (by this process or another): not found, not a rebuild.
             if await boardIsGone(id) {

@@ -6,18 +6,23 @@ import Synchronization
 
 /// Keeps the real-time view caught up with PostgreSQL between sync passes.
 ///
-/// At start it compares each board's last applied event id in Redis with the newest event in
-/// PostgreSQL and rebuilds the boards that differ (a restart after a crash between commit and
-/// Redis write, a Redis that came back empty); then, every `interval`, it rebuilds the boards
-/// marked stale by a failed Redis write or by a read that found the board missing.
+/// At start, and then every `interval`, it compares each shard's change number (`seq`) with the
+/// board's in PostgreSQL: a shard behind (a change committed but never applied: a crash between
+/// commit and apply, a lost reply, a node restored from an old snapshot) is caught up from the
+/// change log — at start at once, later when it is still behind at the next check (an apply may
+/// be on its way); a shard without metadata (a node that came back empty) or ahead of PostgreSQL
+/// is rebuilt. Every `interval` it also rebuilds the boards marked stale by a failed Redis write
+/// or by a read that found the board missing.
 ///
-/// A rebuild is safe while other writers (this process or others) keep applying: it reads the
-/// view's version, takes a consistent PostgreSQL snapshot, builds it aside and switches it in only
-/// if the version did not move meanwhile; otherwise it tries again with a newer snapshot.
+/// A rebuild needs no pause of the writers, here or in other processes: it switches in a
+/// snapshot of PostgreSQL at change number S, and the changes after S are applied again from the
+/// change log (a shard refuses changes out of order, so they land exactly once each, in order).
 public final class RealtimeRecovery: Service, Sendable {
     private let service: LeaderboardService
     private let interval: Duration
     private let logger: Logger
+    /// Per board, the shards seen behind at the last check and the numbers they held.
+    private let behind = Mutex<[String: [Int: Int64]]>([:])
 
     public init(service: LeaderboardService, interval: Duration = .seconds(1), logger: Logger) {
         self.service = service
@@ -26,37 +31,58 @@ public final class RealtimeRecovery: Service, Sendable {
     }
 
     public func run() async throws {
-        await checkAllBoards()
+        await checkAllBoards(patient: false)
+        var checks = 0
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
             for board in service.stale.all where !Task.isShuttingDownGracefully {
                 await rebuild(board)
             }
+            await checkAllBoards(patient: true)
+            checks += 1
+            if checks % 600 == 0 { try? await service.repository.pruneViewSteps(olderThan: 3600) }
         }
     }
 
-    /// Rebuilds every board whose Redis view is not at PostgreSQL's newest event; boards whose
-    /// metadata is gone are marked stale first, so reads answer 503 until they are back.
-    public func checkAllBoards() async {
+    /// Compares every shard's change number with PostgreSQL's and repairs what is behind (see the
+    /// type's comment). `patient`: a shard behind is caught up only when it was already behind,
+    /// at the same number, at the previous check.
+    public func checkAllBoards(patient: Bool = false) async {
         do {
+            let sequences = try await service.repository.changeSequences()
             for board in try await service.repository.listLeaderboards() {
                 if Task.isShuttingDownGracefully || Task.isCancelled { return }
                 let id = board.config.id
-                let applied = try? await service.realtime.lastAppliedEventID(board)
-                let newest = try await service.repository.lastEventID(board: id)
-                guard applied != newest else { continue }
-                if applied == nil { service.stale.markMissing(id) }
-                await rebuild(id)
+                guard let target = sequences[id], !service.stale.contains(id) else { continue }
+                guard let applied = try? await service.realtime.appliedSequences(board) else { continue }
+                if applied.contains(where: { $0 == nil }) {
+                    service.stale.markMissing(id)
+                    await rebuild(id)
+                    continue
+                }
+                if applied.contains(where: { ($0 ?? 0) > target }) {
+                    logger.warning("a shard is ahead of the database; rebuilding", metadata: ["board": "\(id)"])
+                    await rebuild(id)
+                    continue
+                }
+                var lagging: [Int: Int64] = [:]
+                for (shard, seq) in applied.enumerated() where (seq ?? 0) < target { lagging[shard] = seq ?? 0 }
+                let previous = behind.withLock { state -> [Int: Int64] in
+                    defer { state[id] = lagging.isEmpty ? nil : lagging }
+                    return state[id] ?? [:]
+                }
+                let due = patient ? Set(lagging.keys.filter { previous[$0] == lagging[$0] }) : Set(lagging.keys)
+                guard !due.isEmpty else { continue }
+                do { try await service.sequencer.catchUp(board, through: target, shards: due) } catch {
+                    logger.warning("catch-up failed; will retry", metadata: ["board": "\(id)", "error": "\(error)"])
+                }
             }
         } catch {
-            logger.warning("start-up check of the real-time view failed; will retry stale boards", metadata: ["error": "\(error)"])
+            logger.warning("check of the real-time view failed; will retry", metadata: ["error": "\(error)"])
         }
     }
 
     /// Rebuilds one board's real-time view from PostgreSQL. Returns true when the view was replaced.
-    ///
-    /// Each attempt runs between this process's group commits (so only other processes can make
-    /// it retry); writes queue meanwhile.
     @discardableResult
     public func rebuild(_ id: String, attempts: Int = 5) async -> Bool {
         (try? await rebuild(id, shards: nil, attempts: attempts)) ?? false
@@ -69,13 +95,13 @@ public final class RealtimeRecovery: Service, Sendable {
         do {
             for _ in 0..<attempts {
                 if Task.isShuttingDownGracefully || Task.isCancelled { return false }
-                let outcome = try await service.writer.exclusive { try await self.attempt(id, shards: shards) }
-                switch outcome {
-                case .rebuilt, .gone: return outcome == .rebuilt
-                case .changedMeanwhile: continue
+                switch try await attempt(id, shards: shards) {
+                case .rebuilt: return true
+                case .gone: return false
+                case .retry: continue
                 }
             }
-            logger.info("rebuild deferred: the board kept changing", metadata: ["board": "\(id)"])
+            logger.info("rebuild deferred: its staging sets kept vanishing", metadata: ["board": "\(id)"])
         } catch {
             logger.warning("rebuild failed; will retry", metadata: ["board": "\(id)", "error": "\(error)"])
             throw error
@@ -83,7 +109,7 @@ public final class RealtimeRecovery: Service, Sendable {
         return false
     }
 
-    private enum Outcome: Sendable { case rebuilt, gone, changedMeanwhile }
+    private enum Outcome: Sendable { case rebuilt, gone, retry }
 
     private func attempt(_ id: String, shards: Set<Int>?) async throws -> Outcome {
         let started = ContinuousClock.now
@@ -91,14 +117,14 @@ public final class RealtimeRecovery: Service, Sendable {
             service.stale.clear(id)
             return .gone
         }
-        let versions = try await service.realtime.viewVersions(board)
         // A board marked only for shards that lost their metadata gets those shards rebuilt; the
         // others are intact (a Redis node that came back empty holds only some of the shards).
         let scope = service.stale.scope(id)
         var shards = shards
         if shards == nil, scope == .missingShards {
-            let missing = Set(versions.indices.filter { versions[$0] == nil })
-            if !missing.isEmpty, missing.count < versions.count { shards = missing }
+            let sequences = try await service.realtime.appliedSequences(board)
+            let missing = Set(sequences.indices.filter { sequences[$0] == nil })
+            if !missing.isEmpty, missing.count < sequences.count { shards = missing }
         }
         let limit = board.config.maxEntries > 0 ? board.config.maxEntries : nil
         guard let snapshot = try await service.repository.snapshot(board: id, limit: limit) else {
@@ -108,10 +134,14 @@ public final class RealtimeRecovery: Service, Sendable {
         let progress = RebuildProgress(board: id, logger: logger)
         guard
             try await service.realtime.rebuild(
-                snapshot.board, entries: snapshot.entries, lastEventID: snapshot.lastEventID, ifVersions: versions, only: shards,
+                snapshot.board, entries: snapshot.entries, lastEventID: snapshot.lastEventID, seq: snapshot.seq, only: shards,
                 progress: progress.report
             )
-        else { return .changedMeanwhile }
+        else { return .retry }
+        // Changes committed since the snapshot, which the switch may have undone on a shard.
+        if let target = try await service.repository.changeSequences()[id], target > snapshot.seq {
+            try await service.sequencer.catchUp(snapshot.board, through: target, shards: shards)
+        }
         if shards == nil {
             service.stale.clear(id)
         } else if scope == .missingShards {
@@ -121,7 +151,7 @@ public final class RealtimeRecovery: Service, Sendable {
             "rebuilt real-time board from the database",
             metadata: [
                 "board": "\(id)", "shards": "\(shards.map { $0.sorted().map(String.init).joined(separator: ",") } ?? "all")",
-                "players": "\(snapshot.entries.count)", "took": "\(ContinuousClock.now - started)",
+                "players": "\(snapshot.entries.count)", "seq": "\(snapshot.seq)", "took": "\(ContinuousClock.now - started)",
             ]
         )
         return .rebuilt

@@ -44,17 +44,13 @@ public final class WriteCoordinator: Service, Sendable {
 
     private let state = NIOLockedValueBox(State())
     private let repository: PostgresScoreRepository
-    private let realtime: any RealtimeStore
-    private let stale: StaleBoards
+    private let sequencer: ViewSequencer
     private let configuration: Configuration
     private let logger: Logger
 
-    public init(
-        repository: PostgresScoreRepository, realtime: any RealtimeStore, stale: StaleBoards, configuration: Configuration, logger: Logger
-    ) {
+    public init(repository: PostgresScoreRepository, sequencer: ViewSequencer, configuration: Configuration, logger: Logger) {
         self.repository = repository
-        self.realtime = realtime
-        self.stale = stale
+        self.sequencer = sequencer
         self.configuration = configuration
         self.logger = logger
     }
@@ -200,15 +196,7 @@ public final class WriteCoordinator: Service, Sendable {
         // Committed: apply to Redis before acknowledging, so a client that reads after its
         // write sees it. A Redis failure does not fail the request (it is durable); the
         // board is marked stale and rebuilt from PostgreSQL.
-        let batch = Self.realtimeBatch(from: result)
-        if !batch.isEmpty {
-            do {
-                stale.markMissing(try await realtime.apply(batch))
-            } catch {
-                logger.warning("real-time apply failed; boards marked for rebuild", metadata: ["error": "\(error)"])
-                stale.mark(Set(batch.boards.keys))
-            }
-        }
+        await sequencer.apply(Self.realtimeBatch(from: result))
         for (index, (_, continuation)) in items.enumerated() {
             continuation.resume(with: result.plan.outcomes[index].mapError { $0 as any Error })
         }
@@ -225,19 +213,13 @@ public final class WriteCoordinator: Service, Sendable {
 
     static func realtimeBatch(from result: CommitResult) -> RealtimeBatch {
         var batch = RealtimeBatch()
-        for (key, value) in result.plan.changedScores {
-            guard let board = result.boards[key.leaderboardID] else { continue }
-            batch.boards[key.leaderboardID, default: .init(board: board)].scores.append(
-                .init(playerID: key.playerID, score: value.score, previous: result.previousScores[key])
-            )
+        for (id, step) in result.steps {
+            guard let board = result.boards[id] else { continue }
+            batch.boards[id] = .init(board: board, steps: [step])
         }
         for event in result.plan.events {
             guard let username = event.command.username, let board = result.boards[event.command.leaderboardID] else { continue }
-            batch.boards[board.config.id, default: .init(board: board)].usernames.append((event.command.playerID, username, event.score))
-        }
-        for (board, id) in result.lastEventIDs {
-            guard let stored = result.boards[board] else { continue }
-            batch.boards[board, default: .init(board: stored)].lastEventID = id
+            batch.boards[board.config.id, default: .init(board: board)].usernames.append((event.command.playerID, username))
         }
         return batch
     }

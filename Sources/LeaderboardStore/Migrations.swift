@@ -122,5 +122,42 @@ enum Migrations {
             CREATE INDEX idx_archived_scores_rank ON archived_scores (leaderboard_id, period, rank);
             """
         ),
+        (
+            5,
+            """
+            -- One order of changes per board (see PostgresScoreRepository+GroupCommit): change_seq numbers
+            -- every change of the board's real-time view, gapless, under the board row's lock;
+            -- board_changes keeps each change so any process can apply one that was committed but
+            -- not applied. player_count and the cut (the member at rank max_entries, NULL while the
+            -- board has at most max_entries players) make trimming exact without reading the board.
+            ALTER TABLE leaderboards
+                ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0,
+                ADD COLUMN player_count BIGINT NOT NULL DEFAULT 0,
+                ADD COLUMN cut_score BIGINT,
+                ADD COLUMN cut_player VARCHAR(64) COLLATE "C";
+            UPDATE leaderboards l SET player_count = (SELECT count(*) FROM player_scores s WHERE s.leaderboard_id = l.id);
+            UPDATE leaderboards l SET (cut_score, cut_player) = (
+                SELECT s.score, s.player_id FROM player_scores s WHERE s.leaderboard_id = l.id
+                ORDER BY s.score DESC, s.player_id DESC OFFSET l.max_entries - 1 LIMIT 1)
+            WHERE l.max_entries > 0 AND l.player_count > l.max_entries AND l.sort_order = 'desc';
+            UPDATE leaderboards l SET (cut_score, cut_player) = (
+                SELECT s.score, s.player_id FROM player_scores s WHERE s.leaderboard_id = l.id
+                ORDER BY s.score ASC, s.player_id ASC OFFSET l.max_entries - 1 LIMIT 1)
+            WHERE l.max_entries > 0 AND l.player_count > l.max_entries AND l.sort_order = 'asc';
+            CREATE TABLE board_changes (
+                leaderboard_id VARCHAR(64) COLLATE "C" NOT NULL REFERENCES leaderboards(id) ON DELETE CASCADE,
+                seq BIGINT NOT NULL,
+                reset BOOLEAN NOT NULL DEFAULT false,
+                period INT NOT NULL,
+                players TEXT[] NOT NULL,
+                before_scores BIGINT[] NOT NULL,
+                after_scores BIGINT[] NOT NULL,
+                last_event_id BIGINT NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                PRIMARY KEY (leaderboard_id, seq)
+            );
+            CREATE INDEX idx_board_changes_age ON board_changes (created_at);
+            """
+        ),
     ]
 }

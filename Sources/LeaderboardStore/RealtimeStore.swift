@@ -3,30 +3,29 @@ import LeaderboardCore
 /// The real-time view of the boards: what the read endpoints answer from.
 ///
 /// The service sees only this protocol; a board's layout (one sorted set or many shards) is the
-/// store's business, and every answer is the one a single sorted set would give. Every write is
-/// an absolute score already committed in PostgreSQL, so applying one twice is harmless.
+/// store's business, and every answer is the one a single sorted set would give at one moment:
+/// the board after one numbered change. Every write is a numbered change already committed in
+/// PostgreSQL; a shard applies each once, in order.
 public protocol RealtimeStore: Sendable {
-    /// Records a new board's metadata on each of its shards.
-    func prepareBoard(_ board: StoredBoard, lastEventID: Int64) async throws
+    /// Records a new board's metadata on each of its shards, at change number `seq`.
+    func prepareBoard(_ board: StoredBoard, seq: Int64) async throws
     /// Drops every key of the board.
     func deleteBoard(_ board: StoredBoard) async throws
-    /// Empties the board for a new period.
-    func resetBoard(_ board: StoredBoard, lastEventID: Int64) async throws
-    /// Applies committed changes. Returns the boards whose view turned out to be lost (to rebuild).
-    func apply(_ batch: RealtimeBatch) async throws -> Set<String>
-    /// Replaces the board's content with `entries` (a snapshot of PostgreSQL in the board's order),
-    /// shard by shard (only the shards in `only`, when given), each only if its version is still
-    /// the one in `expected` (read before the snapshot). Each shard is built aside and switched in
-    /// at once. Returns false when some shard changed meanwhile: the caller takes a new snapshot.
-    /// `progress` hears how many members were written so far.
+    /// Applies numbered view changes, each shard only the one after its last. Returns, per board
+    /// and shard asked, the number the shard holds afterwards (nil: its metadata is missing, the
+    /// shard must be rebuilt).
+    func apply(_ batch: RealtimeBatch) async throws -> [String: [Int: Int64?]]
+    /// Replaces the content of the board's shards (only those in `only`, when given) with
+    /// `entries` (a snapshot of PostgreSQL that includes the board's changes up to `seq`), each
+    /// built aside and switched in at once. Changes after `seq` that a shard had applied are
+    /// applied again by the caller from the change log. Returns false when a staging set vanished
+    /// (the caller retries). `progress` hears how many members were written so far.
     func rebuild(
-        _ board: StoredBoard, entries: [LeaderboardEntry], lastEventID: Int64, ifVersions expected: [Int64?], only: Set<Int>?,
+        _ board: StoredBoard, entries: [LeaderboardEntry], lastEventID: Int64, seq: Int64, only: Set<Int>?,
         progress: (@Sendable (Int) -> Void)?
     ) async throws -> Bool
-    /// Per shard, a number that changes whenever the shard changes; nil where its metadata is missing.
-    func viewVersions(_ board: StoredBoard) async throws -> [Int64?]
-    /// The id of the last event applied to every shard of the board; nil when a shard has no metadata.
-    func lastAppliedEventID(_ board: StoredBoard) async throws -> Int64?
+    /// Per shard, the number of the last view change it applied; nil where its metadata is missing.
+    func appliedSequences(_ board: StoredBoard) async throws -> [Int64?]
 
     /// Ranks start…end (1-based, inclusive) and the number of ranked players.
     func range(_ board: StoredBoard, start: Int, end: Int) async throws -> LeaderboardPage
@@ -65,32 +64,21 @@ public struct ShardFix: Sendable, Equatable {
     }
 }
 
-/// Committed changes to apply to the real-time view, grouped by board.
+/// Numbered view changes to apply, grouped by board.
 public struct RealtimeBatch: Sendable {
-    public struct Score: Sendable, Equatable {
-        public var playerID: String
-        public var score: Int64
-        /// The score before, when the player was on the board (a band board may move it).
-        public var previous: Int64?
-
-        public init(playerID: String, score: Int64, previous: Int64? = nil) {
-            self.playerID = playerID
-            self.score = score
-            self.previous = previous
-        }
-    }
-
     public struct BoardChanges: Sendable {
         public var board: StoredBoard
-        public var scores: [Score] = []
-        /// Removed players with the score they had.
-        public var removals: [(playerID: String, score: Int64)] = []
-        /// Usernames to record, with the player's current score on this board (to find its shard).
-        public var usernames: [(playerID: String, username: String, score: Int64)] = []
-        public var lastEventID: Int64 = 0
+        /// The board's steps, in sequence order.
+        public var steps: [ViewStep] = []
+        /// The shards to send them to (nil: all).
+        public var shards: Set<Int>?
+        /// Usernames to record (player id, username).
+        public var usernames: [(playerID: String, username: String)] = []
 
-        public init(board: StoredBoard) {
+        public init(board: StoredBoard, steps: [ViewStep] = [], shards: Set<Int>? = nil) {
             self.board = board
+            self.steps = steps
+            self.shards = shards
         }
     }
 
@@ -107,11 +95,13 @@ public enum RealtimeStoreError: Error, Sendable, Equatable {
     case boardMissing(String)
     /// The board's placement names a node the topology does not have.
     case unknownNode(String)
+    /// Every attempt of a read saw the board change under it (or a shard is behind the others).
+    case unsettled(String)
 }
 
 extension RealtimeStore {
     /// Rebuilds every shard of the board, without progress reports.
-    public func rebuild(_ board: StoredBoard, entries: [LeaderboardEntry], lastEventID: Int64, ifVersions expected: [Int64?]) async throws -> Bool {
-        try await rebuild(board, entries: entries, lastEventID: lastEventID, ifVersions: expected, only: nil, progress: nil)
+    public func rebuild(_ board: StoredBoard, entries: [LeaderboardEntry], lastEventID: Int64, seq: Int64) async throws -> Bool {
+        try await rebuild(board, entries: entries, lastEventID: lastEventID, seq: seq, only: nil, progress: nil)
     }
 }

@@ -49,17 +49,24 @@ enum Scripts {
         return out
         """
 
-    /// Applies one shard's committed changes atomically.
-    /// KEYS[1] = shard zset, KEYS[2] = shard meta; ARGV[1] = last event id, ARGV[2] = order,
-    /// ARGV[3] = max_entries (0 = unlimited), ARGV[4] = number of removals, then the removed
-    /// members, then score/member pairs. Returns -1 and writes nothing when the metadata is
-    /// missing (the board was lost and must be rebuilt), 0 otherwise. Bumps the shard's version when
-    /// anything changed, and raises its last event id.
+    /// Applies one numbered view change to one shard, atomically, in sequence: only the change
+    /// right after the shard's last (`seq` in its metadata).
+    /// KEYS[1] = shard zset, KEYS[2] = shard meta; ARGV[1] = the change's number, ARGV[2] = "1"
+    /// to empty the shard first (a reset), ARGV[3] = the board's period, ARGV[4] = last event id,
+    /// ARGV[5] = number of removals, then the removed members, then score/member pairs.
+    /// Returns {status, the shard's number after}: status 0 applied, 1 already applied (a
+    /// repeat), 2 refused (an earlier change is missing: a gap), -1 the metadata is missing (the
+    /// shard was lost and must be rebuilt).
     static let apply = """
-        if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
-        local removals = tonumber(ARGV[4])
-        local i = 5
-        local stop = 4 + removals
+        local applied = redis.call('HGET', KEYS[2], 'seq')
+        if not applied then return {-1, 0} end
+        applied = tonumber(applied)
+        local seq = tonumber(ARGV[1])
+        if seq <= applied then return {1, applied} end
+        if seq ~= applied + 1 then return {2, applied} end
+        if ARGV[2] == '1' then redis.call('DEL', KEYS[1]) end
+        local i = 6
+        local stop = 5 + tonumber(ARGV[5])
         while i <= stop do
           local last = math.min(i + 999, stop)
           redis.call('ZREM', KEYS[1], unpack(ARGV, i, last))
@@ -70,31 +77,21 @@ enum Scripts {
           redis.call('ZADD', KEYS[1], unpack(ARGV, i, last))
           i = last + 1
         end
-        local max = tonumber(ARGV[3])
-        if max > 0 then
-          if ARGV[2] == 'desc' then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(max + 1))
-          else redis.call('ZREMRANGEBYRANK', KEYS[1], max, -1) end
-        end
-        if #ARGV > 4 then redis.call('HINCRBY', KEYS[2], 'version', 1) end
-        local current = tonumber(redis.call('HGET', KEYS[2], 'last_event_id') or '0')
-        if tonumber(ARGV[1]) > current then redis.call('HSET', KEYS[2], 'last_event_id', ARGV[1]) end
-        return 0
+        redis.call('HSET', KEYS[2], 'seq', ARGV[1], 'period', ARGV[3], 'last_event_id', ARGV[4])
+        if #ARGV > 5 or ARGV[2] == '1' then redis.call('HINCRBY', KEYS[2], 'version', 1) end
+        return {0, seq}
         """
 
-    /// Switches a rebuilt board in, unless its view changed since the rebuild's snapshot.
-    /// KEYS[1] = staging zset, KEYS[2] = board zset, KEYS[3] = board meta; ARGV[1] = the version
-    /// read before the snapshot ("" = no metadata), then meta field/value pairs.
-    /// Returns 1 when switched, 0 when something was applied meanwhile (the caller retries).
+    /// Switches a rebuilt shard in: the staging set becomes the shard, and the metadata (with the
+    /// number of the last change the rebuild's snapshot includes) is written; changes applied
+    /// meanwhile are applied again from the change log by the caller.
+    /// KEYS[1] = staging zset, KEYS[2] = shard zset, KEYS[3] = shard meta; ARGV[1] = members
+    /// staged, then meta field/value pairs. Returns 1 when switched, 0 when the staging set is
+    /// gone though members were staged (it expired, or the node restarted: the caller retries).
     static let switchRebuilt = """
-        local version = redis.call('HGET', KEYS[3], 'version')
-        if not version then
-          if redis.call('EXISTS', KEYS[3]) == 1 then version = '0' else version = '' end
-        end
-        if version ~= ARGV[1] then
-          redis.call('DEL', KEYS[1])
-          return 0
-        end
-        if redis.call('EXISTS', KEYS[1]) == 1 then
+        local staged = redis.call('EXISTS', KEYS[1]) == 1
+        if tonumber(ARGV[1]) > 0 and not staged then return 0 end
+        if staged then
           redis.call('RENAME', KEYS[1], KEYS[2])
           redis.call('PERSIST', KEYS[2])
         else
@@ -105,11 +102,10 @@ enum Scripts {
         return 1
         """
 
-    /// Writes a shard's metadata and bumps its version; empties the shard first when ARGV[1] is "1".
-    /// KEYS[1] = shard zset, KEYS[2] = shard meta; ARGV[2..] = field/value pairs.
+    /// Writes a new shard's metadata and bumps its version.
+    /// KEYS[1] = shard zset, KEYS[2] = shard meta; ARGV = field/value pairs.
     static let writeMeta = """
-        if ARGV[1] == '1' then redis.call('DEL', KEYS[1]) end
-        redis.call('HSET', KEYS[2], unpack(ARGV, 2))
+        redis.call('HSET', KEYS[2], unpack(ARGV))
         redis.call('HINCRBY', KEYS[2], 'version', 1)
         return 0
         """

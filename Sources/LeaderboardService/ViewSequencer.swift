@@ -1,0 +1,110 @@
+import LeaderboardCore
+import LeaderboardStore
+import Logging
+import Metrics
+
+/// Gets numbered view changes into every shard, in order, whichever process committed them.
+///
+/// A shard refuses a change that is not the next in its sequence. That happens when another
+/// process committed the change before and has not applied it yet (it is about to: give it a few
+/// milliseconds), or never will (it crashed, or its reply was lost). So a shard still behind
+/// after a short wait is brought up to date from PostgreSQL's change log, by whoever noticed.
+/// A shard whose metadata is gone is marked for a rebuild.
+public final class ViewSequencer: Sendable {
+    private let repository: PostgresScoreRepository
+    private let realtime: any RealtimeStore
+    private let stale: StaleBoards
+    private let logger: Logger
+    /// Waits before taking over another process's change (it is usually already on the wire).
+    private let patience: [Duration]
+
+    static let catchUps = Counter(label: "leaderboard_view_catch_ups")
+
+    public init(
+        repository: PostgresScoreRepository, realtime: any RealtimeStore, stale: StaleBoards, logger: Logger,
+        patience: [Duration] = [.milliseconds(1), .milliseconds(4), .milliseconds(16)]
+    ) {
+        self.repository = repository
+        self.realtime = realtime
+        self.stale = stale
+        self.logger = logger
+        self.patience = patience
+    }
+
+    /// Applies the boards' steps. Returns once every shard holds its board's last step, or the
+    /// board is marked for rebuild (a Redis failure does not fail the caller: the changes are
+    /// durable, and the recovery service rebuilds the board).
+    public func apply(_ batch: RealtimeBatch) async {
+        guard !batch.isEmpty else { return }
+        var applied: [String: [Int: Int64?]]
+        do {
+            applied = try await realtime.apply(batch)
+        } catch {
+            logger.warning("real-time apply failed; boards marked for rebuild", metadata: ["error": "\(error)"])
+            stale.mark(Set(batch.boards.keys))
+            return
+        }
+        for (id, changes) in batch.boards {
+            guard let target = changes.steps.last?.seq else { continue }
+            var shards = applied[id] ?? [:]
+            if shards.values.contains(where: { $0 == nil }) {
+                stale.markMissing(id)
+                shards = shards.filter { $0.value != nil }
+            }
+            var behind = Set(shards.filter { ($0.value ?? 0) < target }.keys)
+            guard !behind.isEmpty else { continue }
+            // Another process's earlier change is probably landing right now.
+            for delay in patience where !behind.isEmpty {
+                try? await Task.sleep(for: delay)
+                guard let last = changes.steps.last else { break }
+                var retry = RealtimeBatch()
+                retry.boards[id] = .init(board: changes.board, steps: [last], shards: behind)
+                guard let again = try? await realtime.apply(retry)[id] else { break }
+                behind = Set(again.filter { ($0.value ?? Int64.max) < target }.keys)
+            }
+            guard !behind.isEmpty else { continue }
+            do {
+                try await catchUp(changes.board, through: target, shards: behind)
+            } catch {
+                logger.warning("catching up a board failed; marked for rebuild", metadata: ["board": "\(id)", "error": "\(error)"])
+                stale.mark(id)
+            }
+        }
+    }
+
+    /// Brings the given shards of the board (all when nil) up to change `target` from the change
+    /// log. Returns true when they hold it; marks the board for rebuild when the log no longer has
+    /// what they miss.
+    @discardableResult
+    public func catchUp(_ board: StoredBoard, through target: Int64, shards: Set<Int>? = nil) async throws -> Bool {
+        let id = board.config.id
+        let sequences = try await realtime.appliedSequences(board)
+        let asked = shards ?? Set(sequences.indices)
+        var lowest = target
+        for shard in asked where shard < sequences.count {
+            guard let seq = sequences[shard] else {
+                stale.markMissing(id)
+                continue
+            }
+            lowest = min(lowest, seq)
+        }
+        let lagging = Set(asked.filter { $0 < sequences.count && (sequences[$0] ?? target) < target })
+        guard !lagging.isEmpty else { return true }
+        let steps = try await repository.viewSteps(board: id, after: lowest, through: target)
+        guard steps.count == Int(target - lowest), steps.first?.seq == lowest + 1 else {
+            logger.warning("the change log no longer has what a shard misses; rebuilding", metadata: ["board": "\(id)", "from": "\(lowest)"])
+            stale.mark(id)
+            return false
+        }
+        Self.catchUps.increment()
+        logger.info(
+            "applying changes another process committed",
+            metadata: ["board": "\(id)", "shards": "\(lagging.sorted())", "from": "\(lowest + 1)", "through": "\(target)"]
+        )
+        var batch = RealtimeBatch()
+        batch.boards[id] = .init(board: board, steps: steps, shards: lagging)
+        let after = try await realtime.apply(batch)[id] ?? [:]
+        if after.values.contains(where: { $0 == nil }) { stale.markMissing(id) }
+        return after.values.allSatisfy { ($0 ?? Int64.min) >= target }
+    }
+}

@@ -1,0 +1,299 @@
+import Foundation
+import LeaderboardCore
+import PostgresClient
+
+/// The write path: group commits of score submissions, and removals.
+///
+/// Every change of a board's real-time view is numbered in the board's change sequence
+/// (`leaderboards.change_seq`), assigned in the commit while the transaction holds the board's
+/// row lock, so the numbers are gapless and in PostgreSQL's commit order across every server
+/// process. Each numbered change is also stored (`board_changes`): whichever process finds a
+/// shard behind can apply what it missed. The change lists exactly what the view must do — the
+/// view is the best `max_entries` players, so players entering or leaving it because others
+/// moved are part of the change (``TopTrim``).
+extension PostgresScoreRepository {
+    /// Commits one group of requests in one transaction: locks the boards (in id order, so
+    /// concurrent committers cannot deadlock), reads the current scores, plans the update modes,
+    /// writes the events, the scores and usernames, and numbers each board's view change.
+    public func commit(_ requests: [[ScoreCommand]]) async throws -> CommitResult {
+        try await pool.withConnection { connection in
+            try connection.transaction { connection in try Self.commit(requests, on: connection) }
+        }
+    }
+
+    /// A board's row as the write path needs it, read under its lock.
+    struct LockedBoard {
+        var board: StoredBoard
+        var seq: Int64
+        var playerCount: Int
+        var cut: RankedMember?
+    }
+
+    static let lockedColumns = "\(boardColumns), change_seq, player_count, cut_score, cut_player"
+
+    static func locked(from row: [String?]) throws -> LockedBoard {
+        let board = try board(from: row)
+        let cut = row[13] == nil ? nil : RankedMember(playerID: try row.text(14), score: try row.int64(13))
+        return LockedBoard(board: board, seq: try row.int64(11), playerCount: Int(try row.int64(12)), cut: cut)
+    }
+
+    private static func commit(_ requests: [[ScoreCommand]], on connection: PGConnection) throws -> CommitResult {
+        let boardIDs = Array(Set(requests.joined().map(\.leaderboardID))).sorted()
+        var lockedBoards: [String: LockedBoard] = [:]
+        for row in try connection.query(
+            "SELECT \(lockedColumns) FROM leaderboards WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE",
+            [PGArray.text(boardIDs)]
+        ).rows {
+            let board = try locked(from: row)
+            lockedBoards[board.board.config.id] = board
+        }
+        let boards = lockedBoards.mapValues(\.board)
+
+        let keys = Array(Set(requests.joined().filter { boards[$0.leaderboardID] != nil }.map { PlayerKey($0.leaderboardID, $0.playerID) }))
+        var current: [PlayerKey: Int64] = [:]
+        if !keys.isEmpty {
+            // One primary-key lookup per player: the planner, guessing the size of unnest(),
+            // would otherwise hash the whole table (a full scan per commit on a big board).
+            try connection.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
+            let rows = try connection.query(
+                """
+                SELECT s.leaderboard_id, s.player_id, s.score
+                FROM unnest($1::text[], $2::text[]) AS k(board, player)
+                JOIN player_scores s ON s.leaderboard_id = k.board AND s.player_id = k.player
+                """,
+                [PGArray.text(keys.map(\.leaderboardID)), PGArray.text(keys.map(\.playerID))]
+            )
+            for row in rows.rows {
+                current[PlayerKey(try row.text(0), try row.text(1))] = try row.int64(2)
+            }
+        }
+
+        let rules = boards.mapValues { BoardRules(sortOrder: $0.config.sortOrder, updateMode: $0.config.updateMode) }
+        let plan = GroupCommitPlan(requests: requests, boards: rules, current: current)
+        var lastEventIDs: [String: Int64] = [:]
+        guard !plan.events.isEmpty else {
+            return CommitResult(plan: plan, boards: boards, lastEventIDs: lastEventIDs, previousScores: current, steps: [:])
+        }
+
+        let events = plan.events
+        let inserted = try connection.query(
+            """
+            INSERT INTO score_events (leaderboard_id, player_id, score, result_score, event_type, period, metadata, event_time)
+            SELECT board, player, value, result, kind, period, metadata::jsonb, event_time::timestamptz
+            FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::int[], $7::text[], $8::text[])
+                AS e(board, player, value, result, kind, period, metadata, event_time)
+            RETURNING leaderboard_id, id
+            """,
+            [
+                PGArray.text(events.map(\.command.leaderboardID)),
+                PGArray.text(events.map(\.command.playerID)),
+                PGArray.int64(events.map(\.command.value)),
+                PGArray.int64(events.map(\.score)),
+                PGArray.text(events.map(\.mode.rawValue)),
+                PGArray.int64(events.map { Int64(boards[$0.command.leaderboardID]!.period) }),
+                PGArray.text(events.map(\.command.metadataJSON)),
+                PGArray.text(events.map { $0.command.timestamp.map(Timestamp.format) }),
+            ]
+        )
+        for row in inserted.rows {
+            let board = try row.text(0)
+            lastEventIDs[board] = max(lastEventIDs[board] ?? 0, try row.int64(1))
+        }
+
+        let changed = Array(plan.changedScores)
+        if !changed.isEmpty {
+            try connection.query(
+                """
+                INSERT INTO player_scores (leaderboard_id, player_id, score, metadata)
+                SELECT board, player, score, metadata::jsonb
+                FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS s(board, player, score, metadata)
+                ON CONFLICT (leaderboard_id, player_id) DO UPDATE
+                SET score = EXCLUDED.score, metadata = COALESCE(EXCLUDED.metadata, player_scores.metadata), updated_at = now()
+                """,
+                [
+                    PGArray.text(changed.map(\.key.leaderboardID)),
+                    PGArray.text(changed.map(\.key.playerID)),
+                    PGArray.int64(changed.map(\.value.score)),
+                    PGArray.text(changed.map(\.value.metadataJSON)),
+                ]
+            )
+        }
+        if !plan.usernames.isEmpty {
+            let names = Array(plan.usernames)
+            try connection.query(
+                """
+                INSERT INTO players (player_id, username)
+                SELECT * FROM unnest($1::text[], $2::text[])
+                ON CONFLICT (player_id) DO UPDATE SET username = EXCLUDED.username, updated_at = now()
+                """,
+                [PGArray.text(names.map(\.key)), PGArray.text(names.map(\.value))]
+            )
+        }
+
+        // Each board's view change, numbered.
+        var perBoard: [String: [TopTrim.Change]] = [:]
+        for (key, value) in changed where current[key] != value.score {
+            perBoard[key.leaderboardID, default: []].append(
+                TopTrim.Change(playerID: key.playerID, before: current[key], after: value.score)
+            )
+        }
+        var steps: [String: ViewStep] = [:]
+        for (id, changes) in perBoard {
+            guard let board = lockedBoards[id] else { continue }
+            let added = changes.filter { $0.before == nil }.count
+            if let step = try numberChange(board, changes: changes, countAfter: board.playerCount + added, lastEventID: lastEventIDs[id] ?? 0, on: connection) {
+                steps[id] = step
+            }
+        }
+        return CommitResult(plan: plan, boards: boards, lastEventIDs: lastEventIDs, previousScores: current, steps: steps)
+    }
+
+    /// Works out a board's view change from its players' changes (already written), records the
+    /// board's new count and cut, and numbers and stores the change when the view changed.
+    /// Returns the numbered change, nil when the view is unchanged (players moving behind the cut).
+    static func numberChange(
+        _ locked: LockedBoard, changes: [TopTrim.Change], countAfter: Int, lastEventID: Int64, reset: Bool = false,
+        on connection: PGConnection
+    ) throws -> ViewStep? {
+        let board = locked.board
+        let id = board.config.id
+        let order = board.config.sortOrder
+        var viewChanges: [ViewChange]
+        var cutAfter: RankedMember? = nil
+        if board.config.maxEntries == 0 {
+            viewChanges = TopTrim.untrimmed(changes)
+        } else {
+            let trim = TopTrim(order: order, limit: board.config.maxEntries)
+            switch trim.cutAfter(changes: changes, cutBefore: locked.cut, countAfter: countAfter) {
+            case .none: cutAfter = nil
+            case .same: cutAfter = locked.cut
+            case .lookUp:
+                let rows = try connection.query(
+                    "SELECT score, player_id FROM player_scores WHERE leaderboard_id = $1 ORDER BY \(order.sqlOrder()) OFFSET $2 LIMIT 1",
+                    [id, String(board.config.maxEntries - 1)]
+                )
+                guard let row = rows.rows.first else { throw PGError(.decoding, "the board has fewer players than it counts") }
+                cutAfter = RankedMember(playerID: try row.text(1), score: try row.int64(0))
+            }
+            var crossing: [RankedMember] = []
+            let region = trim.crossing(cutBefore: locked.cut, cutAfter: cutAfter)
+            let query: (String, [String?])?
+            switch region {
+            case .nothing: query = nil
+            case .behind(let cut):
+                query = ("\(order.sqlBehind(score: 2, player: 3))", [id, String(cut.score), cut.playerID])
+            case .between(let ahead, let behind):
+                query = (
+                    "\(order.sqlBehind(score: 2, player: 3)) AND \(order.sqlAtOrAhead(score: 4, player: 5))",
+                    [id, String(ahead.score), ahead.playerID, String(behind.score), behind.playerID]
+                )
+            }
+            if let (condition, parameters) = query {
+                let rows = try connection.query(
+                    "SELECT player_id, score FROM player_scores WHERE leaderboard_id = $1 AND \(condition) ORDER BY \(order.sqlOrder())",
+                    parameters
+                )
+                crossing = try rows.rows.map { RankedMember(playerID: try $0.text(0), score: try $0.int64(1)) }
+            }
+            viewChanges = trim.viewChanges(changes: changes, crossing: crossing, cutBefore: locked.cut, cutAfter: cutAfter)
+        }
+        guard !viewChanges.isEmpty || reset else {
+            try connection.query(
+                "UPDATE leaderboards SET player_count = $2, cut_score = $3, cut_player = $4 WHERE id = $1",
+                [id, String(countAfter), cutAfter.map { String($0.score) }, cutAfter?.playerID]
+            )
+            return nil
+        }
+        let seq = try connection.query(
+            """
+            UPDATE leaderboards SET change_seq = change_seq + 1, player_count = $2, cut_score = $3, cut_player = $4
+            WHERE id = $1 RETURNING change_seq, current_period
+            """,
+            [id, String(countAfter), cutAfter.map { String($0.score) }, cutAfter?.playerID]
+        ).rows[0]
+        let step = ViewStep(
+            seq: try seq.int64(0), reset: reset, period: Int(try seq.int64(1)), changes: viewChanges, lastEventID: lastEventID
+        )
+        try connection.query(
+            """
+            INSERT INTO board_changes (leaderboard_id, seq, reset, period, players, before_scores, after_scores, last_event_id)
+            VALUES ($1, $2, $3, $4, $5::text[], $6::bigint[], $7::bigint[], $8)
+            """,
+            [
+                id, String(step.seq), reset ? "true" : "false", String(step.period), PGArray.text(viewChanges.map(\.playerID)),
+                PGArray.int64(viewChanges.map(\.before)), PGArray.int64(viewChanges.map(\.after)), String(lastEventID),
+            ]
+        )
+        return step
+    }
+
+    /// Removes a player from a board, recording a `remove` event and numbering the view's change.
+    /// Returns the event id, the removed score and the view's change (nil when the view did not
+    /// change: the player was behind the cut), or nil when the player was not on the board.
+    public func removePlayer(board: String, player: String) async throws -> (eventID: Int64, score: Int64, step: ViewStep?)? {
+        try await pool.withConnection { connection in
+            try connection.transaction { connection -> (eventID: Int64, score: Int64, step: ViewStep?)? in
+                let found = try connection.query("SELECT \(Self.lockedColumns) FROM leaderboards WHERE id = $1 FOR NO KEY UPDATE", [board])
+                guard let row = found.rows.first else { throw LeaderboardError.leaderboardNotFound(board) }
+                let locked = try Self.locked(from: row)
+                let deleted = try connection.query(
+                    "DELETE FROM player_scores WHERE leaderboard_id = $1 AND player_id = $2 RETURNING score",
+                    [board, player]
+                )
+                guard let score = deleted.rows.first else { return nil }
+                let event = try connection.query(
+                    """
+                    INSERT INTO score_events (leaderboard_id, player_id, score, event_type, period)
+                    VALUES ($1, $2, $3, 'remove', $4) RETURNING id
+                    """,
+                    [board, player, try score.text(0), String(locked.board.period)]
+                )
+                let eventID = try event.rows[0].int64(0)
+                let step = try Self.numberChange(
+                    locked, changes: [TopTrim.Change(playerID: player, before: try score.int64(0), after: nil)],
+                    countAfter: max(locked.playerCount - 1, 0), lastEventID: eventID, on: connection
+                )
+                return (eventID, try score.int64(0), step)
+            }
+        }
+    }
+
+    // MARK: - The change log
+
+    /// The board's numbered view changes after `seq` up to `through` (inclusive), in order; fewer
+    /// when some are no longer kept (the caller then rebuilds instead).
+    public func viewSteps(board id: String, after seq: Int64, through last: Int64) async throws -> [ViewStep] {
+        let rows = try await pool.query(
+            """
+            SELECT seq, reset, period, players, before_scores, after_scores, last_event_id FROM board_changes
+            WHERE leaderboard_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq
+            """,
+            [id, String(seq), String(last)]
+        )
+        return try rows.rows.map { row in
+            let players = PGArray.parse(try row.text(3)).map { $0 ?? "" }
+            let before = PGArray.parse(try row.text(4)).map { $0.flatMap(Int64.init) }
+            let after = PGArray.parse(try row.text(5)).map { $0.flatMap(Int64.init) }
+            guard players.count == before.count, players.count == after.count else {
+                throw PGError(.decoding, "a board_changes row has arrays of different lengths")
+            }
+            return ViewStep(
+                seq: try row.int64(0), reset: try row.bool(1), period: Int(try row.int64(2)),
+                changes: players.indices.map { ViewChange(playerID: players[$0], before: before[$0], after: after[$0]) },
+                lastEventID: try row.int64(6)
+            )
+        }
+    }
+
+    /// The newest number of each board's change sequence.
+    public func changeSequences() async throws -> [String: Int64] {
+        var sequences: [String: Int64] = [:]
+        for row in try await pool.query("SELECT id, change_seq FROM leaderboards").rows { sequences[try row.text(0)] = try row.int64(1) }
+        return sequences
+    }
+
+    /// Forgets view changes older than `seconds` (every shard has long applied them or been rebuilt).
+    public func pruneViewSteps(olderThan seconds: Int) async throws {
+        try await pool.query("DELETE FROM board_changes WHERE created_at < now() - make_interval(secs => $1)", [String(seconds)])
+    }
+}

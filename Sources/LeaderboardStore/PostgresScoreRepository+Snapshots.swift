@@ -1,0 +1,124 @@
+import Foundation
+import LeaderboardCore
+import PostgresClient
+
+/// Consistent snapshots for rebuilds, the official snapshot (source=batch) and ranked reads of it and of archives.
+extension PostgresScoreRepository {
+    /// One consistent snapshot of a board for a rebuild: its row, its best `limit` players in
+    /// the board's order (every player, in no particular order, when `limit` is nil), with
+    /// usernames, the newest event id and the number of the last view change they include, all
+    /// from one transaction.
+    public func snapshot(board id: String, limit: Int?) async throws -> BoardSnapshot? {
+        try await pool.withConnection { connection in
+            try connection.transaction("ISOLATION LEVEL REPEATABLE READ READ ONLY") { connection in
+                guard let row = try connection.query("SELECT \(Self.lockedColumns) FROM leaderboards WHERE id = $1", [id]).rows.first else {
+                    return nil
+                }
+                let locked = try Self.locked(from: row)
+                let board = locked.board
+                let order = board.config.sortOrder.sqlOrder("s.")
+                // Without a limit the order does not matter, and leaving it out lets PostgreSQL
+                // scan and hash-join instead of walking the score index (about twice as fast).
+                let rows = try connection.query(
+                    """
+                    SELECT s.player_id, s.score, p.username FROM player_scores s LEFT JOIN players p ON p.player_id = s.player_id
+                    WHERE s.leaderboard_id = $1 \(limit == nil ? "" : "ORDER BY \(order) LIMIT $2")
+                    """,
+                    [id] + (limit.map { [String($0)] } ?? [])
+                )
+                let entries = try rows.rows.enumerated().map { index, row in
+                    LeaderboardEntry(rank: index + 1, playerID: try row.text(0), score: try row.int64(1), username: row[2])
+                }
+                let last = try connection.query("SELECT coalesce(max(id), 0) FROM score_events WHERE leaderboard_id = $1", [id])
+                return BoardSnapshot(board: board, entries: entries, lastEventID: try last.rows[0].int64(0), seq: locked.seq)
+            }
+        }
+    }
+
+    /// Band bounds that split the board's current players into `bands` bands of about equal size
+    // MARK: - Official snapshots and sync
+
+    /// SyncToDatabase: computes the board's standings in its total order (a window function over
+    /// the score index) and stores them as the board's official snapshot, replacing the last one.
+    public func takeSnapshot(board id: String) async throws -> SnapshotInfo? {
+        try await pool.withConnection { connection in
+            try connection.transaction("ISOLATION LEVEL REPEATABLE READ") { try Self.writeSnapshot(board: id, on: $0) }
+        }
+    }
+
+    /// The board's official snapshot, taken now if it has none yet (the first `source=batch` read
+    /// of a board no sync pass has reached). Concurrent callers take it once: they queue on an
+    /// advisory lock and then find it.
+    public func snapshotTakingIfMissing(board id: String) async throws -> SnapshotInfo? {
+        if let info = try await snapshotInfo(board: id) { return info }
+        return try await pool.withConnection { connection in
+            try connection.transaction { connection -> SnapshotInfo? in
+                try connection.query("SELECT pg_advisory_xact_lock(4242002, hashtext($1))", [id])
+                if let info = try Self.snapshotInfo(board: id, on: connection) { return info }
+                return try Self.writeSnapshot(board: id, on: connection)
+            }
+        }
+    }
+
+    private static func writeSnapshot(board id: String, on connection: PGConnection) throws -> SnapshotInfo? {
+        guard let row = try connection.query("SELECT sort_order FROM leaderboards WHERE id = $1 FOR SHARE", [id]).rows.first else {
+            return nil
+        }
+        let order = (SortOrder(rawValue: try row.text(0)) ?? .desc).sqlOrder()
+        let last = try connection.query("SELECT coalesce(max(id), 0) FROM score_events WHERE leaderboard_id = $1", [id]).rows[0].int64(0)
+        try connection.query("DELETE FROM board_snapshots WHERE leaderboard_id = $1", [id])
+        let taken = try connection.query(
+            "INSERT INTO board_snapshots VALUES ($1, now(), 0, $2) RETURNING \(Self.utc("taken_at"))",
+            [id, String(last)]
+        )
+        let inserted = try connection.query(
+            """
+            INSERT INTO snapshot_entries (leaderboard_id, rank, player_id, score)
+            SELECT leaderboard_id, row_number() OVER (ORDER BY \(order)), player_id, score
+            FROM player_scores WHERE leaderboard_id = $1
+            """,
+            [id]
+        )
+        try connection.query("UPDATE board_snapshots SET player_count = $2 WHERE leaderboard_id = $1", [id, String(inserted.affected)])
+        return SnapshotInfo(asOf: try taken.rows[0].text(0), players: inserted.affected, lastEventID: last)
+    }
+
+    /// The board's official snapshot: when it was taken and how many players it ranks; nil if none yet.
+    public func snapshotInfo(board id: String) async throws -> SnapshotInfo? {
+        try await pool.withConnection { try Self.snapshotInfo(board: id, on: $0) }
+    }
+
+    private static func snapshotInfo(board id: String, on connection: PGConnection) throws -> SnapshotInfo? {
+        let rows = try connection.query(
+            """
+            SELECT \(Self.utc("taken_at")), player_count, last_event_id
+            FROM board_snapshots WHERE leaderboard_id = $1
+            """,
+            [id]
+        )
+        guard let row = rows.rows.first else { return nil }
+        return SnapshotInfo(asOf: try row.text(0), players: Int(try row.int64(1)), lastEventID: try row.int64(2))
+    }
+
+    /// Ranks first…last (1-based) of the official snapshot or of an archived period, with usernames.
+    public func rankedEntries(_ table: RankedTable, board id: String, first: Int, last: Int) async throws -> [LeaderboardEntry] {
+        let rows = try await pool.query(
+            """
+            SELECT e.rank, e.player_id, e.score, p.username FROM \(table.name) e LEFT JOIN players p ON p.player_id = e.player_id
+            WHERE e.leaderboard_id = $1 AND \(table.filter(parameter: 4)) AND e.rank BETWEEN $2 AND $3 ORDER BY e.rank
+            """,
+            [id, String(first), String(last)] + table.parameters
+        )
+        return try rows.rows.map { LeaderboardEntry(rank: Int(try $0.int64(0)), playerID: try $0.text(1), score: try $0.int64(2), username: $0[3]) }
+    }
+
+    /// The player's rank in the official snapshot or an archived period, nil when absent.
+    public func rank(_ table: RankedTable, board id: String, player: String) async throws -> Int? {
+        let rows = try await pool.query(
+            "SELECT e.rank FROM \(table.name) e WHERE e.leaderboard_id = $1 AND e.player_id = $2 AND \(table.filter(parameter: 3))",
+            [id, player] + table.parameters
+        )
+        return try rows.rows.first.map { Int(try $0.int64(0)) }
+    }
+
+}

@@ -1,0 +1,93 @@
+import Foundation
+import LeaderboardCore
+import PostgresClient
+
+/// What the sync worker and the planner read: current scores, leases, reports.
+extension PostgresScoreRepository {
+    /// (scores at the quantiles i/bands; repeated scores make fewer bands), with each band's size.
+    public func proposeBands(board: String, bands: Int) async throws -> (bounds: [Int64], sizes: [Int64]) {
+        precondition(bands >= 2)
+        let fractions = (1..<bands).map { String(Double($0) / Double(bands)) }
+        let quantiles = try await pool.query(
+            "SELECT percentile_disc($2::float8[]) WITHIN GROUP (ORDER BY score) FROM player_scores WHERE leaderboard_id = $1",
+            [board, "{" + fractions.joined(separator: ",") + "}"]
+        )
+        guard let literal = quantiles.rows.first?[0] else { return ([], []) }
+        let values = PGArray.parse(literal).compactMap { $0.flatMap(Int64.init) }
+        var bounds: [Int64] = []
+        for value in values where bounds.last.map({ value > $0 }) ?? true { bounds.append(value) }
+        let sizes = try await pool.query(
+            """
+            SELECT band, count(*) FROM (
+                SELECT (SELECT count(*) FROM unnest($2::bigint[]) AS u(bound) WHERE u.bound <= s.score) AS band
+                FROM player_scores s WHERE s.leaderboard_id = $1
+            ) banded GROUP BY band ORDER BY band
+            """,
+            [board, PGArray.int64(bounds)]
+        )
+        var counts = [Int64](repeating: 0, count: bounds.count + 1)
+        for row in sizes.rows { counts[Int(try row.int64(0))] = try row.int64(1) }
+        return (bounds, counts)
+    }
+
+    /// The current scores of the board's best `limit` players (everyone when 0), for reconciling shards.
+    public func currentScores(board id: String, order: LeaderboardCore.SortOrder, limit: Int) async throws -> [(playerID: String, score: Int64)] {
+        let orderBy = order.sqlOrder()
+        let rows = try await pool.query(
+            "SELECT player_id, score FROM player_scores WHERE leaderboard_id = $1 ORDER BY \(orderBy) LIMIT $2",
+            [id, limit > 0 ? String(limit) : nil]
+        )
+        return try rows.rows.map { (try $0.text(0), try $0.int64(1)) }
+    }
+
+    /// The scores of the given players (those on the board), for checking what a shard holds.
+    public func scores(board id: String, players: [String]) async throws -> [String: Int64] {
+        guard !players.isEmpty else { return [:] }
+        let rows = try await pool.query(
+            "SELECT player_id, score FROM player_scores WHERE leaderboard_id = $1 AND player_id = ANY($2::text[])",
+            [id, PGArray.text(players)]
+        )
+        var scores: [String: Int64] = [:]
+        for row in rows.rows { scores[try row.text(0)] = try row.int64(1) }
+        return scores
+    }
+
+    /// Takes (or renews) the board's sync lease for `holder` unless another holder's lease is live.
+    public func acquireSyncLease(board id: String, holder: String, seconds: Int) async throws -> Bool {
+        let rows = try await pool.query(
+            """
+            INSERT INTO sync_leases (leaderboard_id, holder, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))
+            ON CONFLICT (leaderboard_id) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+            WHERE sync_leases.expires_at < now() OR sync_leases.holder = EXCLUDED.holder
+            RETURNING holder
+            """,
+            [id, holder, String(seconds)]
+        )
+        return !rows.isEmpty
+    }
+
+    public func releaseSyncLease(board id: String, holder: String) async throws {
+        try await pool.query("DELETE FROM sync_leases WHERE leaderboard_id = $1 AND holder = $2", [id, holder])
+    }
+
+    public func storeSyncReport(board id: String, json: String) async throws {
+        try await pool.query(
+            """
+            INSERT INTO sync_reports (leaderboard_id, report, finished_at) VALUES ($1, $2::jsonb, now())
+            ON CONFLICT (leaderboard_id) DO UPDATE SET report = EXCLUDED.report, finished_at = EXCLUDED.finished_at
+            """,
+            [id, json]
+        )
+    }
+
+    public func syncReport(board id: String) async throws -> String? {
+        try await pool.query("SELECT report::text FROM sync_reports WHERE leaderboard_id = $1", [id]).rows.first?[0]
+    }
+
+    /// The id of the newest event of the board (any kind), 0 when none.
+    public func lastEventID(board: String) async throws -> Int64 {
+        let rows = try await pool.query("SELECT coalesce(max(id), 0) FROM score_events WHERE leaderboard_id = $1", [board])
+        return try rows.rows[0].int64(0)
+    }
+
+}

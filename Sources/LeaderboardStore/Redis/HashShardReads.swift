@@ -1,0 +1,153 @@
+import LeaderboardCore
+import RedisClient
+
+/// Reads of a board split by hash of the player id: a rank is the player's shard's rank plus
+/// every other shard's count ahead of its score (two rounds); ranges merge per-shard windows,
+/// located by counts when deep (``WindowLocator``); around counts ahead on every shard and reads
+/// about that place (two rounds).
+struct HashShardReads: ShardReads {
+    let context: ReadContext
+
+    func count() async throws -> Int { context.clip(try await context.sizes().reduce(0, +)) }
+
+    func range(start: Int, end: Int) async throws -> LeaderboardPage {
+        let limit = context.board.config.maxEntries
+        let last = limit > 0 ? min(end, limit) : end
+        guard start <= last else { return LeaderboardPage(total: try await count(), entries: []) }
+        let reader = ShardWindowReader(context: context)
+        let result = try await WindowLocator(order: context.order).window(start: start - 1, count: last - start + 1, reader: reader)
+        return LeaderboardPage(total: context.clip(result.total), entries: context.ranked(result.members, from: start))
+    }
+
+    private var rankCommand: String { context.order == .desc ? "ZREVRANK" : "ZRANK" }
+
+    func player(_ playerID: String) async throws -> LeaderboardEntry? {
+        let home = context.shards[context.board.router.shard(player: playerID, score: 0)]
+        let first = try await context.round(
+            [
+                (home.node, ["ZSCORE", home.key, playerID]), (home.node, [rankCommand, home.key, playerID]),
+                (home.node, ["HGET", RedisKeys.playerInfo(playerID), "username"]),
+            ],
+            watching: [home]
+        )
+        try RedisReplies.check(first)
+        guard let score = first[0].string.flatMap(RedisReplies.score), first[1].integer != nil else { return nil }
+        var rank = try RedisReplies.count(first[1]) + 1
+        let others = context.shards.filter { $0.index != home.index }
+        for row in try await context.plainCountsAhead(others, of: RankedMember(playerID: playerID, score: score)) { rank += row.ahead }
+        let limit = context.board.config.maxEntries
+        guard limit == 0 || rank <= limit else { return nil }
+        return LeaderboardEntry(rank: rank, playerID: playerID, score: score, username: first[2].string)
+    }
+
+    /// Two rounds: the player's shard gives its window (and so the player's score); then every
+    /// other node, in one script, the members ahead of the player on each of its shards and the
+    /// `radius` members either side of that place.
+    func around(_ playerID: String, radius: Int) async throws -> LeaderboardPage? {
+        let order = context.order
+        let home = context.shards[context.board.router.shard(player: playerID, score: 0)]
+        let reply = try await context.round(
+            [(home.node, ["EVAL", Scripts.readWindow, "2", home.key, home.meta, order.rawValue, "around", playerID, String(radius)])],
+            watching: [home]
+        )[0]
+        if case .error(let message) = reply { throw RedisError(.server, message) }
+        guard let items = reply.array, items.count >= 2, items[1].integer ?? -1 >= 0 else { return nil }
+        let window = try RedisReplies.window(from: reply, board: context.id)
+        guard let index = window.members.firstIndex(where: { $0.playerID == playerID }) else { return nil }
+        let player = window.members[index]
+        var rank = window.first + index + 1
+        var total = window.total
+        var lists = [window.members]
+        let others = context.shards.filter { $0.index != home.index }
+        let rows = try await context.perNode(
+            others, script: Scripts.aroundPivot, arguments: [order.rawValue, String(player.score), playerID, String(radius)]
+        ) { items -> (size: Int, ahead: Int, members: [RankedMember]) in
+            guard items.count >= 3, let size = items[0].integer, let ahead = items[1].integer, let first = items[2].integer,
+                size >= 0, ahead >= 0, ahead <= size
+            else {
+                throw RedisError(.protocolViolation, "unexpected reply of the around script")
+            }
+            let members = try RedisReplies.window(from: .array([.integer(size), .integer(first)] + items[3...]), board: context.id).members
+            return (Int(size), Int(ahead), members)
+        }
+        for row in rows {
+            total += row.size
+            rank += row.ahead
+            lists.append(row.members)
+        }
+        let limit = context.board.config.maxEntries
+        guard limit == 0 || rank <= limit else { return nil }
+        let merged = order.merge(lists)
+        guard let center = merged.firstIndex(where: { $0.playerID == playerID }) else { throw ViewMoved() }
+        return LeaderboardPage(total: context.clip(total), entries: context.window(merged, center: center, rank: rank, radius: radius))
+    }
+}
+
+/// ``WindowLocator``'s view of a hash board's shards, each call one round of the read's attempt.
+struct ShardWindowReader: ShardReader {
+    let context: ReadContext
+    var shards: [RedisRealtimeStore.Shard] { context.shards }
+    var shardCount: Int { shards.count }
+
+    func cardinalities() async throws -> [Int] { try await context.sizes() }
+
+    func members(at positions: [Int?]) async throws -> [RankedMember?] {
+        let asked = zip(shards, positions).compactMap { shard, position in position.map { (shard, max($0, 0), max($0, 0)) } }
+        let windows = try await context.plainWindows(asked)
+        var answers = [RankedMember?](repeating: nil, count: shards.count)
+        for ((shard, _, _), window) in zip(asked, windows) { answers[shard.index] = window.first }
+        return answers
+    }
+
+    func countsAhead(of pivots: [RankedMember]) async throws -> [[Int]] {
+        try await context.countsAhead(shards, pivots: pivots).map(\.counts)
+    }
+
+    func probe(start: Int, spacing: Int, count: Int) async throws -> [ShardProbe] {
+        let store = context.store
+        let id = context.id
+        let hint = store.boardSizeHint(id)
+        let probes = try await context.perNode(
+            shards, script: Scripts.probe,
+            arguments: [context.order.rawValue, String(start), String(hint ?? 0), String(shards.count), String(spacing), String(count)]
+        ) { items in
+            guard let size = items.first?.integer, size >= 0, (items.count - 1) % 3 == 0 else {
+                throw RedisError(.protocolViolation, "unexpected reply of the probe script")
+            }
+            var members: [(position: Int, member: RankedMember)] = []
+            var index = 1
+            while index < items.count {
+                guard let position = items[index].integer, position >= 0, position < size, let player = items[index + 1].string,
+                    let score = items[index + 2].string.flatMap(RedisReplies.score)
+                else { throw RedisError(.protocolViolation, "unexpected member in the probe script's reply") }
+                members.append((Int(position), RankedMember(playerID: player, score: score)))
+                index += 3
+            }
+            return ShardProbe(size: Int(size), members: members)
+        }
+        store.noteBoardSize(id, probes.reduce(0) { $0 + $1.size })
+        return probes
+    }
+
+    func scoreCounts(of scores: [Int64]) async throws -> [[ScoreCount]] {
+        try await context.perNode(shards, script: Scripts.countBounds, arguments: [context.order.rawValue] + scores.map(String.init)) { items in
+            let values = items.compactMap(\.integer)
+            guard values.count == items.count, values.count == 1 + 2 * scores.count, values.allSatisfy({ $0 >= 0 }) else {
+                throw RedisError(.protocolViolation, "unexpected reply of the count script")
+            }
+            return scores.indices.map { ScoreCount(better: Int(values[1 + 2 * $0]), equal: Int(values[2 + 2 * $0])) }
+        }
+    }
+
+    func members(in ranges: [Range<Int>]) async throws -> (sizes: [Int?], lists: [[RankedMember]]) {
+        let asked = zip(shards, ranges).filter { !$0.1.isEmpty }.map { ($0.0, $0.1.lowerBound, $0.1.upperBound - 1) }
+        let windows = try await context.readWindows(asked)
+        var sizes = [Int?](repeating: nil, count: shards.count)
+        var lists = [[RankedMember]](repeating: [], count: shards.count)
+        for ((shard, _, _), window) in zip(asked, windows) {
+            sizes[shard.index] = window.total
+            lists[shard.index] = window.members
+        }
+        return (sizes, lists)
+    }
+}

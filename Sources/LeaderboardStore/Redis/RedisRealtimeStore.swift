@@ -1,0 +1,192 @@
+import LeaderboardCore
+import NIOConcurrencyHelpers
+import RedisClient
+
+/// The real-time view on Redis sorted sets: one per board (layout `single`) or one per shard
+/// (layouts `hash` and `band`), each shard on the node the board's placement names.
+///
+/// The view is the board's best `max_entries` players (all when unlimited), exactly: the write
+/// path sends each numbered view change (``ViewStep``) to every shard of the board, and each
+/// shard applies the changes strictly in sequence (`seq` in its metadata), refusing one that
+/// would skip a number. Every read asks each shard it uses for that number around its commands
+/// (``ViewCheck``) and is redone when two differ: an answer is the board after one change.
+///
+/// Reads are per layout (``SingleSetReads``, ``HashShardReads``, ``BandShardReads``); writes and
+/// rebuilds are in `+Writes`, the sync worker's reconcile in `+Reconcile`.
+public final class RedisRealtimeStore: RealtimeStore {
+    let transport: RedisRoundTransport
+    /// The node of boards stored without a placement.
+    private let defaultNode: String
+    let chunkSize = 1000
+    /// How often a read is tried before it answers 503 (each try sees the board change meanwhile).
+    let readAttempts = 8
+
+    public init(nodes: [String: RedisConnectionPool], defaultNode: String) {
+        precondition(nodes[defaultNode] != nil, "the default node must be one of the nodes")
+        transport = RedisRoundTransport(nodes: nodes)
+        self.defaultNode = defaultNode
+    }
+
+    /// A store on one Redis server.
+    public convenience init(pool: RedisConnectionPool) {
+        self.init(nodes: ["default": pool], defaultNode: "default")
+    }
+
+    public func ping() async throws {
+        let commands = transport.nodes.keys.sorted().map { (node: $0, command: ["PING"]) }
+        try RedisReplies.check(try await round(commands))
+    }
+
+    // MARK: - Shards and rounds
+
+    struct Shard: Sendable {
+        let index: Int
+        let node: String
+        let key: String
+        let meta: String
+    }
+
+    func shards(_ board: StoredBoard) throws -> [Shard] {
+        let count = board.config.layout.shardCount
+        return try (0..<count).map { index in
+            let node = index < board.placement.count ? board.placement[index] : defaultNode
+            guard transport.nodes[node] != nil else { throw RealtimeStoreError.unknownNode(node) }
+            return Shard(
+                index: index, node: node, key: RedisKeys.realtime(board.config.id, shard: index, of: count),
+                meta: RedisKeys.meta(board.config.id, shard: index, of: count)
+            )
+        }
+    }
+
+    /// One round (see ``RedisRoundTransport``).
+    func round(_ commands: [(node: String, command: [String])]) async throws -> [RedisReply] {
+        try await transport.round(commands)
+    }
+
+    /// Rounds sent so far (each a parallel set of pipelines, one per node): what a read costs in round trips.
+    public var roundsSent: Int { transport.roundsSent }
+
+    /// One round of a read: each node's commands go between two reports of the change number of
+    /// each watched shard on that node (`HGET meta seq`; a node runs a pipeline in order, so equal
+    /// reports mean its commands saw that one state), which `check` takes before the replies are
+    /// returned. Replies in the order of `commands`.
+    func watchedRound(_ commands: [(node: String, command: [String])], watching: [Shard], check: ViewCheck, board: String) async throws
+        -> [RedisReply]
+    {
+        var nodes: [String] = []
+        for item in commands where !nodes.contains(item.node) { nodes.append(item.node) }
+        for shard in watching where !nodes.contains(shard.node) { nodes.append(shard.node) }
+        var list: [(node: String, command: [String])] = []
+        list.reserveCapacity(commands.count + 2 * watching.count)
+        var dataIndex = [Int](repeating: 0, count: commands.count)
+        var reportIndex: [Int] = []
+        for node in nodes {
+            let watched = watching.filter { $0.node == node }
+            for shard in watched {
+                reportIndex.append(list.count)
+                list.append((node, ["HGET", shard.meta, "seq"]))
+            }
+            for (index, item) in commands.enumerated() where item.node == node {
+                dataIndex[index] = list.count
+                list.append(item)
+            }
+            for shard in watched {
+                reportIndex.append(list.count)
+                list.append((node, ["HGET", shard.meta, "seq"]))
+            }
+        }
+        let replies = try await round(list)
+        guard replies.count == list.count else { throw RedisError(.protocolViolation, "a round answered the wrong number of replies") }
+        for index in reportIndex { try check.observe(replies[index], board: board) }
+        return dataIndex.map { replies[$0] }
+    }
+
+    /// Runs a read until it sees one state of the board (``ViewCheck``), at most ``readAttempts``
+    /// times; then the board is changing too fast to answer from, or a shard is behind, and the
+    /// read fails (503) — never with an answer from two states.
+    func consistent<T: Sendable>(_ board: StoredBoard, _ body: (ViewCheck) async throws -> T) async throws -> T {
+        for attempt in 0..<readAttempts {
+            do {
+                return try await body(ViewCheck())
+            } catch is ViewMoved {
+                // A change is being applied across the shards right now; let it land.
+                if attempt > 0 { try await Task.sleep(for: .microseconds(250 << min(attempt, 4))) }
+            } catch let error as LocatorError {
+                // The locator found numbers that do not fit together: treated as a moved view.
+                _ = error
+            }
+        }
+        throw RealtimeStoreError.unsettled(board.config.id)
+    }
+
+    // MARK: - Boards
+
+    public func prepareBoard(_ board: StoredBoard, seq: Int64) async throws {
+        let shards = try shards(board)
+        try RedisReplies.check(
+            try await round(shards.map { ($0.node, ["EVAL", Scripts.writeMeta, "2", $0.key, $0.meta] + metaFields(board, $0, seq: seq, lastEventID: 0)) })
+        )
+    }
+
+    public func deleteBoard(_ board: StoredBoard) async throws {
+        let shards = try shards(board)
+        try RedisReplies.check(try await round(shards.map { ($0.node, ["DEL", $0.key, $0.meta]) }))
+    }
+
+    public func appliedSequences(_ board: StoredBoard) async throws -> [Int64?] {
+        let shards = try shards(board)
+        let replies = try await round(shards.map { ($0.node, ["HGET", $0.meta, "seq"]) })
+        try RedisReplies.check(replies)
+        return replies.map { $0.string.flatMap(Int64.init) }
+    }
+
+    func metaFields(_ board: StoredBoard, _ shard: Shard, seq: Int64, lastEventID: Int64) -> [String] {
+        let config = board.config
+        return [
+            "name", config.name, "sort_order", config.sortOrder.rawValue, "update_mode", config.updateMode.rawValue,
+            "max_entries", String(config.maxEntries), "layout", config.layout.strategy, "epoch", String(board.epoch),
+            "shard", String(shard.index), "shards", String(config.layout.shardCount),
+            "period", String(board.period), "last_event_id", String(lastEventID), "seq", String(seq),
+        ]
+    }
+
+    // MARK: - Reads
+
+    /// The reads of the board's layout, for one attempt.
+    func reads(_ board: StoredBoard, _ check: ViewCheck) throws -> any ShardReads {
+        let shards = try shards(board)
+        let context = ReadContext(store: self, board: board, shards: shards, check: check)
+        if shards.count == 1 { return SingleSetReads(context: context) }
+        if board.router.routesByScore { return BandShardReads(context: context) }
+        return HashShardReads(context: context)
+    }
+
+    public func count(_ board: StoredBoard) async throws -> Int {
+        try await consistent(board) { try await reads(board, $0).count() }
+    }
+
+    public func range(_ board: StoredBoard, start: Int, end: Int) async throws -> LeaderboardPage {
+        try await consistent(board) { try await reads(board, $0).range(start: start, end: end) }
+    }
+
+    public func player(_ board: StoredBoard, playerID: String) async throws -> LeaderboardEntry? {
+        try await consistent(board) { try await reads(board, $0).player(playerID) }
+    }
+
+    public func around(_ board: StoredBoard, playerID: String, radius: Int) async throws -> LeaderboardPage? {
+        try await consistent(board) { try await reads(board, $0).around(playerID, radius: radius) }
+    }
+
+    /// The last board size a deep range read saw, as the next one's estimate (only a hint: a
+    /// wrong one costs rounds, never correctness).
+    private let sizeHints = NIOLockedValueBox<[String: Int]>([:])
+
+    func boardSizeHint(_ board: String) -> Int? { sizeHints.withLockedValue { $0[board] } }
+
+    func noteBoardSize(_ board: String, _ size: Int) {
+        sizeHints.withLockedValue { hints in
+            if hints.count > 10_000 { hints.removeAll() }
+            hints[board] = size
+        }
+    }
+}

@@ -1,0 +1,162 @@
+import Dispatch
+import Metrics
+import NIOConcurrencyHelpers
+import RedisClient
+
+/// Rounds of commands to the Redis nodes: each node's commands of a round go as one pipeline,
+/// all nodes at once. Scripts go as EVALSHA once their digest is known (falling back to EVAL when
+/// a node does not have them, e.g. after a restart). Each node's pipelines are timed, and their
+/// failures counted.
+final class RedisRoundTransport: Sendable {
+    let nodes: [String: RedisConnectionPool]
+    /// SHA1 digests of the scripts, learned with SCRIPT LOAD.
+    private let digests = NIOLockedValueBox<[String: String]>([:])
+    /// Per node: how long each pipelined round of commands took, and how many rounds failed.
+    private let nodeMetrics: [String: (latency: Timer, errors: Counter)]
+
+    init(nodes: [String: RedisConnectionPool]) {
+        self.nodes = nodes
+        var metrics: [String: (latency: Timer, errors: Counter)] = [:]
+        for node in nodes.keys {
+            metrics[node] = (
+                Timer(label: "leaderboard_redis_pipeline_duration", dimensions: [("node", node)], preferredDisplayUnit: .seconds),
+                Counter(label: "leaderboard_redis_errors", dimensions: [("node", node)])
+            )
+        }
+        nodeMetrics = metrics
+    }
+
+    /// One pipeline to one node, timed; a failure is counted against the node.
+    private func pipeline(_ node: String, _ commands: [[String]]) async throws -> [RedisReply] {
+        let pool = try pool(node)
+        let started = DispatchTime.now().uptimeNanoseconds
+        do {
+            let replies = try await pool.pipeline(commands)
+            nodeMetrics[node]?.latency.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
+            return replies
+        } catch {
+            nodeMetrics[node]?.errors.increment()
+            throw error
+        }
+    }
+
+    /// Sends each node its commands as one pipeline, all nodes at once; replies in input order.
+    /// Scripts go as EVALSHA once their digest is known (falling back to EVAL when a node does not
+    /// have them, e.g. after a restart), so their text is not sent and hashed on every call.
+    func round(_ commands: [(node: String, command: [String])]) async throws -> [RedisReply] {
+        let known = digests.withLockedValue { $0 }
+        var unknown: Set<String> = []
+        let prepared = commands.map { item -> (node: String, command: [String]) in
+            guard item.command.first == "EVAL", item.command.count > 1 else { return item }
+            guard let digest = known[item.command[1]] else {
+                unknown.insert(item.command[1])
+                return item
+            }
+            return (item.node, ["EVALSHA", digest] + item.command.dropFirst(2))
+        }
+        var replies = try await send(prepared)
+        if replies.contains(where: { if case .error(let message) = $0 { message.hasPrefix("NOSCRIPT") } else { false } }) {
+            replies = try await send(commands)
+        }
+        for script in unknown {
+            if let digest = try await pool(commands[0].node).command("SCRIPT", "LOAD", script).string {
+                digests.withLockedValue { $0[script] = digest }
+            }
+        }
+        return replies
+    }
+
+    private let rounds = NIOLockedValueBox(0)
+    /// Rounds sent so far (each a parallel set of pipelines, one per node): what a read costs in round trips.
+    var roundsSent: Int { rounds.withLockedValue { $0 } }
+
+    private func send(_ commands: [(node: String, command: [String])]) async throws -> [RedisReply] {
+        if commands.isEmpty { return [] }
+        rounds.withLockedValue { $0 += 1 }
+        var byNode: [String: [Int]] = [:]
+        for (index, item) in commands.enumerated() { byNode[item.node, default: []].append(index) }
+        if byNode.count == 1, let (node, _) = byNode.first {
+            return try await pipeline(node, commands.map(\.command))
+        }
+        // Every node's pipeline leaves at once (one hop to its connection's event loop each); the
+        // replies are collected as they come and the caller resumes once, when the last arrives.
+        // The round's connections are all on one event loop (the pools put a connection of every
+        // node on every loop), taken in turn, so the round costs one hop there and one back.
+        let firstPool = try pool(commands[0].node)
+        let loop = firstPool.loops[loopTurn.withLockedValue { turn in
+            turn = (turn &+ 1) & Int.max
+            return turn
+        } % firstPool.loops.count]
+        var requests: [(node: String, lane: RedisConnectionPool.Lane, indices: [Int])] = []
+        for (node, indices) in byNode { requests.append((node, try await pool(node).lane(on: loop), indices)) }
+        let started = DispatchTime.now().uptimeNanoseconds
+        let metrics = nodeMetrics
+        let total = commands.count
+        return try await withCheckedThrowingContinuation { continuation in
+            let collector = RoundCollector(count: requests.count, size: total, continuation: continuation)
+            RedisConnectionPool.Lane.send(
+                requests.map { request in
+                    let node = request.node
+                    let indices = request.indices
+                    return (
+                        request.lane, indices.map { commands[$0].command },
+                        { result in
+                            switch result {
+                            case .success(let replies):
+                                metrics[node]?.latency.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
+                                collector.deliver(indices, replies)
+                            case .failure(let error):
+                                metrics[node]?.errors.increment()
+                                collector.fail(error)
+                            }
+                        }
+                    )
+                }
+            )
+        }
+    }
+
+    private let loopTurn = NIOLockedValueBox(0)
+
+    func pool(_ node: String) throws -> RedisConnectionPool {
+        guard let pool = nodes[node] else { throw RealtimeStoreError.unknownNode(node) }
+        return pool
+    }
+}
+
+/// Gathers the replies of one round's pipelines (each delivered on its connection's event loop)
+/// and resumes the waiting caller once: with every reply in place, or with the first failure.
+private final class RoundCollector: Sendable {
+    private struct State {
+        var pending: Int
+        var replies: [RedisReply]
+        var continuation: CheckedContinuation<[RedisReply], any Error>?
+    }
+
+    private let state: NIOLockedValueBox<State>
+
+    init(count: Int, size: Int, continuation: CheckedContinuation<[RedisReply], any Error>) {
+        state = NIOLockedValueBox(State(pending: count, replies: [RedisReply](repeating: .null, count: size), continuation: continuation))
+    }
+
+    func deliver(_ indices: [Int], _ answers: [RedisReply]) {
+        let finished = state.withLockedValue { state -> (CheckedContinuation<[RedisReply], any Error>, [RedisReply])? in
+            guard state.continuation != nil else { return nil }
+            for (index, answer) in zip(indices, answers) { state.replies[index] = answer }
+            state.pending -= 1
+            guard state.pending == 0, let continuation = state.continuation else { return nil }
+            state.continuation = nil
+            return (continuation, state.replies)
+        }
+        if let (continuation, replies) = finished { continuation.resume(returning: replies) }
+    }
+
+    func fail(_ error: any Error) {
+        let waiting = state.withLockedValue { state -> CheckedContinuation<[RedisReply], any Error>? in
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        waiting?.resume(throwing: error)
+    }
+}
+

@@ -1,0 +1,52 @@
+import LeaderboardCore
+import RedisClient
+
+/// Reads of a board kept in one sorted set: every read is one round.
+struct SingleSetReads: ShardReads {
+    let context: ReadContext
+    var shard: RedisRealtimeStore.Shard { context.shards[0] }
+
+    func count() async throws -> Int { context.clip(try await context.sizes()[0]) }
+
+    func range(start: Int, end: Int) async throws -> LeaderboardPage {
+        let limit = context.board.config.maxEntries
+        let last = limit > 0 ? min(end, limit) : end
+        guard start <= last else { return LeaderboardPage(total: try await count(), entries: []) }
+        let window = try await context.readWindows([(shard, start - 1, last - 1)])[0]
+        return LeaderboardPage(total: context.clip(window.total), entries: context.ranked(window.members, from: start))
+    }
+
+    func player(_ playerID: String) async throws -> LeaderboardEntry? {
+        let rankCommand = context.order == .desc ? "ZREVRANK" : "ZRANK"
+        let replies = try await context.round(
+            [
+                (shard.node, ["ZSCORE", shard.key, playerID]), (shard.node, [rankCommand, shard.key, playerID]),
+                (shard.node, ["HGET", RedisKeys.playerInfo(playerID), "username"]),
+            ],
+            watching: [shard]
+        )
+        try RedisReplies.check(replies)
+        guard let score = replies[0].string.flatMap(RedisReplies.score), replies[1].integer != nil else { return nil }
+        let rank = try RedisReplies.count(replies[1]) + 1
+        let limit = context.board.config.maxEntries
+        guard limit == 0 || rank <= limit else { return nil }
+        return LeaderboardEntry(rank: rank, playerID: playerID, score: score, username: replies[2].string)
+    }
+
+    func around(_ playerID: String, radius: Int) async throws -> LeaderboardPage? {
+        let reply = try await context.round(
+            [(shard.node, ["EVAL", Scripts.readWindow, "2", shard.key, shard.meta, context.order.rawValue, "around", playerID, String(radius)])],
+            watching: [shard]
+        )[0]
+        if case .error(let message) = reply { throw RedisError(.server, message) }
+        guard let items = reply.array, items.count >= 2, items[1].integer ?? -1 >= 0 else { return nil }
+        let window = try RedisReplies.window(from: reply, board: context.id)
+        guard let index = window.members.firstIndex(where: { $0.playerID == playerID }) else { return nil }
+        let rank = window.first + index + 1
+        let limit = context.board.config.maxEntries
+        guard limit == 0 || rank <= limit else { return nil }
+        return LeaderboardPage(
+            total: context.clip(window.total), entries: context.window(window.members, center: index, rank: rank, radius: radius)
+        )
+    }
+}
