@@ -23,6 +23,8 @@ public final class RealtimeRecovery: Service, Sendable {
     private let logger: Logger
     /// Per board, the shards seen behind at the last check and the numbers they held.
     private let behind = Mutex<[String: [Int: Int64]]>([:])
+    /// Boards seen with a shard without metadata at the last check.
+    private let missingBefore = Mutex<Set<String>>([])
 
     public init(service: LeaderboardService, interval: Duration = .seconds(1), logger: Logger) {
         self.service = service
@@ -49,17 +51,29 @@ public final class RealtimeRecovery: Service, Sendable {
     /// at the same number, at the previous check.
     public func checkAllBoards(patient: Bool = false) async {
         do {
-            let sequences = try await service.repository.changeSequences()
+            // Redis first, then PostgreSQL: a shard can then be ahead only if something is wrong.
+            var observed: [(board: StoredBoard, applied: [Int64?])] = []
             for board in try await service.repository.listLeaderboards() {
                 if Task.isShuttingDownGracefully || Task.isCancelled { return }
+                guard !service.stale.contains(board.config.id), let applied = try? await service.realtime.appliedSequences(board) else { continue }
+                observed.append((board, applied))
+            }
+            let sequences = try await service.repository.changeSequences()
+            for (board, applied) in observed {
+                if Task.isShuttingDownGracefully || Task.isCancelled { return }
                 let id = board.config.id
-                guard let target = sequences[id], !service.stale.contains(id) else { continue }
-                guard let applied = try? await service.realtime.appliedSequences(board) else { continue }
+                guard let target = sequences[id] else { continue }
                 if applied.contains(where: { $0 == nil }) {
+                    // A board being created has no metadata for a moment: act when it is still
+                    // missing at the next check.
+                    let seen = missingBefore.withLock { $0.contains(id) }
+                    missingBefore.withLock { _ = $0.insert(id) }
+                    guard seen || !patient else { continue }
                     service.stale.markMissing(id)
                     await rebuild(id)
                     continue
                 }
+                missingBefore.withLock { _ = $0.remove(id) }
                 if applied.contains(where: { ($0 ?? 0) > target }) {
                     logger.warning("a shard is ahead of the database; rebuilding", metadata: ["board": "\(id)"])
                     await rebuild(id)

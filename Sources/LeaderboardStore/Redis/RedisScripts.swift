@@ -102,9 +102,11 @@ enum Scripts {
         return 1
         """
 
-    /// Writes a new shard's metadata and bumps its version.
-    /// KEYS[1] = shard zset, KEYS[2] = shard meta; ARGV = field/value pairs.
+    /// Writes a new shard's metadata and bumps its version, unless the shard already has
+    /// metadata (a rebuild, or another process's catch-up, got there first: its change number
+    /// must not be set back). KEYS[1] = shard zset, KEYS[2] = shard meta; ARGV = field/value pairs.
     static let writeMeta = """
+        if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
         redis.call('HSET', KEYS[2], unpack(ARGV))
         redis.call('HINCRBY', KEYS[2], 'version', 1)
         return 0
