@@ -211,7 +211,8 @@ public final class WriteCoordinator: Service, Sendable {
         }
     }
 
-    static func realtimeBatch(from result: CommitResult) -> RealtimeBatch {
+    /// The numbered view changes (and usernames) of a group commit, to apply.
+    public static func realtimeBatch(from result: CommitResult) -> RealtimeBatch {
         var batch = RealtimeBatch()
         for (id, step) in result.steps {
             guard let board = result.boards[id] else { continue }
