@@ -100,4 +100,25 @@ import Testing
             #expect(repaired != nil && repaired! < .seconds(5))
         }
     }
+
+    @Test func usernamesFollowAPlayerIntoAnotherBand() async throws {
+        try await withTestApp { api, system in
+            let board = TestEnvironment.uniqueID("names")
+            #expect(try await api.createBoard(board, #""max_entries": 0, "layout": {"strategy": "band", "bounds": [100, 200]}"#).status == .created)
+            let stored = try #require(try await system.service.repository.leaderboard(board))
+            // The three bands sit on different nodes, so the move below crosses nodes.
+            #expect(Set(stored.placement).count == 3)
+            let name = "Name-\(UInt32.random(in: 0...UInt32.max))"
+            let player = TestEnvironment.uniqueID("mover")
+            #expect(try await api.post("/api/v1/scores", #"{"player_id": "\#(player)", "score": 50, "game_id": "\#(board)", "username": "\#(name)"}"#).status == .ok)
+            for score in [150, 250, 20] {
+                #expect(try await api.post("/api/v1/scores", #"{"player_id": "\#(player)", "score": \#(score), "game_id": "\#(board)"}"#).status == .ok)
+                let entry = try await api.get("/api/v1/leaderboards/\(board)/player/\(player)").entry
+                #expect(entry?.score == Int64(score))
+                #expect(entry?.username == name, "the username was lost after a move to score \(score)")
+                let top = try await api.get("/api/v1/leaderboards/\(board)/top?limit=5").entries
+                #expect(top.first?.username == name)
+            }
+        }
+    }
 }
