@@ -143,7 +143,7 @@ public struct WindowLocator: Sendable {
                 }
             }
         }
-        try Self.checkBounds(low: low, high: high, sizes: sizes)
+        try Self.checkBounds(low: low, high: high, sizes: sizes, start: start)
         var bisect = false
         let threshold = slackPerShard * shards + 2 * count
         while zip(high, low).reduce(0, { $0 + $1.0 - $1.1 }) > threshold {
@@ -172,11 +172,12 @@ public struct WindowLocator: Sendable {
                     for shard in 0..<shards { high[shard] = min(high[shard], counts[shard][index]) }
                 }
             }
-            try Self.checkBounds(low: low, high: high, sizes: sizes)
+            try Self.checkBounds(low: low, high: high, sizes: sizes, start: start)
             let after = zip(high, low).reduce(0, { $0 + $1.0 - $1.1 })
             bisect = after * 2 > before
         }
         let skip = start - low.reduce(0, +)
+        guard skip >= 0 else { throw LocatorError.inconsistent }
         let (merged, _, fetches) = try await mergedPrefix(from: low, caps: high.map { $0 + count }, sizes: sizes, need: skip + count, reader: reader)
         return (Array(merged.dropFirst(skip)), total, rounds + fetches)
     }
@@ -192,7 +193,7 @@ public struct WindowLocator: Sendable {
     /// fetch (which asks every shard) reports them. Returns the number of fetch rounds (usually one).
     func mergedPrefix(from lows: [Int], caps: [Int], sizes known: [Int]?, need: Int, reader: some ShardReader) async throws -> ([RankedMember], Int, Int) {
         let shards = lows.count
-        guard caps.count == shards, known.map({ $0.count == shards }) ?? true, lows.allSatisfy({ $0 >= 0 }) else { throw LocatorError.inconsistent }
+        guard need >= 0, caps.count == shards, known.map({ $0.count == shards }) ?? true, lows.allSatisfy({ $0 >= 0 }) else { throw LocatorError.inconsistent }
         for shard in 0..<shards where lows[shard] > min(caps[shard], known?[shard] ?? Int.max) { throw LocatorError.inconsistent }
         let share = need * 3 / (2 * shards) + 4
         var ends = (0..<shards).map { min(lows[$0] + min(need, share), caps[$0]) }
@@ -215,7 +216,7 @@ public struct WindowLocator: Sendable {
             var lastPosition = [Int](repeating: -1, count: shards)
             for (position, origin) in origins.enumerated() { lastPosition[origin] = position }
             let short = (0..<shards).filter { ends[$0] < min(sizes[$0], caps[$0]) && lastPosition[$0] < need - 1 }
-            if short.isEmpty { return (Array(merged.prefix(need)), sizes.reduce(0, +), rounds) }
+            if short.isEmpty { return (Array(merged.prefix(max(need, 0))), sizes.reduce(0, +), rounds) }
             var ranges = lows.map { $0..<$0 }
             for shard in short {
                 let more = max(ends[shard] - lows[shard], share)
@@ -234,10 +235,12 @@ public struct WindowLocator: Sendable {
 
 extension WindowLocator {
     /// Bounds that no consistent reader gives: a member count below zero or above its shard.
-    static func checkBounds(low: [Int], high: [Int], sizes: [Int]) throws {
+    static func checkBounds(low: [Int], high: [Int], sizes: [Int], start: Int) throws {
         for shard in low.indices where low[shard] < 0 || low[shard] > high[shard] || high[shard] > sizes[shard] {
             throw LocatorError.inconsistent
         }
+        // Σ lo ≤ start ≤ Σ hi: the first `start` members are somewhere between the bounds.
+        guard low.reduce(0, +) <= start, high.reduce(0, +) >= start else { throw LocatorError.inconsistent }
     }
 }
 

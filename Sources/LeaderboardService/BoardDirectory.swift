@@ -45,4 +45,9 @@ public final class BoardDirectory: Sendable {
     public func update(_ id: String, _ board: StoredBoard?) {
         cache.withLockedValue { $0[id] = Entry(board: board, loaded: .now) }
     }
+
+    /// Forgets the cached row, so the next lookup reads PostgreSQL.
+    public func invalidate(_ id: String) {
+        cache.withLockedValue { _ = $0.removeValue(forKey: id) }
+    }
 }

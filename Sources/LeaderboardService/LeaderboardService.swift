@@ -298,6 +298,11 @@ public final class LeaderboardService: Sendable {
     private func realtimeRead<T: Sendable>(_ id: String, _ body: @Sendable () async throws -> T) async throws -> T {
         do {
             return try await body()
+        } catch RealtimeStoreError.otherIncarnation {
+            // This process's copy of the board's row is older or newer than the shards': look it up
+            // again; the recovery rebuilds shards left from an earlier incarnation.
+            directory.invalidate(id)
+            throw LeaderboardError.unavailable("leaderboard '\(id)' was just created again; retry shortly")
         } catch RealtimeStoreError.unsettled {
             throw LeaderboardError.unavailable("leaderboard '\(id)' changed under every attempt of the read; retry shortly")
         } catch RealtimeStoreError.boardMissing {

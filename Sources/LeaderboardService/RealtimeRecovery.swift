@@ -23,6 +23,8 @@ public final class RealtimeRecovery: Service, Sendable {
     private let logger: Logger
     /// Per board, the shards seen behind at the last check and the numbers they held.
     private let behind = Mutex<[String: [Int: Int64]]>([:])
+    /// The boards' rows (placement, layout), by id.
+    private let known = Mutex<[String: StoredBoard]>([:])
     /// Boards seen with a shard without metadata at the last check.
     private let missingBefore = Mutex<Set<String>>([])
 
@@ -52,11 +54,28 @@ public final class RealtimeRecovery: Service, Sendable {
     public func checkAllBoards(patient: Bool = false) async {
         do {
             // Redis first, then PostgreSQL: a shard can then be ahead only if something is wrong.
+            // The boards, from a cheap query; a board's row is read again only when it is new here
+            // or another incarnation.
+            let current = try await service.repository.changeSequencesAndIncarnations()
+            var boards: [StoredBoard] = []
+            for (id, row) in current.sorted(by: { $0.key < $1.key }) where !service.stale.contains(id) {
+                if let known = known.withLock({ $0[id] }), known.incarnation == row.incarnation {
+                    boards.append(known)
+                } else if let board = try await service.repository.leaderboard(id) {
+                    known.withLock { $0[id] = board }
+                    boards.append(board)
+                }
+            }
+            known.withLock { cache in cache = cache.filter { current[$0.key] != nil } }
+            // One round per node for every board (in slices, so a hung node delays only its slice).
             var observed: [(board: StoredBoard, applied: [Int64?])] = []
-            for board in try await service.repository.listLeaderboards() {
+            for start in stride(from: 0, to: boards.count, by: 500) {
                 if Task.isShuttingDownGracefully || Task.isCancelled { return }
-                guard !service.stale.contains(board.config.id), let applied = try? await service.realtime.appliedSequences(board) else { continue }
-                observed.append((board, applied))
+                let slice = Array(boards[start..<min(start + 500, boards.count)])
+                let applied = await service.realtime.appliedSequences(of: slice)
+                for (board, sequences) in zip(slice, applied) {
+                    if let sequences { observed.append((board, sequences)) }
+                }
             }
             let sequences = try await service.repository.changeSequences()
             for (board, applied) in observed {

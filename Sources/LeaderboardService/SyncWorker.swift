@@ -277,8 +277,9 @@ public final class SyncWorker: Service, Sendable {
         }
         suspects.removeAll { expectedScores[$0.playerID] == $0.score }
         let missing = candidates.filter { !seen.contains($0.playerID) }.map(\.playerID)
-        // Decide with PostgreSQL as it is now, read after Redis.
-        let fresh = try await service.repository.scores(board: board.config.id, players: suspects.map(\.playerID) + missing)
+        // Decide with PostgreSQL as it is now, read after Redis: what the view holds at change `seq`.
+        // The repairs apply only to a shard still at that change (else the next pass sees again).
+        let (seq, fresh) = try await service.repository.viewScores(board: board, players: suspects.map(\.playerID) + missing)
         var fixes: [ShardFix] = []
         for member in suspects {
             switch fresh[member.playerID] {
@@ -292,7 +293,7 @@ public final class SyncWorker: Service, Sendable {
                 report.wrongScores += 1
                 fixes.append(ShardFix(shard: shard, playerID: member.playerID, observed: member.score, target: score))
             default:
-                continue  // kept beyond max_entries by this shard's own trim, and right
+                continue  // right
             }
         }
         for player in missing {
@@ -301,7 +302,9 @@ public final class SyncWorker: Service, Sendable {
             fixes.append(ShardFix(shard: shard, playerID: player, observed: nil, target: score))
         }
         for chunk in stride(from: 0, to: fixes.count, by: configuration.batchSize) {
-            report.repaired += try await service.realtime.repair(board, fixes: Array(fixes[chunk..<min(chunk + configuration.batchSize, fixes.count)]))
+            report.repaired += try await service.realtime.repair(
+                board, fixes: Array(fixes[chunk..<min(chunk + configuration.batchSize, fixes.count)]), atSeq: seq
+            )
         }
         return report
     }

@@ -40,8 +40,14 @@ public final class ViewSequencer: Sendable {
         do {
             applied = try await realtime.apply(batch)
         } catch {
-            logger.warning("real-time apply failed; boards marked for rebuild", metadata: ["error": "\(error)"])
-            stale.mark(Set(batch.boards.keys))
+            // A lost reply or a slow node: the steps may or may not have landed. Applying them again
+            // is safe (a shard takes each once), so catch each board up; only a board that cannot be
+            // caught up is rebuilt.
+            logger.warning("real-time apply failed; catching up", metadata: ["error": "\(error)"])
+            for (id, changes) in batch.boards {
+                guard let target = changes.steps.last?.seq else { continue }
+                if (try? await catchUp(changes.board, through: target)) != true { stale.mark(id) }
+            }
             return
         }
         for (id, changes) in batch.boards {

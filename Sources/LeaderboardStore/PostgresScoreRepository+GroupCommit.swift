@@ -33,8 +33,8 @@ extension PostgresScoreRepository {
 
     static func locked(from row: [String?]) throws -> LockedBoard {
         let board = try board(from: row)
-        let cut = row[13] == nil ? nil : RankedMember(playerID: try row.text(14), score: try row.int64(13))
-        return LockedBoard(board: board, seq: try row.int64(11), playerCount: Int(try row.int64(12)), cut: cut)
+        let cut = row[14] == nil ? nil : RankedMember(playerID: try row.text(15), score: try row.int64(14))
+        return LockedBoard(board: board, seq: try row.int64(12), playerCount: Int(try row.int64(13)), cut: cut)
     }
 
     private static func commit(_ requests: [[ScoreCommand]], on connection: PGConnection) throws -> CommitResult {
@@ -119,7 +119,8 @@ extension PostgresScoreRepository {
             )
         }
         if !plan.usernames.isEmpty {
-            let names = Array(plan.usernames)
+            // In id order, as every committer does, so two commits cannot deadlock on these rows.
+            let names = plan.usernames.sorted { $0.key < $1.key }
             try connection.query(
                 """
                 INSERT INTO players (player_id, username)
@@ -287,8 +288,15 @@ extension PostgresScoreRepository {
 
     /// The newest number of each board's change sequence.
     public func changeSequences() async throws -> [String: Int64] {
-        var sequences: [String: Int64] = [:]
-        for row in try await pool.query("SELECT id, change_seq FROM leaderboards").rows { sequences[try row.text(0)] = try row.int64(1) }
+        try await changeSequencesAndIncarnations().mapValues(\.seq)
+    }
+
+    /// Each board's newest change number and its incarnation (a cheap query, for the per-second check).
+    public func changeSequencesAndIncarnations() async throws -> [String: (seq: Int64, incarnation: Int64)] {
+        var sequences: [String: (seq: Int64, incarnation: Int64)] = [:]
+        for row in try await pool.query("SELECT id, change_seq, incarnation FROM leaderboards").rows {
+            sequences[try row.text(0)] = (try row.int64(1), try row.int64(2))
+        }
         return sequences
     }
 

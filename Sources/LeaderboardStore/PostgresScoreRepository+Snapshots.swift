@@ -61,7 +61,10 @@ extension PostgresScoreRepository {
     }
 
     private static func writeSnapshot(board id: String, on connection: PGConnection) throws -> SnapshotInfo? {
-        guard let row = try connection.query("SELECT sort_order FROM leaderboards WHERE id = $1 FOR SHARE", [id]).rows.first else {
+        // No row lock: commits hold the board's row (FOR NO KEY UPDATE) and update it, so a lock here
+        // would wait for them or, in REPEATABLE READ, fail; the snapshot is consistent without one, and
+        // a delete meanwhile fails the insert (foreign key).
+        guard let row = try connection.query("SELECT sort_order FROM leaderboards WHERE id = $1", [id]).rows.first else {
             return nil
         }
         let order = (SortOrder(rawValue: try row.text(0)) ?? .desc).sqlOrder()

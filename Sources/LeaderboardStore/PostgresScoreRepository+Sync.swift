@@ -41,6 +41,26 @@ extension PostgresScoreRepository {
     }
 
     /// The scores of the given players (those on the board), for checking what a shard holds.
+    /// The scores the real-time view should hold for the given players — those among the board's
+    /// best `max_entries` (all players when unlimited) — and the number of the board's last view
+    /// change they belong to, from one statement (one snapshot).
+    public func viewScores(board: StoredBoard, players: [String]) async throws -> (seq: Int64, scores: [String: Int64]) {
+        let inView = board.config.sortOrder == .asc ? "<=" : ">="
+        let rows = try await pool.query(
+            """
+            SELECT l.change_seq, s.player_id, s.score FROM leaderboards l
+            LEFT JOIN player_scores s ON s.leaderboard_id = l.id AND s.player_id = ANY($2::text[])
+                AND (l.max_entries = 0 OR l.cut_score IS NULL OR (s.score, s.player_id) \(inView) (l.cut_score, l.cut_player))
+            WHERE l.id = $1
+            """,
+            [board.config.id, PGArray.text(players)]
+        )
+        guard let first = rows.rows.first else { throw LeaderboardError.leaderboardNotFound(board.config.id) }
+        var scores: [String: Int64] = [:]
+        for row in rows.rows where row[1] != nil { scores[try row.text(1)] = try row.int64(2) }
+        return (try first.int64(0), scores)
+    }
+
     public func scores(board id: String, players: [String]) async throws -> [String: Int64] {
         guard !players.isEmpty else { return [:] }
         let rows = try await pool.query(

@@ -41,7 +41,7 @@ public final class PostgresScoreRepository: Sendable {
     static let boardColumns =
         """
         id, name, sort_order, reset_period, max_entries, update_mode, layout::text, current_period, placement::text, layout_epoch,
-        floor(extract(epoch FROM period_started_at))::bigint
+        floor(extract(epoch FROM period_started_at))::bigint, incarnation
         """
 
     /// Stores a new board with the node of each shard, its first period beginning at `startedAt`
@@ -101,7 +101,7 @@ public final class PostgresScoreRepository: Sendable {
         let placement = (try? JSONDecoder().decode([String].self, from: Data(try row.text(8).utf8))) ?? []
         return StoredBoard(
             config: config, period: Int(try row.int64(7)), placement: placement, epoch: Int(try row.int64(9)),
-            periodStartedAt: try row.int64(10)
+            periodStartedAt: try row.int64(10), incarnation: try row.int64(11)
         )
     }
 }

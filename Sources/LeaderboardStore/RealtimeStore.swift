@@ -26,6 +26,9 @@ public protocol RealtimeStore: Sendable {
     ) async throws -> Bool
     /// Per shard, the number of the last view change it applied; nil where its metadata is missing.
     func appliedSequences(_ board: StoredBoard) async throws -> [Int64?]
+    /// ``appliedSequences(_:)`` of several boards, in one round per node; nil for a board some of
+    /// whose shards could not be asked.
+    func appliedSequences(of boards: [StoredBoard]) async -> [[Int64?]?]
 
     /// Ranks start…end (1-based, inclusive) and the number of ranked players.
     func range(_ board: StoredBoard, start: Int, end: Int) async throws -> LeaderboardPage
@@ -45,7 +48,8 @@ public protocol RealtimeStore: Sendable {
     func scanChunks(_ board: StoredBoard, shard: Int, probes: [ShardChunks.Probe]) async throws -> [ShardChunks.Scan]
     /// Applies repairs, each only if the member still holds what was observed (compare-and-set),
     /// so a write applied meanwhile is never undone. Returns how many were applied.
-    func repair(_ board: StoredBoard, fixes: [ShardFix]) async throws -> Int
+    /// Only a shard still at view change `seq` (the one PostgreSQL's targets were read at) is repaired.
+    func repair(_ board: StoredBoard, fixes: [ShardFix], atSeq seq: Int64) async throws -> Int
 }
 
 /// One repair of a shard: set `playerID` to `target` (nil: remove it), provided its score there is
@@ -97,6 +101,8 @@ public enum RealtimeStoreError: Error, Sendable, Equatable {
     case unknownNode(String)
     /// Every attempt of a read saw the board change under it (or a shard is behind the others).
     case unsettled(String)
+    /// A shard holds another incarnation of the board (the board was deleted and created again).
+    case otherIncarnation(String)
 }
 
 extension RealtimeStore {

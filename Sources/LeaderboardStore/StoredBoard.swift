@@ -10,8 +10,14 @@ public struct StoredBoard: Sendable, Equatable {
     public var epoch: Int
     /// When the current period began (Unix seconds, UTC).
     public var periodStartedAt: Int64
+    /// Which board of this id it is: a board deleted and created again is another incarnation,
+    /// and Redis keys left from the old one are recognised as not its own.
+    public var incarnation: Int64
 
-    public init(config: LeaderboardConfig, period: Int, placement: [String] = [], epoch: Int = 1, periodStartedAt: Int64 = 0) {
+    public init(
+        config: LeaderboardConfig, period: Int, placement: [String] = [], epoch: Int = 1, periodStartedAt: Int64 = 0, incarnation: Int64 = 0
+    ) {
+        self.incarnation = incarnation
         self.config = config
         self.period = period
         self.placement = placement

@@ -33,15 +33,10 @@ import Testing
                 while bounds.count < count { bounds.insert(Int64(random.next() % 140) - 20) }
                 layout = .band(bounds: bounds.sorted())
             }
-            // Trimmed boards only where scores never get worse (see ReferenceBoard): there one sorted set
-            // is exact, so it can be the reference.
-            if random.next() % 4 == 0 {
-                maxEntries = Int(random.next() % 40) + 1
-                mode = .best
-            } else {
-                maxEntries = 0
-                mode = UpdateMode.allCases[Int(random.next() % 3)]
-            }
+            // Trimmed boards in every mode: the real-time board must be exactly the best max_entries of
+            // the model, also when top players drop (replace, negative increments) or are removed.
+            maxEntries = random.next() % 3 == 0 ? Int(random.next() % 40) + 1 : 0
+            mode = UpdateMode.allCases[Int(random.next() % 3)]
             scoreSpread = [1, 3, 10, 100][Int(random.next() % 4)]
         }
     }
@@ -144,9 +139,13 @@ import Testing
                 let expected = model.submit(player, value)
                 if answer.integer("score") != expected { return "\(item), step \(step): POST /scores answered \(answer.json), expected \(expected)" }
             }
-            if item.maxEntries == 0 {
+            do {
+                // Removals; on a trimmed board most of them of a player in the top.
                 for _ in 0..<Int(random.next() % 3) {
-                    let player = players[Int(random.next() % UInt64(players.count))]
+                    let top = model.ranked().prefix(max(item.maxEntries, 1))
+                    let player = item.maxEntries > 0 && !top.isEmpty && random.next() % 4 != 0
+                        ? top[top.startIndex + Int(random.next() % UInt64(top.count))].playerID
+                        : players[Int(random.next() % UInt64(players.count))]
                     let answer = try await api.delete("/api/v1/leaderboards/\(board)/player/\(player)")
                     let existed = model.scores[player] != nil
                     model.remove(player)

@@ -43,7 +43,7 @@ extension RedisRealtimeStore {
         }
     }
 
-    public func repair(_ board: StoredBoard, fixes: [ShardFix]) async throws -> Int {
+    public func repair(_ board: StoredBoard, fixes: [ShardFix], atSeq seq: Int64) async throws -> Int {
         guard !fixes.isEmpty else { return 0 }
         let shards = try shards(board)
         var commands: [(node: String, command: [String])] = []
@@ -54,7 +54,7 @@ extension RedisRealtimeStore {
                 let arguments = mine[chunk..<min(chunk + chunkSize, mine.count)].flatMap { fix in
                     [fix.playerID, fix.observed.map(String.init) ?? "", fix.target.map(String.init) ?? ""]
                 }
-                commands.append((shard.node, ["EVAL", Scripts.compareAndSet, "2", shard.key, shard.meta] + arguments))
+                commands.append((shard.node, ["EVAL", Scripts.compareAndSet, "2", shard.key, shard.meta, String(seq)] + arguments))
             }
         }
         let batch = commands

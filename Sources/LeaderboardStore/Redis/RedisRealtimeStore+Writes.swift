@@ -36,7 +36,8 @@ extension RedisRealtimeStore {
                         (
                             shard.node,
                             [
-                                "EVAL", Scripts.apply, "2", shard.key, shard.meta, String(step.seq), step.reset ? "1" : "0", String(step.period),
+                                "EVAL", Scripts.apply, "2", shard.key, shard.meta, String(board.incarnation), String(step.seq),
+                                step.reset ? "1" : "0", String(step.period),
                                 String(step.lastEventID), String(removals[shard.index].count),
                             ] + removals[shard.index] + adds[shard.index]
                         )
@@ -105,7 +106,7 @@ extension RedisRealtimeStore {
             switches.append(
                 (
                     shard.node,
-                    ["EVAL", Scripts.switchRebuilt, "3", staging, shard.key, shard.meta, String(members.count)]
+                    ["EVAL", Scripts.switchRebuilt, "3", staging, shard.key, shard.meta, String(members.count), String(board.incarnation)]
                         + metaFields(board, shard, seq: seq, lastEventID: lastEventID)
                 )
             )

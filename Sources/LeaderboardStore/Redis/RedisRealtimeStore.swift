@@ -66,11 +66,11 @@ public final class RedisRealtimeStore: RealtimeStore {
     /// Rounds sent so far (each a parallel set of pipelines, one per node): what a read costs in round trips.
     public var roundsSent: Int { transport.roundsSent }
 
-    /// One round of a read: each node's commands go between two reports of the change number of
-    /// each watched shard on that node (`HGET meta seq`; a node runs a pipeline in order, so equal
+    /// One round of a read: each node's commands go between two reports of each watched shard on
+    /// that node (`HMGET meta seq version incarnation`; a node runs a pipeline in order, so equal
     /// reports mean its commands saw that one state), which `check` takes before the replies are
     /// returned. Replies in the order of `commands`.
-    func watchedRound(_ commands: [(node: String, command: [String])], watching: [Shard], check: ViewCheck, board: String) async throws
+    func watchedRound(_ commands: [(node: String, command: [String])], watching: [Shard], check: ViewCheck) async throws
         -> [RedisReply]
     {
         var nodes: [String] = []
@@ -79,25 +79,25 @@ public final class RedisRealtimeStore: RealtimeStore {
         var list: [(node: String, command: [String])] = []
         list.reserveCapacity(commands.count + 2 * watching.count)
         var dataIndex = [Int](repeating: 0, count: commands.count)
-        var reportIndex: [Int] = []
+        var reportIndex: [(reply: Int, shard: Int)] = []
         for node in nodes {
             let watched = watching.filter { $0.node == node }
             for shard in watched {
-                reportIndex.append(list.count)
-                list.append((node, ["HGET", shard.meta, "seq"]))
+                reportIndex.append((list.count, shard.index))
+                list.append((node, ["HMGET", shard.meta, "seq", "version", "incarnation"]))
             }
             for (index, item) in commands.enumerated() where item.node == node {
                 dataIndex[index] = list.count
                 list.append(item)
             }
             for shard in watched {
-                reportIndex.append(list.count)
-                list.append((node, ["HGET", shard.meta, "seq"]))
+                reportIndex.append((list.count, shard.index))
+                list.append((node, ["HMGET", shard.meta, "seq", "version", "incarnation"]))
             }
         }
         let replies = try await round(list)
         guard replies.count == list.count else { throw RedisError(.protocolViolation, "a round answered the wrong number of replies") }
-        for index in reportIndex { try check.observe(replies[index], board: board) }
+        for (index, shard) in reportIndex { try check.observe(replies[index], shard: shard) }
         return dataIndex.map { replies[$0] }
     }
 
@@ -107,7 +107,7 @@ public final class RedisRealtimeStore: RealtimeStore {
     func consistent<T: Sendable>(_ board: StoredBoard, _ body: (ViewCheck) async throws -> T) async throws -> T {
         for attempt in 0..<readAttempts {
             do {
-                return try await body(ViewCheck())
+                return try await body(ViewCheck(board: board))
             } catch is ViewMoved {
                 // A change is being applied across the shards right now; let it land.
                 if attempt > 0 { try await Task.sleep(for: .microseconds(250 << min(attempt, 4))) }
@@ -124,7 +124,11 @@ public final class RedisRealtimeStore: RealtimeStore {
     public func prepareBoard(_ board: StoredBoard, seq: Int64) async throws {
         let shards = try shards(board)
         try RedisReplies.check(
-            try await round(shards.map { ($0.node, ["EVAL", Scripts.writeMeta, "2", $0.key, $0.meta] + metaFields(board, $0, seq: seq, lastEventID: 0)) })
+            try await round(
+                shards.map {
+                    ($0.node, ["EVAL", Scripts.writeMeta, "2", $0.key, $0.meta, String(board.incarnation)] + metaFields(board, $0, seq: seq, lastEventID: 0))
+                }
+            )
         )
     }
 
@@ -135,9 +139,41 @@ public final class RedisRealtimeStore: RealtimeStore {
 
     public func appliedSequences(_ board: StoredBoard) async throws -> [Int64?] {
         let shards = try shards(board)
-        let replies = try await round(shards.map { ($0.node, ["HGET", $0.meta, "seq"]) })
+        let replies = try await round(shards.map { ($0.node, ["HMGET", $0.meta, "seq", "incarnation"]) })
         try RedisReplies.check(replies)
-        return replies.map { $0.string.flatMap(Int64.init) }
+        return replies.map { Self.appliedSequence($0, board) }
+    }
+
+    /// A shard's number from `HMGET meta seq incarnation`; nil when the metadata is missing or of
+    /// another incarnation (keys left by a deleted board).
+    private static func appliedSequence(_ reply: RedisReply, _ board: StoredBoard) -> Int64? {
+        guard let items = reply.array, items.count == 2, items[1].string == String(board.incarnation) else { return nil }
+        return items[0].string.flatMap(Int64.init)
+    }
+
+    public func appliedSequences(of boards: [StoredBoard]) async -> [[Int64?]?] {
+        // One round per node, so an unreachable node (or a board placed on a node this process does
+        // not know) leaves only its boards unanswered.
+        var result = boards.map { board -> [Int64?]? in (try? shards(board)).map { [Int64?](repeating: nil, count: $0.count) } }
+        var byNode: [String: [(board: Int, shard: Shard)]] = [:]
+        for (index, board) in boards.enumerated() where result[index] != nil {
+            for shard in (try? shards(board)) ?? [] { byNode[shard.node, default: []].append((index, shard)) }
+        }
+        for (node, items) in byNode {
+            guard let replies = try? await round(items.map { (node, ["HMGET", $0.shard.meta, "seq", "incarnation"]) }), replies.count == items.count
+            else {
+                for item in items { result[item.board] = nil }
+                continue
+            }
+            for (item, reply) in zip(items, replies) where result[item.board] != nil {
+                if case .error = reply {
+                    result[item.board] = nil
+                    continue
+                }
+                result[item.board]![item.shard.index] = Self.appliedSequence(reply, boards[item.board])
+            }
+        }
+        return result
     }
 
     func metaFields(_ board: StoredBoard, _ shard: Shard, seq: Int64, lastEventID: Int64) -> [String] {
@@ -147,6 +183,7 @@ public final class RedisRealtimeStore: RealtimeStore {
             "max_entries", String(config.maxEntries), "layout", config.layout.strategy, "epoch", String(board.epoch),
             "shard", String(shard.index), "shards", String(config.layout.shardCount),
             "period", String(board.period), "last_event_id", String(lastEventID), "seq", String(seq),
+            "incarnation", String(board.incarnation),
         ]
     }
 

@@ -51,22 +51,23 @@ enum Scripts {
 
     /// Applies one numbered view change to one shard, atomically, in sequence: only the change
     /// right after the shard's last (`seq` in its metadata).
-    /// KEYS[1] = shard zset, KEYS[2] = shard meta; ARGV[1] = the change's number, ARGV[2] = "1"
-    /// to empty the shard first (a reset), ARGV[3] = the board's period, ARGV[4] = last event id,
-    /// ARGV[5] = number of removals, then the removed members, then score/member pairs.
+    /// KEYS[1] = shard zset, KEYS[2] = shard meta; ARGV[1] = the board's incarnation, ARGV[2] =
+    /// the change's number, ARGV[3] = "1" to empty the shard first (a reset), ARGV[4] = the
+    /// board's period, ARGV[5] = last event id, ARGV[6] = number of removals, then the removed
+    /// members, then score/member pairs.
     /// Returns {status, the shard's number after}: status 0 applied, 1 already applied (a
-    /// repeat), 2 refused (an earlier change is missing: a gap), -1 the metadata is missing (the
-    /// shard was lost and must be rebuilt).
+    /// repeat), 2 refused (an earlier change is missing: a gap), -1 the metadata is missing or
+    /// another incarnation's (the shard must be rebuilt).
     static let apply = """
-        local applied = redis.call('HGET', KEYS[2], 'seq')
-        if not applied then return {-1, 0} end
-        applied = tonumber(applied)
-        local seq = tonumber(ARGV[1])
+        local meta = redis.call('HMGET', KEYS[2], 'seq', 'incarnation')
+        if not meta[1] or meta[2] ~= ARGV[1] then return {-1, 0} end
+        local applied = tonumber(meta[1])
+        local seq = tonumber(ARGV[2])
         if seq <= applied then return {1, applied} end
         if seq ~= applied + 1 then return {2, applied} end
-        if ARGV[2] == '1' then redis.call('DEL', KEYS[1]) end
-        local i = 6
-        local stop = 5 + tonumber(ARGV[5])
+        if ARGV[3] == '1' then redis.call('DEL', KEYS[1]) end
+        local i = 7
+        local stop = 6 + tonumber(ARGV[6])
         while i <= stop do
           local last = math.min(i + 999, stop)
           redis.call('ZREM', KEYS[1], unpack(ARGV, i, last))
@@ -77,8 +78,8 @@ enum Scripts {
           redis.call('ZADD', KEYS[1], unpack(ARGV, i, last))
           i = last + 1
         end
-        redis.call('HSET', KEYS[2], 'seq', ARGV[1], 'period', ARGV[3], 'last_event_id', ARGV[4])
-        if #ARGV > 5 or ARGV[2] == '1' then redis.call('HINCRBY', KEYS[2], 'version', 1) end
+        redis.call('HSET', KEYS[2], 'seq', ARGV[2], 'period', ARGV[4], 'last_event_id', ARGV[5])
+        if #ARGV > 6 or ARGV[3] == '1' then redis.call('HINCRBY', KEYS[2], 'version', 1) end
         return {0, seq}
         """
 
@@ -86,10 +87,17 @@ enum Scripts {
     /// number of the last change the rebuild's snapshot includes) is written; changes applied
     /// meanwhile are applied again from the change log by the caller.
     /// KEYS[1] = staging zset, KEYS[2] = shard zset, KEYS[3] = shard meta; ARGV[1] = members
-    /// staged, then meta field/value pairs. Returns 1 when switched, 0 when the staging set is
-    /// gone though members were staged (it expired, or the node restarted: the caller retries).
+    /// staged, ARGV[2] = the board's incarnation, then meta field/value pairs. Returns 1 when
+    /// switched (or when the shard belongs to a newer incarnation: the rebuilt board is gone), 0
+    /// when the staging set is gone though members were staged (it expired, or the node
+    /// restarted: the caller retries).
     static let switchRebuilt = """
         local staged = redis.call('EXISTS', KEYS[1]) == 1
+        local current = tonumber(redis.call('HGET', KEYS[3], 'incarnation') or '-1')
+        if current > tonumber(ARGV[2]) then
+          redis.call('DEL', KEYS[1])
+          return 1
+        end
         if tonumber(ARGV[1]) > 0 and not staged then return 0 end
         if staged then
           redis.call('RENAME', KEYS[1], KEYS[2])
@@ -97,17 +105,21 @@ enum Scripts {
         else
           redis.call('DEL', KEYS[2])
         end
-        redis.call('HSET', KEYS[3], unpack(ARGV, 2))
+        redis.call('HSET', KEYS[3], unpack(ARGV, 3))
         redis.call('HINCRBY', KEYS[3], 'version', 1)
         return 1
         """
 
-    /// Writes a new shard's metadata and bumps its version, unless the shard already has
-    /// metadata (a rebuild, or another process's catch-up, got there first: its change number
-    /// must not be set back). KEYS[1] = shard zset, KEYS[2] = shard meta; ARGV = field/value pairs.
+    /// Writes a new shard's metadata and bumps its version, unless the shard already has this
+    /// incarnation's metadata (a rebuild got there first: its change number must not be set
+    /// back). Keys of an earlier incarnation (a board deleted while a node was unreachable) are
+    /// dropped first. KEYS[1] = shard zset, KEYS[2] = shard meta; ARGV[1] = the incarnation, then
+    /// field/value pairs.
     static let writeMeta = """
-        if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-        redis.call('HSET', KEYS[2], unpack(ARGV))
+        local current = redis.call('HGET', KEYS[2], 'incarnation')
+        if current == ARGV[1] then return 0 end
+        redis.call('DEL', KEYS[1], KEYS[2])
+        redis.call('HSET', KEYS[2], unpack(ARGV, 2))
         redis.call('HINCRBY', KEYS[2], 'version', 1)
         return 0
         """
@@ -255,11 +267,15 @@ enum Scripts {
         """
 
     /// Repairs members of a shard, each only if it still holds what the reconciler observed.
-    /// KEYS[1] = shard zset, KEYS[2] = shard meta; ARGV = triples player, observed score ("" =
-    /// absent), target score ("" = remove). Returns how many were changed; bumps the version if any.
+    /// Only while the shard is at the view change the targets were read at: a change applied since
+    /// may have moved the player (and is then right).
+    /// KEYS[1] = shard zset, KEYS[2] = shard meta; ARGV[1] = that change's number, then triples
+    /// player, observed score ("" = absent), target score ("" = remove). Returns how many were
+    /// changed; bumps the version if any (reads in progress then start again).
     static let compareAndSet = """
+        if redis.call('HGET', KEYS[2], 'seq') ~= ARGV[1] then return 0 end
         local changed = 0
-        for i = 1, #ARGV, 3 do
+        for i = 2, #ARGV, 3 do
           local player, observed, target = ARGV[i], ARGV[i + 1], ARGV[i + 2]
           local current = redis.call('ZSCORE', KEYS[1], player)
           local matches

@@ -27,7 +27,7 @@ struct ReadContext: Sendable {
     var order: SortOrder { board.config.sortOrder }
 
     func round(_ commands: [(node: String, command: [String])], watching: [RedisRealtimeStore.Shard]) async throws -> [RedisReply] {
-        try await store.watchedRound(commands, watching: watching, check: check, board: id)
+        try await store.watchedRound(commands, watching: watching, check: check)
     }
 
     /// Members per shard.
