@@ -135,6 +135,36 @@ extension ServerProcess {
         #"{"player_id": "\#(player)", "score": \#(score), "game_id": "\#(board)"}"#
     }
 
+    /// Whether the process died or is dying: a Swift runtime trap prints "Fatal error" and the
+    /// backtracer then takes seconds before the process exits.
+    public var crashed: Bool { !process.isRunning || log.contains("Fatal error") }
+
+    /// After a crash, waits (at most `limit`) for the backtracer to finish and the process to exit:
+    /// killing a process while the backtracer holds it leaves a zombie nobody can wait for.
+    public func waitForCrashReport(limit: Duration = .seconds(40)) async {
+        let deadline = ContinuousClock.now + limit
+        while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(100)) }
+    }
+
+    /// Stops the server for good (for `defer`): after a crash it first lets the backtracer finish
+    /// (at most 40 s), then kills what still runs.
+    public func stop() {
+        if log.contains("Fatal error") {
+            let deadline = ContinuousClock.now + .seconds(40)
+            while process.isRunning, ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        }
+        if process.isRunning { kill() }
+    }
+
+    /// Why the process stopped: the runtime's fatal error and the first frames in the project's
+    /// sources, from the log.
+    public var crashReport: String {
+        let lines = log.split(separator: "\n")
+        let fatal = lines.filter { $0.contains("Fatal error") }.prefix(1)
+        let frames = lines.filter { $0.contains("/Sources/Leaderboard") }.prefix(3).map { $0.split(separator: " in leaderboard-server at ").last.map(String.init) ?? String($0) }
+        return fatal.isEmpty ? "no fatal error in the log; it ends: \(log.suffix(1000))" : (fatal.map(String.init) + frames).joined(separator: " | ")
+    }
+
     /// The last lines of the server's log.
     public func logTail(_ characters: Int = 3000) -> String { String(log.suffix(characters)) }
 }

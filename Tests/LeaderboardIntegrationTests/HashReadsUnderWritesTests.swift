@@ -65,7 +65,7 @@ import Testing
         )
 
         let server = try await ServerProcess.start(port: try freeLoopbackPort(), client: client)
-        defer { server.kill() }
+        defer { server.stop() }
         let created = try await server.call(
             client, .POST, "/api/v1/leaderboards",
             body: #"{"id": "\#(board)", "update_mode": "replace", "max_entries": 0, "layout": {"strategy": "hash", "shards": 8}}"#
@@ -85,7 +85,7 @@ import Testing
                 group.addTask {
                     defer { writing.withLockedValue { $0 -= 1 } }
                     for (index, batch) in batches[writer].enumerated() {
-                        guard ContinuousClock.now < deadline, server.process.isRunning else { return }
+                        guard ContinuousClock.now < deadline, !server.crashed else { return }
                         let number = writer * Self.batchesPerWriter + index
                         let answer = try? await server.call(client, .POST, "/api/v1/scores/batch", body: ServerProcess.batchBody(board: board, batch))
                         tally.withLockedValue { tally in
@@ -119,8 +119,9 @@ import Testing
                             default: "/api/v1/leaderboards/\(board)/around/\(player)?range=5"
                             }
                         guard let answer = try? await server.get(client, path) else {
-                            tally.withLockedValue { $0.reads.record(path, ["no answer (server running: \(server.process.isRunning))"]) }
-                            if !server.process.isRunning { return }
+                            let crashed = server.crashed
+                            tally.withLockedValue { $0.reads.record(path, [crashed ? "no answer: the server crashed" : "no answer"]) }
+                            if crashed { return }
                             continue
                         }
                         if answer.status == .serviceUnavailable, answer.errorCode == "unavailable" {
@@ -159,15 +160,15 @@ import Testing
 
         let result = tally.withLockedValue { $0 }
         print(
-            "hash-under-writes: \(result.reads); batches of \(Self.batchSize): \(result.batchesAcknowledged) acknowledged, \(result.batchesUnavailable) answered 503, \(result.batchesFailed) failed; server running: \(server.process.isRunning)"
+            "hash-under-writes: \(result.reads); batches of \(Self.batchSize): \(result.batchesAcknowledged) acknowledged, \(result.batchesUnavailable) answered 503, \(result.batchesFailed) failed"
         )
         if !result.reads.examples.isEmpty { print("hash-under-writes wrong answers, e.g.:\n  " + result.reads.examples.joined(separator: "\n  ")) }
-        let running = server.process.isRunning
-        #expect(running, "the server died under reads and writes: \(Self.fatalLines(server.log))")
+        let running = await Self.stillServing(server, client)
+        #expect(running, "the server died under reads and writes: \(server.crashReport)")
         #expect(result.reads.wrong == 0, "\(result.reads.wrong) of \(result.reads.checked) reads wrong, e.g. \(result.reads.examples.prefix(3))")
+        guard running else { return }
         #expect(result.reads.checked >= 100, "too few reads checked")
         #expect(result.batchesAcknowledged >= 4, "too few batches acknowledged")
-        guard running else { return }
 
         // Exact answers once the writes stopped: the model is the seeded players and every
         // acknowledged batch (and, for batches without an answer, what PostgreSQL holds).
@@ -189,19 +190,20 @@ import Testing
         let expected = model.ranked()
         let path = "/api/v1/leaderboards/\(board)"
         for start in [1, 1_001, 9_990, 10_000, 15_000, 20_001, expected.count / 2, expected.count - Self.width + 1] where start >= 1 {
-            let page = try await server.get(client, "\(path)/range?start=\(start)&end=\(start + Self.width - 1)")
+            let page = try? await server.get(client, "\(path)/range?start=\(start)&end=\(start + Self.width - 1)")
             let want = Array(expected[(start - 1)..<min(expected.count, start - 1 + Self.width)])
-            #expect(page.total == expected.count, "total after the writes")
-            #expect(page.entries == want, "range \(start)–\(start + Self.width - 1): first difference \(zip(page.entries, want).first { $0 != $1 }.map { "\($0.0) instead of \($0.1)" } ?? "in length (\(page.entries.count) of \(want.count))")")
+            let got = page?.entries ?? []
+            #expect(page?.total == expected.count, "total after the writes")
+            #expect(got == want, "range \(start)–\(start + Self.width - 1): first difference \(zip(got, want).first { $0 != $1 }.map { "\($0.0) instead of \($0.1)" } ?? "in length (\(got.count) of \(want.count))")")
         }
         for index in [0, 1, 4_999, 9_999, 10_000, 12_345, expected.count / 2, expected.count - 2, expected.count - 1] {
             let entry = expected[index]
-            let answer = try await server.get(client, "\(path)/player/\(entry.playerID)")
-            #expect(answer.entry == entry, "player \(entry.playerID) at rank \(entry.rank): \(answer.json)")
-            let around = try await server.get(client, "\(path)/around/\(entry.playerID)?range=5")
-            #expect(around.entries == Array(expected[max(0, index - 5)...min(expected.count - 1, index + 5)]), "around \(entry.playerID) (rank \(entry.rank))")
+            let answer = try? await server.get(client, "\(path)/player/\(entry.playerID)")
+            #expect(answer?.entry == entry, "player \(entry.playerID) at rank \(entry.rank): \(answer.map { "\($0.json)" } ?? "no answer")")
+            let around = try? await server.get(client, "\(path)/around/\(entry.playerID)?range=5")
+            #expect(around?.entries == Array(expected[max(0, index - 5)...min(expected.count - 1, index + 5)]), "around \(entry.playerID) (rank \(entry.rank))")
         }
-        #expect(server.process.isRunning, "the server died during the final reads: \(Self.fatalLines(server.log))")
+        #expect(!server.crashed, "the server died during the final reads: \(server.crashReport)")
     }
 
     /// Index of the first score ≥ `score` in ascending `scores`.
@@ -214,9 +216,15 @@ import Testing
         return low
     }
 
-    /// The lines of a server log that tell why it stopped (a Swift runtime trap prints "Fatal error").
-    static func fatalLines(_ log: String) -> String {
-        let lines = log.split(separator: "\n").filter { $0.contains("Fatal error") || $0.contains("fatal") }
-        return lines.isEmpty ? "no fatal error in the log; last lines: \(log.suffix(1500))" : lines.prefix(3).joined(separator: "\n")
+    /// Waits (at most 15 s) until the server answers /healthz or is found crashed; true if it serves.
+    static func stillServing(_ server: ServerProcess, _ client: HTTPClient) async -> Bool {
+        let deadline = ContinuousClock.now + .seconds(15)
+        while ContinuousClock.now < deadline {
+            if server.crashed { break }
+            if let (status, _) = try? await server.request(client, .GET, "/healthz"), status == 200, !server.crashed { return true }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        if server.crashed { await server.waitForCrashReport() }
+        return false
     }
 }
