@@ -66,13 +66,15 @@ import Testing
         let seed = UInt64.random(in: 1...UInt64.max / 2)
         print("two-process: seed \(seed)")
         var random = SeededRandom(seed: seed)
-        func scores(_ prefix: String, _ count: Int) -> [(String, Int64)] {
-            (0..<count).map { ("\(prefix)\($0)", Int64(random.next() % 1000)) }
+        func scores(_ prefix: String, _ count: Int, from low: Int64 = 0) -> [(String, Int64)] {
+            (0..<count).map { ("\(prefix)\($0)", low + Int64(random.next() % UInt64(1000 - low))) }
         }
         let band = Board(name: "band", maxEntries: 0, seed: scores("b", 400), fixed: true)
         let hash = Board(name: "hash", maxEntries: 0, seed: scores("h", 300), fixed: true)
-        let trimmedHash = Board(name: "trim-hash", maxEntries: Self.maxEntries, seed: scores("t", 160), fixed: false)
-        let trimmedBand = Board(name: "trim-band", maxEntries: Self.maxEntries, seed: scores("u", 160), fixed: false)
+        // Trimmed boards with more players than max_entries on a shard: 75 per hash shard, and
+        // about 80 in the top band [750, ∞).
+        let trimmedHash = Board(name: "trim-hash", maxEntries: Self.maxEntries, seed: scores("t", 300), fixed: false)
+        let trimmedBand = Board(name: "trim-band", maxEntries: Self.maxEntries, seed: scores("u", 160, from: 500), fixed: false)
         let boards = [band, hash, trimmedHash, trimmedBand]
         let layouts = [
             band.id: #"{"strategy": "band", "bounds": [250, 500, 750]}"#, hash.id: #"{"strategy": "hash", "shards": 8}"#,
@@ -118,7 +120,7 @@ import Testing
                     group.addTask { await Self.reader(boards, server, client, seed: readerSeed, until: deadline) }
                 }
             }
-            for board in [band, hash] {
+            for board in [band, hash, band, hash] {
                 let pairSeed = random.next()
                 group.addTask { await Self.pairWriter(board, servers, client, seed: pairSeed, until: deadline) }
             }
