@@ -8,7 +8,8 @@ import Testing
 /// increment) or is removed, the next one comes back; players beyond M are absent from ranges and
 /// 404 for player and around; total = min(M, players). On every layout and in every update mode,
 /// checked against the model after every step. (The differential tests trim only `best` boards
-/// without removals, where nothing trimmed can ever come back.)
+/// without removals, where nothing trimmed can ever come back.) LEADERBOARD_TEST_SEED replays a
+/// failure's sequences (the seed is in the failure message).
 @Suite struct TrimmingTests {
     /// Layouts under test; the band bounds lie inside the scores used (0…200, negative after increments).
     static let layouts: [String: String] = [
@@ -63,7 +64,7 @@ import Testing
     /// every update mode; every read equals the best M of the model after every step.
     @Test(arguments: ["single", "hash-3", "band"])
     func theBoardIsAlwaysTheBestMaxEntries(layout: String) async throws {
-        let seed = UInt64.random(in: 1...UInt64.max / 2)
+        let seed = ProcessInfo.processInfo.environment["LEADERBOARD_TEST_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64.max / 2)
         let failures = try await withTestApp { api, _ in
             var failures: [String] = []
             for mode in UpdateMode.allCases {
