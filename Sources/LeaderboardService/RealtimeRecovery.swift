@@ -57,16 +57,19 @@ public final class RealtimeRecovery: Service, Sendable {
             // The boards, from a cheap query; a board's row is read again only when it is new here
             // or another incarnation.
             let current = try await service.repository.changeSequencesAndIncarnations()
-            var boards: [StoredBoard] = []
-            for (id, row) in current.sorted(by: { $0.key < $1.key }) where !service.stale.contains(id) {
-                if let known = known.withLock({ $0[id] }), known.incarnation == row.incarnation {
-                    boards.append(known)
-                } else if let board = try await service.repository.leaderboard(id) {
-                    known.withLock { $0[id] = board }
-                    boards.append(board)
+            let unknown = known.withLock { cache in current.filter { cache[$0.key]?.incarnation != $0.value.incarnation }.map(\.key) }
+            if !unknown.isEmpty {
+                let rows = try await service.repository.leaderboards(unknown)
+                known.withLock { cache in
+                    cache = cache.filter { current[$0.key] != nil }
+                    for board in rows { cache[board.config.id] = board }
                 }
             }
-            known.withLock { cache in cache = cache.filter { current[$0.key] != nil } }
+            let cached = known.withLock { $0 }
+            let boards = current.keys.sorted().compactMap { id -> StoredBoard? in
+                guard !service.stale.contains(id), let board = cached[id], board.incarnation == current[id]?.incarnation else { return nil }
+                return board
+            }
             // One round per node for every board (in slices, so a hung node delays only its slice).
             var observed: [(board: StoredBoard, applied: [Int64?])] = []
             for start in stride(from: 0, to: boards.count, by: 500) {

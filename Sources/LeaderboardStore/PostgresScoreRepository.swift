@@ -69,6 +69,11 @@ public final class PostgresScoreRepository: Sendable {
         try await pool.query("SELECT \(Self.boardColumns) FROM leaderboards ORDER BY id").rows.map(Self.board(from:))
     }
 
+    /// The boards of the given ids that exist, in one query.
+    public func leaderboards(_ ids: [String]) async throws -> [StoredBoard] {
+        try await pool.query("SELECT \(Self.boardColumns) FROM leaderboards WHERE id = ANY($1::text[])", [PGArray.text(ids)]).rows.map(Self.board(from:))
+    }
+
     public func leaderboard(_ id: String) async throws -> StoredBoard? {
         try await pool.query("SELECT \(Self.boardColumns) FROM leaderboards WHERE id = $1", [id]).rows.first.map(Self.board(from:))
     }
