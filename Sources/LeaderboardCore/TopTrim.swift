@@ -18,18 +18,9 @@ public struct TopTrim: Sendable {
         self.limit = limit
     }
 
-    /// A player's score before (nil: not on the board) and after (nil: removed).
-    public struct Change: Sendable, Equatable {
-        public var playerID: String
-        public var before: Int64?
-        public var after: Int64?
-
-        public init(playerID: String, before: Int64?, after: Int64?) {
-            self.playerID = playerID
-            self.before = before
-            self.after = after
-        }
-    }
+    /// A player's score on the board before (nil: not on the board) and after (nil: removed):
+    /// the same shape as a view change, over the whole board instead of its best `limit`.
+    public typealias Change = ViewChange
 
     /// Whether (score, player) is among the best `limit` when the cut is `cut`.
     public func isIn(_ score: Int64, _ player: String, cut: RankedMember?) -> Bool {

@@ -98,7 +98,7 @@ public final class RealtimeRecovery: Service, Sendable {
                 missingBefore.withLock { _ = $0.remove(id) }
                 if applied.contains(where: { ($0 ?? 0) > target }) {
                     logger.warning("a shard is ahead of the database; rebuilding", metadata: ["board": "\(id)"])
-                    await rebuild(id)
+                    _ = try? await rebuild(id, shards: nil, force: true)
                     continue
                 }
                 var lagging: [Int: Int64] = [:]
@@ -127,11 +127,12 @@ public final class RealtimeRecovery: Service, Sendable {
     /// SyncFromDatabase: rebuilds the board, or only the given shards, from PostgreSQL, logging
     /// progress. Returns true when rebuilt; throws when a store fails.
     @discardableResult
-    public func rebuild(_ id: String, shards: Set<Int>?, attempts: Int = 5) async throws -> Bool {
+    /// `force`: switch in even shards past the snapshot (their content is wrong, not old).
+    public func rebuild(_ id: String, shards: Set<Int>?, force: Bool = false, attempts: Int = 5) async throws -> Bool {
         do {
             for _ in 0..<attempts {
                 if Task.isShuttingDownGracefully || Task.isCancelled { return false }
-                switch try await attempt(id, shards: shards) {
+                switch try await attempt(id, shards: shards, force: force) {
                 case .rebuilt: return true
                 case .gone: return false
                 case .retry: continue
@@ -147,7 +148,7 @@ public final class RealtimeRecovery: Service, Sendable {
 
     private enum Outcome: Sendable { case rebuilt, gone, retry }
 
-    private func attempt(_ id: String, shards: Set<Int>?) async throws -> Outcome {
+    private func attempt(_ id: String, shards: Set<Int>?, force: Bool) async throws -> Outcome {
         let started = ContinuousClock.now
         guard let board = try await service.repository.leaderboard(id) else {
             service.stale.clear(id)
@@ -171,7 +172,7 @@ public final class RealtimeRecovery: Service, Sendable {
         guard
             try await service.realtime.rebuild(
                 snapshot.board, entries: snapshot.entries, lastEventID: snapshot.lastEventID, seq: snapshot.seq, only: shards,
-                progress: progress.report
+                force: force, progress: progress.report
             )
         else { return .retry }
         // Changes committed since the snapshot, which the switch may have undone on a shard.

@@ -17,11 +17,13 @@ public protocol RealtimeStore: Sendable {
     func apply(_ batch: RealtimeBatch) async throws -> [String: [Int: Int64?]]
     /// Replaces the content of the board's shards (only those in `only`, when given) with
     /// `entries` (a snapshot of PostgreSQL that includes the board's changes up to `seq`), each
-    /// built aside and switched in at once. Changes after `seq` that a shard had applied are
-    /// applied again by the caller from the change log. Returns false when a staging set vanished
-    /// (the caller retries). `progress` hears how many members were written so far.
+    /// built aside and switched in at once. A shard already past `seq` is left as it is unless
+    /// `force` (its content is wrong though its number is not, as for a shard ahead of
+    /// PostgreSQL, or an operator's rebuild); changes after `seq` that a forced shard had applied
+    /// are applied again by the caller from the change log. Returns false when a staging set
+    /// vanished (the caller retries). `progress` hears how many members were written so far.
     func rebuild(
-        _ board: StoredBoard, entries: [LeaderboardEntry], lastEventID: Int64, seq: Int64, only: Set<Int>?,
+        _ board: StoredBoard, entries: [LeaderboardEntry], lastEventID: Int64, seq: Int64, only: Set<Int>?, force: Bool,
         progress: (@Sendable (Int) -> Void)?
     ) async throws -> Bool
     /// Per shard, the number of the last view change it applied; nil where its metadata is missing.
@@ -108,6 +110,6 @@ public enum RealtimeStoreError: Error, Sendable, Equatable {
 extension RealtimeStore {
     /// Rebuilds every shard of the board, without progress reports.
     public func rebuild(_ board: StoredBoard, entries: [LeaderboardEntry], lastEventID: Int64, seq: Int64) async throws -> Bool {
-        try await rebuild(board, entries: entries, lastEventID: lastEventID, seq: seq, only: nil, progress: nil)
+        try await rebuild(board, entries: entries, lastEventID: lastEventID, seq: seq, only: nil, force: false, progress: nil)
     }
 }

@@ -124,7 +124,7 @@ if syncMode {
     let shardSize = try await system.redisNodes[board.placement[0]]!.command("ZCARD", RedisKeys.realtime(name, shard: 0, of: 8)).integer ?? 0
     for shards in [Set([0]), nil] as [Set<Int>?] {
         let started = ContinuousClock.now
-        let rebuilt = try await system.recovery.rebuild(name, shards: shards)
+        let rebuilt = try await system.recovery.rebuild(name, shards: shards, force: true)
         let took = seconds(ContinuousClock.now - started)
         let members = shards == nil ? Int64(players) : shardSize
         print(String(format: "rebuild %@ (%lld members%@): %.3f s, %.0f members/s", shards == nil ? "whole board" : "shard 0", members, rebuilt ? "" : ", NOT switched", took, Double(members) / took))

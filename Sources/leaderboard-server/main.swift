@@ -78,7 +78,8 @@ if arguments.count > 1, arguments[1] == "rebuild" {
             fail("--shard: leaderboard '\(board)' has \(stored.config.layout.shardCount) shard(s)")
         }
         let started = ContinuousClock.now
-        let rebuilt = try await system.recovery.rebuild(board, shards: shard.map { [$0] })
+        // An operator's rebuild replaces the shards' content even where their numbers are current.
+        let rebuilt = try await system.recovery.rebuild(board, shards: shard.map { [$0] }, force: true)
         await system.close()
         print(rebuilt ? "rebuilt \(board)\(shard.map { " shard \($0)" } ?? "") in \(ContinuousClock.now - started)" : "not rebuilt: the board kept changing")
         exit(rebuilt ? 0 : 1)

@@ -27,7 +27,7 @@ import Testing
 
     @Test(arguments: [SortOrder.desc, .asc])
     func randomChangesKeepTheViewExactlyTheBest(order: SortOrder) {
-        var random = SeededRandom(seed: order == .desc ? 7 : 11)
+        var random = SplitMix(seed: order == .desc ? 7 : 11)
         for _ in 0..<400 {
             let limit = Int(random.next() % 8) + 1
             var scores: [String: Int64] = [:]
@@ -82,15 +82,3 @@ import Testing
     }
 }
 
-/// SplitMix64: reproducible random numbers for the test.
-private struct SeededRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

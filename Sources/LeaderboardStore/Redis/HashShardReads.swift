@@ -19,25 +19,15 @@ struct HashShardReads: ShardReads {
         return LeaderboardPage(total: context.clip(result.total), entries: context.ranked(result.members, from: start))
     }
 
-    private var rankCommand: String { context.order == .desc ? "ZREVRANK" : "ZRANK" }
-
     func player(_ playerID: String) async throws -> LeaderboardEntry? {
         let home = context.shards[context.board.router.shard(player: playerID, score: 0)]
-        let first = try await context.round(
-            [
-                (home.node, ["ZSCORE", home.key, playerID]), (home.node, [rankCommand, home.key, playerID]),
-                (home.node, ["HGET", RedisKeys.playerInfo(playerID), "username"]),
-            ],
-            watching: [home]
-        )
-        try RedisReplies.check(first)
-        guard let score = first[0].string.flatMap(RedisReplies.score), first[1].integer != nil else { return nil }
-        var rank = try RedisReplies.count(first[1]) + 1
+        guard let own = try await context.ownEntry(home, playerID) else { return nil }
+        var rank = own.rank + 1
         let others = context.shards.filter { $0.index != home.index }
-        for row in try await context.plainCountsAhead(others, of: RankedMember(playerID: playerID, score: score)) { rank += row.ahead }
+        for row in try await context.plainCountsAhead(others, of: RankedMember(playerID: playerID, score: own.score)) { rank += row.ahead }
         let limit = context.board.config.maxEntries
         guard limit == 0 || rank <= limit else { return nil }
-        return LeaderboardEntry(rank: rank, playerID: playerID, score: score, username: first[2].string)
+        return LeaderboardEntry(rank: rank, playerID: playerID, score: own.score, username: own.username)
     }
 
     /// Two rounds: the player's shard gives its window (and so the player's score); then every

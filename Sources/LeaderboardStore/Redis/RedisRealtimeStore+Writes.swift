@@ -68,7 +68,7 @@ extension RedisRealtimeStore {
     }
 
     public func rebuild(
-        _ board: StoredBoard, entries: [LeaderboardEntry], lastEventID: Int64, seq: Int64, only: Set<Int>?,
+        _ board: StoredBoard, entries: [LeaderboardEntry], lastEventID: Int64, seq: Int64, only: Set<Int>?, force: Bool,
         progress: (@Sendable (Int) -> Void)?
     ) async throws -> Bool {
         let allShards = try shards(board)
@@ -106,7 +106,10 @@ extension RedisRealtimeStore {
             switches.append(
                 (
                     shard.node,
-                    ["EVAL", Scripts.switchRebuilt, "3", staging, shard.key, shard.meta, String(members.count), String(board.incarnation)]
+                    [
+                        "EVAL", Scripts.switchRebuilt, "3", staging, shard.key, shard.meta, String(members.count), String(board.incarnation),
+                        String(seq), force ? "1" : "0",
+                    ]
                         + metaFields(board, shard, seq: seq, lastEventID: lastEventID)
                 )
             )

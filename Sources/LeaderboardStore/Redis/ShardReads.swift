@@ -145,6 +145,21 @@ struct ReadContext: Sendable {
         return rows
     }
 
+    /// The player on one shard: its score, 0-based rank there and username; nil when absent.
+    func ownEntry(_ shard: RedisRealtimeStore.Shard, _ playerID: String) async throws -> (score: Int64, rank: Int, username: String?)? {
+        let rankCommand = order == .desc ? "ZREVRANK" : "ZRANK"
+        let replies = try await round(
+            [
+                (shard.node, ["ZSCORE", shard.key, playerID]), (shard.node, [rankCommand, shard.key, playerID]),
+                (shard.node, ["HGET", RedisKeys.playerInfo(playerID), "username"]),
+            ],
+            watching: [shard]
+        )
+        try RedisReplies.check(replies)
+        guard let score = replies[0].string.flatMap(RedisReplies.score), replies[1].integer != nil else { return nil }
+        return (score, try RedisReplies.count(replies[1]), replies[2].string)
+    }
+
     func clip(_ total: Int) -> Int {
         board.config.maxEntries > 0 ? min(total, board.config.maxEntries) : total
     }

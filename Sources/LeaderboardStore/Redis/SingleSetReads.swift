@@ -17,20 +17,11 @@ struct SingleSetReads: ShardReads {
     }
 
     func player(_ playerID: String) async throws -> LeaderboardEntry? {
-        let rankCommand = context.order == .desc ? "ZREVRANK" : "ZRANK"
-        let replies = try await context.round(
-            [
-                (shard.node, ["ZSCORE", shard.key, playerID]), (shard.node, [rankCommand, shard.key, playerID]),
-                (shard.node, ["HGET", RedisKeys.playerInfo(playerID), "username"]),
-            ],
-            watching: [shard]
-        )
-        try RedisReplies.check(replies)
-        guard let score = replies[0].string.flatMap(RedisReplies.score), replies[1].integer != nil else { return nil }
-        let rank = try RedisReplies.count(replies[1]) + 1
+        guard let own = try await context.ownEntry(shard, playerID) else { return nil }
+        let rank = own.rank + 1
         let limit = context.board.config.maxEntries
         guard limit == 0 || rank <= limit else { return nil }
-        return LeaderboardEntry(rank: rank, playerID: playerID, score: score, username: replies[2].string)
+        return LeaderboardEntry(rank: rank, playerID: playerID, score: own.score, username: own.username)
     }
 
     func around(_ playerID: String, radius: Int) async throws -> LeaderboardPage? {
