@@ -149,14 +149,15 @@ public final class LeaderboardService: Sendable {
 
     public func removePlayer(board id: String, player: String) async throws {
         try Identifier.check(player, field: "player id")
-        let board = try await directory.board(id)
+        _ = try await directory.board(id)  // 404 for an unknown board before anything else
         try await store {
             guard let removed = try await self.repository.removePlayer(board: id, player: player) else {
                 throw LeaderboardError.playerNotFound(player, in: id)
             }
             if let step = removed.step {
+                // The row read under the lock: this process's cached one may be of an earlier incarnation.
                 var batch = RealtimeBatch()
-                batch.boards[id] = .init(board: board, steps: [step])
+                batch.boards[id] = .init(board: removed.board, steps: [step])
                 await self.sequencer.apply(batch)
             }
         }

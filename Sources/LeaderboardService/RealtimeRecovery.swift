@@ -80,11 +80,13 @@ public final class RealtimeRecovery: Service, Sendable {
                     if let sequences { observed.append((board, sequences)) }
                 }
             }
-            let sequences = try await service.repository.changeSequences()
+            let sequences = try await service.repository.changeSequencesAndIncarnations()
             for (board, applied) in observed {
                 if Task.isShuttingDownGracefully || Task.isCancelled { return }
                 let id = board.config.id
-                guard let target = sequences[id] else { continue }
+                // Deleted, or created again, since the Redis read: the next check looks again.
+                guard let row = sequences[id], row.incarnation == board.incarnation else { continue }
+                let target = row.seq
                 if applied.contains(where: { $0 == nil }) {
                     // A board being created has no metadata for a moment: act when it is still
                     // missing at the next check.
@@ -96,9 +98,10 @@ public final class RealtimeRecovery: Service, Sendable {
                     continue
                 }
                 missingBefore.withLock { _ = $0.remove(id) }
-                if applied.contains(where: { ($0 ?? 0) > target }) {
-                    logger.warning("a shard is ahead of the database; rebuilding", metadata: ["board": "\(id)"])
-                    _ = try? await rebuild(id, shards: nil, force: true)
+                let ahead = Set(applied.indices.filter { (applied[$0] ?? 0) > target })
+                if !ahead.isEmpty {
+                    logger.warning("a shard is ahead of the database; rebuilding it", metadata: ["board": "\(id)", "shards": "\(ahead.sorted())"])
+                    _ = try? await rebuild(id, shards: ahead, force: true)
                     continue
                 }
                 var lagging: [Int: Int64] = [:]

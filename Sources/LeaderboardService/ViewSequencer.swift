@@ -44,9 +44,18 @@ public final class ViewSequencer: Sendable {
             // is safe (a shard takes each once), so catch each board up; only a board that cannot be
             // caught up is rebuilt.
             logger.warning("real-time apply failed; catching up", metadata: ["error": "\(error)"])
-            for (id, changes) in batch.boards {
-                guard let target = changes.steps.last?.seq else { continue }
-                if (try? await catchUp(changes.board, through: target)) != true { stale.mark(id) }
+            await withTaskGroup(of: Void.self) { group in
+                for (id, changes) in batch.boards {
+                    // Usernames are not in the change log: a rebuild writes them. A board already
+                    // marked is rebuilt anyway (and a hung node would only make this wait again).
+                    guard let target = changes.steps.last?.seq, changes.usernames.isEmpty, !stale.contains(id) else {
+                        stale.mark(id)
+                        continue
+                    }
+                    group.addTask {
+                        if (try? await self.catchUp(changes.board, through: target)) != true { self.stale.mark(id) }
+                    }
+                }
             }
             return
         }

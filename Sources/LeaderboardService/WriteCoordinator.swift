@@ -6,13 +6,13 @@ import NIOConcurrencyHelpers
 import PostgresClient
 import ServiceLifecycle
 
-/// The single writer of a server process: group commit of score submissions, and every other
-/// mutation in the same order.
+/// The group commit of a server process's score submissions.
 ///
 /// Submissions that arrive while a commit runs (or within `window`) are committed together in
 /// one PostgreSQL transaction of at most `maxBatchEvents` events, then applied to Redis, and only
-/// then acknowledged. Admin mutations (remove a player, reset, delete, rebuild) run alone between
-/// groups, so Redis sees every change in commit order.
+/// then acknowledged. The order in which changes reach Redis is the board's change sequence,
+/// assigned in the commit (see ``ViewSequencer``), not this process's: other mutations (removals,
+/// resets) need not run between groups.
 public final class WriteCoordinator: Service, Sendable {
     public struct Configuration: Sendable, Equatable {
         /// Most events in one transaction.
@@ -31,7 +31,6 @@ public final class WriteCoordinator: Service, Sendable {
 
     private enum Work: Sendable {
         case scores([ScoreCommand], CheckedContinuation<[Int64], any Error>)
-        case exclusive(@Sendable () async -> Void)
     }
 
     private struct State {
@@ -79,36 +78,13 @@ public final class WriteCoordinator: Service, Sendable {
         }
     }
 
-    /// Runs `body` alone, after every mutation submitted before it and before any submitted after.
-    public func exclusive<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            let work = Work.exclusive {
-                do { continuation.resume(returning: try await body()) } catch { continuation.resume(throwing: error) }
-            }
-            let (accepted, waiter) = state.withLockedValue { state -> (Bool, CheckedContinuation<Void, Never>?) in
-                guard !state.shuttingDown else { return (false, nil) }
-                state.queue.append(work)
-                defer { state.waiter = nil }
-                return (true, state.waiter)
-            }
-            if accepted {
-                waiter?.resume()
-            } else {
-                continuation.resume(throwing: LeaderboardError.unavailable("the server is shutting down"))
-            }
-        }
-    }
-
     // MARK: - Running
 
     /// Commits until graceful shutdown, then finishes everything already queued.
     public func run() async throws {
         await withGracefulShutdownHandler {
             while let work = await nextWork() {
-                switch work {
-                case .exclusive(let body): await body()
-                case .scores(let items): await commit(items)
-                }
+                await commit(work)
             }
         } onGracefulShutdown: {
             let waiter = self.state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
@@ -121,13 +97,8 @@ public final class WriteCoordinator: Service, Sendable {
         logger.info("write coordinator stopped")
     }
 
-    private enum Next {
-        case exclusive(@Sendable () async -> Void)
-        case scores([([ScoreCommand], CheckedContinuation<[Int64], any Error>)])
-    }
-
     /// Waits for work; returns nil once shutting down with nothing queued.
-    private func nextWork() async -> Next? {
+    private func nextWork() async -> [([ScoreCommand], CheckedContinuation<[Int64], any Error>)]? {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let ready = state.withLockedValue { state -> Bool in
                 if state.head < state.queue.count || state.shuttingDown { return true }
@@ -137,13 +108,13 @@ public final class WriteCoordinator: Service, Sendable {
             if ready { continuation.resume() }
         }
         let shouldWait = state.withLockedValue { state -> Bool in
-            guard state.head < state.queue.count, !state.shuttingDown, case .scores = state.queue[state.head] else { return false }
+            guard state.head < state.queue.count, !state.shuttingDown else { return false }
             return state.queuedEvents < configuration.maxBatchEvents
         }
         if shouldWait, configuration.window > .zero {
             try? await Task.sleep(for: configuration.window)
         }
-        return state.withLockedValue { state -> Next? in
+        return state.withLockedValue { state -> [([ScoreCommand], CheckedContinuation<[Int64], any Error>)]? in
             guard state.head < state.queue.count else { return nil }
             defer {
                 // Compact the queue now and then instead of removing from its front each time.
@@ -151,10 +122,6 @@ public final class WriteCoordinator: Service, Sendable {
                     state.queue.removeFirst(state.head)
                     state.head = 0
                 }
-            }
-            if case .exclusive(let body) = state.queue[state.head] {
-                state.head += 1
-                return .exclusive(body)
             }
             var items: [([ScoreCommand], CheckedContinuation<[Int64], any Error>)] = []
             var events = 0
@@ -165,7 +132,7 @@ public final class WriteCoordinator: Service, Sendable {
                 state.head += 1
             }
             state.queuedEvents -= events
-            return .scores(items)
+            return items
         }
     }
 

@@ -130,11 +130,7 @@ enum Migrations {
             -- board_changes keeps each change so any process can apply one that was committed but
             -- not applied. player_count and the cut (the member at rank max_entries, NULL while the
             -- board has at most max_entries players) make trimming exact without reading the board.
-            -- incarnation tells a board from an earlier one of the same id (deleted, created again):
-            -- each shard's metadata names it, and keys of another incarnation are not the board's.
-            CREATE SEQUENCE board_incarnations;
             ALTER TABLE leaderboards
-                ADD COLUMN incarnation BIGINT NOT NULL DEFAULT nextval('board_incarnations'),
                 ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0,
                 ADD COLUMN player_count BIGINT NOT NULL DEFAULT 0,
                 ADD COLUMN cut_score BIGINT,
@@ -161,6 +157,15 @@ enum Migrations {
                 PRIMARY KEY (leaderboard_id, seq)
             );
             CREATE INDEX idx_board_changes_age ON board_changes (created_at);
+            """
+        ),
+        (
+            6,
+            """
+            -- incarnation tells a board from an earlier one of the same id (deleted, created again):
+            -- each shard's metadata names it, and keys of another incarnation are not the board's.
+            CREATE SEQUENCE IF NOT EXISTS board_incarnations;
+            ALTER TABLE leaderboards ADD COLUMN IF NOT EXISTS incarnation BIGINT NOT NULL DEFAULT nextval('board_incarnations');
             """
         ),
     ]

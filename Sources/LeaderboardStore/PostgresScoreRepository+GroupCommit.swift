@@ -229,11 +229,11 @@ extension PostgresScoreRepository {
     }
 
     /// Removes a player from a board, recording a `remove` event and numbering the view's change.
-    /// Returns the event id, the removed score and the view's change (nil when the view did not
-    /// change: the player was behind the cut), or nil when the player was not on the board.
-    public func removePlayer(board: String, player: String) async throws -> (eventID: Int64, score: Int64, step: ViewStep?)? {
+    /// Returns the event id, the removed score, the board's row and the view's change (nil when the
+    /// view did not change: the player was behind the cut), or nil when the player was not on the board.
+    public func removePlayer(board: String, player: String) async throws -> (eventID: Int64, score: Int64, board: StoredBoard, step: ViewStep?)? {
         try await pool.withConnection { connection in
-            try connection.transaction { connection -> (eventID: Int64, score: Int64, step: ViewStep?)? in
+            try connection.transaction { connection -> (eventID: Int64, score: Int64, board: StoredBoard, step: ViewStep?)? in
                 let found = try connection.query("SELECT \(Self.lockedColumns) FROM leaderboards WHERE id = $1 FOR NO KEY UPDATE", [board])
                 guard let row = found.rows.first else { throw LeaderboardError.leaderboardNotFound(board) }
                 let locked = try Self.locked(from: row)
@@ -254,7 +254,7 @@ extension PostgresScoreRepository {
                     locked, changes: [TopTrim.Change(playerID: player, before: try score.int64(0), after: nil)],
                     countAfter: max(locked.playerCount - 1, 0), lastEventID: eventID, on: connection
                 )
-                return (eventID, try score.int64(0), step)
+                return (eventID, try score.int64(0), locked.board, step)
             }
         }
     }

@@ -51,10 +51,11 @@ extension PostgresScoreRepository {
             SELECT l.change_seq, s.player_id, s.score FROM leaderboards l
             LEFT JOIN player_scores s ON s.leaderboard_id = l.id AND s.player_id = ANY($2::text[])
                 AND (l.max_entries = 0 OR l.cut_score IS NULL OR (s.score, s.player_id) \(inView) (l.cut_score, l.cut_player))
-            WHERE l.id = $1
+            WHERE l.id = $1 AND l.incarnation = $3
             """,
-            [board.config.id, PGArray.text(players)]
+            [board.config.id, PGArray.text(players), String(board.incarnation)]
         )
+        // Gone, or deleted and created again: either way not the board being reconciled.
         guard let first = rows.rows.first else { throw LeaderboardError.leaderboardNotFound(board.config.id) }
         var scores: [String: Int64] = [:]
         for row in rows.rows where row[1] != nil { scores[try row.text(1)] = try row.int64(2) }

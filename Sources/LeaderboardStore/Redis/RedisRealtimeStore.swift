@@ -159,9 +159,16 @@ public final class RedisRealtimeStore: RealtimeStore {
         for (index, board) in boards.enumerated() where result[index] != nil {
             for shard in (try? shards(board)) ?? [] { byNode[shard.node, default: []].append((index, shard)) }
         }
+        let answers = await withTaskGroup(of: (String, [RedisReply]?).self) { group in
+            for (node, items) in byNode {
+                group.addTask { (node, try? await self.round(items.map { (node, ["HMGET", $0.shard.meta, "seq", "incarnation"]) })) }
+            }
+            var answers: [String: [RedisReply]] = [:]
+            for await (node, replies) in group { if let replies { answers[node] = replies } }
+            return answers
+        }
         for (node, items) in byNode {
-            guard let replies = try? await round(items.map { (node, ["HMGET", $0.shard.meta, "seq", "incarnation"]) }), replies.count == items.count
-            else {
+            guard let replies = answers[node], replies.count == items.count else {
                 for item in items { result[item.board] = nil }
                 continue
             }
