@@ -233,7 +233,6 @@ public final class SyncWorker: Service, Sendable {
     }
 
     private func reconcile(_ board: StoredBoard, shard: Int, expected: [RankedMember]) async throws -> ShardReport {
-        let router = board.router
         let chunks = ShardChunks(expected: expected, chunkSize: configuration.batchSize)
         var report = ShardReport(
             shard: shard, node: shard < board.placement.count ? board.placement[shard] : "default", checked: expected.count,
@@ -278,7 +277,22 @@ public final class SyncWorker: Service, Sendable {
         suspects.removeAll { expectedScores[$0.playerID] == $0.score }
         let missing = candidates.filter { !seen.contains($0.playerID) }.map(\.playerID)
         // Decide with PostgreSQL as it is now, read after Redis: what the view holds at change `seq`.
-        // The repairs apply only to a shard still at that change (else the next pass sees again).
+        // The repairs apply only to a shard still at that change; when a change landed in between,
+        // decide again (a few times; then the next pass sees again).
+        let counted = report
+        for _ in 0..<4 {
+            report = counted
+            if try await repairOnce(board, shard: shard, suspects: suspects, missing: missing, report: &report) { break }
+        }
+        return report
+    }
+
+    /// One decision and its repairs, compare-and-set at one change number. Returns false when the
+    /// shard had moved past that change (some repairs were not applied).
+    private func repairOnce(
+        _ board: StoredBoard, shard: Int, suspects: [RankedMember], missing: [String], report: inout ShardReport
+    ) async throws -> Bool {
+        let router = board.router
         let (seq, fresh) = try await service.repository.viewScores(board: board, players: suspects.map(\.playerID) + missing)
         var fixes: [ShardFix] = []
         for member in suspects {
@@ -301,11 +315,14 @@ public final class SyncWorker: Service, Sendable {
             report.missing += 1
             fixes.append(ShardFix(shard: shard, playerID: player, observed: nil, target: score))
         }
+        var settled = true
         for chunk in stride(from: 0, to: fixes.count, by: configuration.batchSize) {
-            report.repaired += try await service.realtime.repair(
+            let outcome = try await service.realtime.repair(
                 board, fixes: Array(fixes[chunk..<min(chunk + configuration.batchSize, fixes.count)]), atSeq: seq
             )
+            report.repaired += outcome.repaired
+            if outcome.moved { settled = false }
         }
-        return report
+        return settled
     }
 }

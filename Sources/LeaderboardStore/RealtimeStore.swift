@@ -50,8 +50,9 @@ public protocol RealtimeStore: Sendable {
     func scanChunks(_ board: StoredBoard, shard: Int, probes: [ShardChunks.Probe]) async throws -> [ShardChunks.Scan]
     /// Applies repairs, each only if the member still holds what was observed (compare-and-set),
     /// so a write applied meanwhile is never undone. Returns how many were applied.
-    /// Only a shard still at view change `seq` (the one PostgreSQL's targets were read at) is repaired.
-    func repair(_ board: StoredBoard, fixes: [ShardFix], atSeq seq: Int64) async throws -> Int
+    /// Only a shard still at view change `seq` (the one PostgreSQL's targets were read at) is
+    /// repaired; `moved` tells that some shard was past it (its repairs were not applied).
+    func repair(_ board: StoredBoard, fixes: [ShardFix], atSeq seq: Int64) async throws -> (repaired: Int, moved: Bool)
 }
 
 /// One repair of a shard: set `playerID` to `target` (nil: remove it), provided its score there is

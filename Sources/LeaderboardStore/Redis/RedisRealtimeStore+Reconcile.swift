@@ -43,8 +43,8 @@ extension RedisRealtimeStore {
         }
     }
 
-    public func repair(_ board: StoredBoard, fixes: [ShardFix], atSeq seq: Int64) async throws -> Int {
-        guard !fixes.isEmpty else { return 0 }
+    public func repair(_ board: StoredBoard, fixes: [ShardFix], atSeq seq: Int64) async throws -> (repaired: Int, moved: Bool) {
+        guard !fixes.isEmpty else { return (0, false) }
         let shards = try shards(board)
         var commands: [(node: String, command: [String])] = []
         for shard in shards {
@@ -60,6 +60,7 @@ extension RedisRealtimeStore {
         let batch = commands
         let replies = try await round(batch)
         try RedisReplies.check(replies)
-        return replies.reduce(0) { $0 + Int($1.integer ?? 0) }
+        let counts = replies.map { Int($0.integer ?? 0) }
+        return (counts.filter { $0 > 0 }.reduce(0, +), counts.contains(-1))
     }
 }

@@ -277,9 +277,10 @@ enum Scripts {
     /// may have moved the player (and is then right).
     /// KEYS[1] = shard zset, KEYS[2] = shard meta; ARGV[1] = that change's number, then triples
     /// player, observed score ("" = absent), target score ("" = remove). Returns how many were
-    /// changed; bumps the version if any (reads in progress then start again).
+    /// changed, -1 when the shard is at another change; bumps the version if any (reads in
+    /// progress then start again).
     static let compareAndSet = """
-        if redis.call('HGET', KEYS[2], 'seq') ~= ARGV[1] then return 0 end
+        if redis.call('HGET', KEYS[2], 'seq') ~= ARGV[1] then return -1 end
         local changed = 0
         for i = 2, #ARGV, 3 do
           local player, observed, target = ARGV[i], ARGV[i + 1], ARGV[i + 2]
