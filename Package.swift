@@ -78,6 +78,22 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
+            // The Lua scripts, as source files of their own, embedded at build time.
+            resources: [
+                .embedInCode("Redis/Lua/lessByBytes.lua"),
+                .embedInCode("Redis/Lua/readWindow.lua"),
+                .embedInCode("Redis/Lua/apply.lua"),
+                .embedInCode("Redis/Lua/switchRebuilt.lua"),
+                .embedInCode("Redis/Lua/writeMeta.lua"),
+                .embedInCode("Redis/Lua/perShard.lua"),
+                .embedInCode("Redis/Lua/aheadOf.lua"),
+                .embedInCode("Redis/Lua/countAhead.lua"),
+                .embedInCode("Redis/Lua/aroundPivot.lua"),
+                .embedInCode("Redis/Lua/probe.lua"),
+                .embedInCode("Redis/Lua/countBounds.lua"),
+                .embedInCode("Redis/Lua/compareAndSet.lua"),
+                .embedInCode("Redis/Lua/chunkDigests.lua"),
+            ],
             swiftSettings: swiftSettings
         ),
 

@@ -60,10 +60,13 @@ import Testing
             "LEADERBOARD_AUTH_ADMIN_KEYS": admin, "LEADERBOARD_AUTH_WRITER_KEYS": writer,
             "LEADERBOARD_RATE_LIMIT_WRITE_PER_SECOND": "0.05", "LEADERBOARD_RATE_LIMIT_WRITE_BURST": "6",
         ]
-        let port = Int.random(in: 30_000..<35_000)
+        // Ports the kernel says are free (a random one in the ephemeral range can be a client socket's).
+        let port = try freeLoopbackPort()
+        var secondPort = try freeLoopbackPort()
+        while secondPort == port { secondPort = try freeLoopbackPort() }
         let first = try await ServerProcess.start(port: port, extraEnvironment: environment, client: client)
         defer { first.kill() }
-        let second = try await ServerProcess.start(port: port + 1, extraEnvironment: environment, client: client)
+        let second = try await ServerProcess.start(port: secondPort, extraEnvironment: environment, client: client)
         defer { second.kill() }
         #expect(try await first.request(client, .POST, "/api/v1/leaderboards", body: #"{"id": "\#(board)"}"#, key: admin).0 == 201)
         var statuses: [Int] = []

@@ -1,5 +1,5 @@
 import LeaderboardCore
-import LeaderboardStore
+@testable import LeaderboardStore
 import LeaderboardTestSupport
 import RedisClient
 import Testing
@@ -32,6 +32,21 @@ import Testing
         var batch = RealtimeBatch()
         batch.boards[board.config.id] = .init(board: board, steps: steps)
         return try await store.apply(batch)[board.config.id] ?? [:]
+    }
+
+    /// Every script file, its includes resolved, compiles in Redis (SCRIPT LOAD compiles it).
+    @Test func everyScriptCompiles() async throws {
+        let (_, pool) = Self.store()
+        let scripts = [
+            Scripts.readWindow, Scripts.apply, Scripts.switchRebuilt, Scripts.writeMeta, Scripts.countAhead, Scripts.aroundPivot,
+            Scripts.probe, Scripts.countBounds, Scripts.compareAndSet, Scripts.chunkDigests,
+        ]
+        for script in scripts {
+            #expect(!script.contains("-- include:"))
+            let reply = try await pool.command("SCRIPT", "LOAD", script)
+            #expect(reply.string?.count == 40, "\(reply) for \(script.prefix(200))")
+        }
+        await pool.shutdown()
     }
 
     @Test func theApplyScriptTakesOnlyTheNextChange() async throws {

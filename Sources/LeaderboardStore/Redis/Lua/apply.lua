@@ -1,0 +1,31 @@
+-- Applies one numbered view change to one shard, atomically, in sequence: only the change
+-- right after the shard's last (`seq` in its metadata).
+-- KEYS[1] = shard zset, KEYS[2] = shard meta; ARGV[1] = the board's incarnation, ARGV[2] =
+-- the change's number, ARGV[3] = "1" to empty the shard first (a reset), ARGV[4] = the
+-- board's period, ARGV[5] = last event id, ARGV[6] = number of removals, then the removed
+-- members, then score/member pairs.
+-- Returns {status, the shard's number after}: status 0 applied, 1 already applied (a
+-- repeat), 2 refused (an earlier change is missing: a gap), -1 the metadata is missing or
+-- another incarnation's (the shard must be rebuilt).
+local meta = redis.call('HMGET', KEYS[2], 'seq', 'incarnation')
+if not meta[1] or meta[2] ~= ARGV[1] then return {-1, 0} end
+local applied = tonumber(meta[1])
+local seq = tonumber(ARGV[2])
+if seq <= applied then return {1, applied} end
+if seq ~= applied + 1 then return {2, applied} end
+if ARGV[3] == '1' then redis.call('DEL', KEYS[1]) end
+local i = 7
+local stop = 6 + tonumber(ARGV[6])
+while i <= stop do
+  local last = math.min(i + 999, stop)
+  redis.call('ZREM', KEYS[1], unpack(ARGV, i, last))
+  i = last + 1
+end
+while i <= #ARGV do
+  local last = math.min(i + 1999, #ARGV)
+  redis.call('ZADD', KEYS[1], unpack(ARGV, i, last))
+  i = last + 1
+end
+redis.call('HSET', KEYS[2], 'seq', ARGV[2], 'period', ARGV[4], 'last_event_id', ARGV[5])
+if #ARGV > 6 or ARGV[3] == '1' then redis.call('HINCRBY', KEYS[2], 'version', 1) end
+return {0, seq}
