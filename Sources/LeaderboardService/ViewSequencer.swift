@@ -19,6 +19,8 @@ public final class ViewSequencer: Sendable {
     private let patience: [Duration]
 
     static let catchUps = Counter(label: "leaderboard_view_catch_ups")
+    /// Most changes a catch-up replays; a shard further behind is rebuilt.
+    static let mostReplayed: Int64 = 2000
 
     public init(
         repository: PostgresScoreRepository, realtime: any RealtimeStore, stale: StaleBoards, logger: Logger,
@@ -105,6 +107,13 @@ public final class ViewSequencer: Sendable {
         }
         let lagging = Set(asked.filter { $0 < sequences.count && (sequences[$0] ?? target) < target })
         guard !lagging.isEmpty else { return true }
+        // Far behind (a node restored from an old snapshot): a rebuild is cheaper than replaying
+        // that many changes in one round.
+        guard target - lowest <= Self.mostReplayed else {
+            logger.warning("a shard is far behind; rebuilding", metadata: ["board": "\(id)", "behind": "\(target - lowest)"])
+            stale.mark(id)
+            return false
+        }
         let steps = try await repository.viewSteps(board: id, after: lowest, through: target)
         guard steps.count == Int(target - lowest), steps.first?.seq == lowest + 1 else {
             logger.warning("the change log no longer has what a shard misses; rebuilding", metadata: ["board": "\(id)", "from": "\(lowest)"])
