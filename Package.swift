@@ -87,6 +87,7 @@ let package = Package(
                 .embedInCode("Redis/Lua/writeMeta.lua"),
                 .embedInCode("Redis/Lua/perShard.lua"),
                 .embedInCode("Redis/Lua/aheadOf.lua"),
+                .embedInCode("Redis/Lua/tiedBefore.lua"),
                 .embedInCode("Redis/Lua/countAhead.lua"),
                 .embedInCode("Redis/Lua/aroundPivot.lua"),
                 .embedInCode("Redis/Lua/probe.lua"),

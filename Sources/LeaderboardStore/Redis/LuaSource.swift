@@ -18,6 +18,7 @@ enum LuaSource {
         case "writeMeta": PackageResources.writeMeta_lua
         case "perShard": PackageResources.perShard_lua
         case "aheadOf": PackageResources.aheadOf_lua
+        case "tiedBefore": PackageResources.tiedBefore_lua
         case "countAhead": PackageResources.countAhead_lua
         case "aroundPivot": PackageResources.aroundPivot_lua
         case "probe": PackageResources.probe_lua

@@ -6,6 +6,7 @@
 local desc = ARGV[1] == 'desc'
 local score, player, radius = ARGV[2], ARGV[3], tonumber(ARGV[4])
 -- include: lessByBytes
+-- include: tiedBefore
 -- include: aheadOf
 -- include: perShard
 return perShard(function(key)

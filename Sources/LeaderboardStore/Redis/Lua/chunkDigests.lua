@@ -7,6 +7,7 @@
 if redis.call('EXISTS', KEYS[2]) == 0 then return {-1} end
 local key = KEYS[1]
 -- include: lessByBytes
+-- include: tiedBefore
 local function holds(score, player)
   local current = redis.call('ZSCORE', key, player)
   return current and tonumber(current) == tonumber(score)
@@ -14,13 +15,7 @@ end
 -- how many members come before (score, player) in ascending order
 local function before(score, player)
   if holds(score, player) then return redis.call('ZRANK', key, player) end
-  local below = redis.call('ZCOUNT', key, '-inf', '(' .. score)
-  local equal = redis.call('ZCOUNT', key, score, score)
-  local lo, hi = 0, equal
-  while lo < hi do
-    local mid = math.floor((lo + hi) / 2)
-    if less(redis.call('ZRANGE', key, below + mid, below + mid)[1], player) then lo = mid + 1 else hi = mid end
-  end
+  local below, _, lo = tiedBefore(key, score, player)
   return below + lo
 end
 local out = {redis.call('ZCARD', key)}

@@ -4,6 +4,7 @@
 -- Returns, per shard, {size, count for each pivot}, or {-1} when its metadata is missing.
 local desc = ARGV[1] == 'desc'
 -- include: lessByBytes
+-- include: tiedBefore
 -- include: aheadOf
 -- include: perShard
 return perShard(function(key)
