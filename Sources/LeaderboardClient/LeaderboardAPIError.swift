@@ -6,6 +6,7 @@ public struct LeaderboardAPIError: Error, Sendable, Equatable, CustomStringConve
         case leaderboardNotFound
         case playerNotFound
         case leaderboardExists
+        case idempotencyKeyReused
         case payloadTooLarge
         case unauthorized
         case forbidden
@@ -21,6 +22,7 @@ public struct LeaderboardAPIError: Error, Sendable, Equatable, CustomStringConve
             case "leaderboard_not_found": self = .leaderboardNotFound
             case "player_not_found": self = .playerNotFound
             case "leaderboard_exists": self = .leaderboardExists
+            case "idempotency_key_reused": self = .idempotencyKeyReused
             case "payload_too_large": self = .payloadTooLarge
             case "unauthorized": self = .unauthorized
             case "forbidden": self = .forbidden

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import LeaderboardCore
 import LeaderboardService
@@ -61,12 +62,12 @@ public struct LeaderboardRoutes: Sendable {
         }
         api.post("scores") { request, _ in
             let command = try ScoreCommand.parse(try await JSONIO.body(request, limit: maxBodyBytes))
-            let score = try await service.submit(command)
+            let score = try await service.submit(command, idempotencyKey: idempotencyKey(request))
             return try JSONIO.response(Responses.Score(leaderboardID: command.leaderboardID, playerID: command.playerID, score: score))
         }
         api.post("scores/batch") { request, _ in
             let commands = try parseBatch(try await JSONIO.body(request, limit: maxBodyBytes))
-            let scores = try await service.submitBatch(commands)
+            let scores = try await service.submitBatch(commands, idempotencyKey: idempotencyKey(request))
             let results = zip(commands, scores).map { Responses.Score(leaderboardID: $0.leaderboardID, playerID: $0.playerID, score: $1) }
             return try JSONIO.response(Responses.Batch(accepted: results.count, results: results))
         }
@@ -164,6 +165,12 @@ public struct LeaderboardRoutes: Sendable {
             throw LeaderboardError.invalidRequest("period \(period) is not the current period: archived periods are read from PostgreSQL (leave out source)")
         }
         return .period(period)
+    }
+
+    /// The `Idempotency-Key` header, if sent (validated by the service).
+    private func idempotencyKey(_ request: Request) -> String? {
+        guard let name = HTTPField.Name(Idempotency.header) else { return nil }
+        return request.headers[name]
     }
 
     private func parseBatch(_ json: JSONValue) throws -> [ScoreCommand] {

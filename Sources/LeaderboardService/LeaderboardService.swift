@@ -127,14 +127,17 @@ public final class LeaderboardService: Sendable {
 
     // MARK: - Writes
 
-    /// Submits one score; returns the player's score after the board's update mode.
-    public func submit(_ command: ScoreCommand) async throws -> Int64 {
+    /// Submits one score; returns the player's score after the board's update mode. With an
+    /// idempotency key, a repeat of the request gets the first answer and changes nothing.
+    public func submit(_ command: ScoreCommand, idempotencyKey: String? = nil) async throws -> Int64 {
+        let idempotency = try idempotencyKey.map { try Idempotency(key: $0, commands: [command], batch: false) }
         _ = try await directory.board(command.leaderboardID)
-        return try await store { try await self.writer.submit([command]) }[0]
+        return try await store { try await self.writer.submit([command], idempotency: idempotency) }[0]
     }
 
     /// Submits a batch as one unit: all applied, or none (the error names the item).
-    public func submitBatch(_ commands: [ScoreCommand]) async throws -> [Int64] {
+    public func submitBatch(_ commands: [ScoreCommand], idempotencyKey: String? = nil) async throws -> [Int64] {
+        let idempotency = try idempotencyKey.map { try Idempotency(key: $0, commands: commands, batch: true) }
         guard !commands.isEmpty else { throw LeaderboardError.invalidRequest("scores must hold at least one score event") }
         guard commands.count <= configuration.maxBatchSize else {
             throw LeaderboardError.payloadTooLarge("a batch holds at most \(configuration.maxBatchSize) score events")
@@ -144,7 +147,7 @@ public final class LeaderboardService: Sendable {
                 throw error.prefixed("scores[\(index)]")
             }
         }
-        return try await store { try await self.writer.submit(commands) }
+        return try await store { try await self.writer.submit(commands, idempotency: idempotency) }
     }
 
     public func removePlayer(board id: String, player: String) async throws {

@@ -44,7 +44,10 @@ public final class RealtimeRecovery: Service, Sendable {
             }
             await checkAllBoards(patient: true)
             checks += 1
-            if checks % 600 == 0 { try? await service.repository.pruneViewSteps(olderThan: 3600) }
+            if checks % 600 == 0 {
+                try? await service.repository.pruneViewSteps(olderThan: 3600)
+                try? await service.repository.pruneIdempotencyKeys()
+            }
         }
     }
 

@@ -17,6 +17,7 @@ public final class ViewSequencer: Sendable {
     private let logger: Logger
     /// Waits before taking over another process's change (it is usually already on the wire).
     private let patience: [Duration]
+    private let queue = BoardApplyQueue()
 
     static let catchUps = Counter(label: "leaderboard_view_catch_ups")
     /// Most changes a catch-up replays; a shard further behind is rebuilt.
@@ -36,8 +37,15 @@ public final class ViewSequencer: Sendable {
     /// Applies the boards' steps. Returns once every shard holds its board's last step, or the
     /// board is marked for rebuild (a Redis failure does not fail the caller: the changes are
     /// durable, and the recovery service rebuilds the board).
+    ///
+    /// Each board goes through its own queue (``BoardApplyQueue``): a slow or hung node delays
+    /// the boards on it only, and changes arriving while a board's apply runs go in its next one.
     public func apply(_ batch: RealtimeBatch) async {
         guard !batch.isEmpty else { return }
+        await queue.apply(batch) { batch in await self.applyNow(batch) }
+    }
+
+    private func applyNow(_ batch: RealtimeBatch) async {
         var applied: [String: [Int: Int64?]]
         do {
             applied = try await realtime.apply(batch)

@@ -30,8 +30,10 @@ public final class WriteCoordinator: Service, Sendable {
     }
 
     private enum Work: Sendable {
-        case scores([ScoreCommand], CheckedContinuation<[Int64], any Error>)
+        case scores(SubmissionRequest, CheckedContinuation<[Int64], any Error>)
     }
+
+    private typealias Item = (request: SubmissionRequest, continuation: CheckedContinuation<[Int64], any Error>)
 
     private struct State {
         var queue: [Work] = []
@@ -58,14 +60,16 @@ public final class WriteCoordinator: Service, Sendable {
 
     /// Commits `commands` as one unit with other concurrent submissions and returns each
     /// command's resulting score. Returns only after the commit; throws a contract error.
-    public func submit(_ commands: [ScoreCommand]) async throws -> [Int64] {
+    /// With `idempotency`, a request whose key was used before is not applied again: it gets the
+    /// first answer (409 when the requests differ).
+    public func submit(_ commands: [ScoreCommand], idempotency: Idempotency? = nil) async throws -> [Int64] {
         precondition(!commands.isEmpty)
         return try await withCheckedThrowingContinuation { continuation in
             let (accepted, waiter) = state.withLockedValue { state -> (Bool, CheckedContinuation<Void, Never>?) in
                 guard !state.shuttingDown, state.queuedEvents + commands.count <= configuration.maxQueuedEvents else {
                     return (false, nil)
                 }
-                state.queue.append(.scores(commands, continuation))
+                state.queue.append(.scores(SubmissionRequest(commands, idempotency: idempotency), continuation))
                 state.queuedEvents += commands.count
                 defer { state.waiter = nil }
                 return (true, state.waiter)
@@ -80,11 +84,16 @@ public final class WriteCoordinator: Service, Sendable {
 
     // MARK: - Running
 
-    /// Commits until graceful shutdown, then finishes everything already queued.
+    /// Commits until graceful shutdown, then finishes everything already queued. A group's Redis
+    /// applies run beside the next commits (each board in its order, see ``ViewSequencer``), so a
+    /// slow node delays the acknowledgements of its boards only.
     public func run() async throws {
         await withGracefulShutdownHandler {
-            while let work = await nextWork() {
-                await commit(work)
+            await withDiscardingTaskGroup { group in
+                while let work = await nextWork() {
+                    guard let (items, result) = await commit(work) else { continue }
+                    group.addTask { await self.applyAndAcknowledge(items, result) }
+                }
             }
         } onGracefulShutdown: {
             let waiter = self.state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
@@ -98,7 +107,7 @@ public final class WriteCoordinator: Service, Sendable {
     }
 
     /// Waits for work; returns nil once shutting down with nothing queued.
-    private func nextWork() async -> [([ScoreCommand], CheckedContinuation<[Int64], any Error>)]? {
+    private func nextWork() async -> [Item]? {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let ready = state.withLockedValue { state -> Bool in
                 if state.head < state.queue.count || state.shuttingDown { return true }
@@ -114,7 +123,7 @@ public final class WriteCoordinator: Service, Sendable {
         if shouldWait, configuration.window > .zero {
             try? await Task.sleep(for: configuration.window)
         }
-        return state.withLockedValue { state -> [([ScoreCommand], CheckedContinuation<[Int64], any Error>)]? in
+        return state.withLockedValue { state -> [Item]? in
             guard state.head < state.queue.count else { return nil }
             defer {
                 // Compact the queue now and then instead of removing from its front each time.
@@ -123,12 +132,12 @@ public final class WriteCoordinator: Service, Sendable {
                     state.head = 0
                 }
             }
-            var items: [([ScoreCommand], CheckedContinuation<[Int64], any Error>)] = []
+            var items: [Item] = []
             var events = 0
-            while state.head < state.queue.count, case .scores(let commands, let continuation) = state.queue[state.head] {
-                if !items.isEmpty, events + commands.count > configuration.maxBatchEvents { break }
-                items.append((commands, continuation))
-                events += commands.count
+            while state.head < state.queue.count, case .scores(let request, let continuation) = state.queue[state.head] {
+                if !items.isEmpty, events + request.commands.count > configuration.maxBatchEvents { break }
+                items.append((request, continuation))
+                events += request.commands.count
                 state.head += 1
             }
             state.queuedEvents -= events
@@ -141,40 +150,83 @@ public final class WriteCoordinator: Service, Sendable {
     static let commitEvents = Recorder(label: "leaderboard_group_commit_events", aggregate: true)
     static let commitFailures = Counter(label: "leaderboard_group_commit_failures")
 
-    private func commit(_ items: [([ScoreCommand], CheckedContinuation<[Int64], any Error>)]) async {
-        let result: CommitResult
+    /// Commits one group; on failure answers its requests and returns nil.
+    private func commit(_ items: [Item]) async -> ([Item], CommitResult)? {
         let started = ContinuousClock.now
         do {
-            result = try await commitWithRetry(items.map(\.0))
+            let result = try await repository.commit(items.map(\.request))
             let took = ContinuousClock.now - started
             Self.commitDuration.recordNanoseconds(took.components.seconds * 1_000_000_000 + took.components.attoseconds / 1_000_000_000)
             Self.commitEvents.record(result.plan.events.count)
             logger.debug(
                 "group committed",
-                metadata: ["requests": "\(items.count)", "events": "\(result.plan.events.count)", "took": "\(ContinuousClock.now - started)"]
+                metadata: ["requests": "\(items.count)", "events": "\(result.plan.events.count)", "took": "\(took)"]
             )
+            return (items, result)
         } catch {
             Self.commitFailures.increment()
             let failure = LeaderboardError.fromStore(error)
             logger.error("group commit failed", metadata: ["requests": "\(items.count)", "error": "\(error)"])
-            for (_, continuation) in items { continuation.resume(throwing: failure) }
-            return
-        }
-        // Committed: apply to Redis before acknowledging, so a client that reads after its
-        // write sees it. A Redis failure does not fail the request (it is durable); the
-        // board is marked stale and rebuilt from PostgreSQL.
-        await sequencer.apply(Self.realtimeBatch(from: result))
-        for (index, (_, continuation)) in items.enumerated() {
-            continuation.resume(with: result.plan.outcomes[index].mapError { $0 as any Error })
+            for item in items { item.continuation.resume(throwing: failure) }
+            return nil
         }
     }
 
-    /// Retries a group once when PostgreSQL reports a deadlock or serialization failure.
-    private func commitWithRetry(_ requests: [[ScoreCommand]]) async throws -> CommitResult {
-        do {
-            return try await repository.commit(requests)
-        } catch let error as PGError where error.isSerializationFailure {
-            return try await repository.commit(requests)
+    /// Applies a committed group to Redis and acknowledges each request once the boards it names
+    /// hold its change, so a client that reads after its write sees it. A Redis failure does not
+    /// fail a request (it is durable): the board is caught up or rebuilt from PostgreSQL.
+    private func applyAndAcknowledge(_ items: [Item], _ result: CommitResult) async {
+        let batch = Self.realtimeBatch(from: result)
+        // A request answered from its key committed earlier; if that commit's apply was lost
+        // (its answer was a 503), Redis may still lack it: catch its boards up before answering.
+        var replayedBoards: [String: StoredBoard] = [:]
+        for index in result.replayed where (try? result.outcomes[index].get()) != nil {
+            for id in Set(items[index].request.commands.map(\.leaderboardID)) where batch.boards[id] == nil {
+                if let board = result.boards[id], (result.sequencesBefore[id] ?? 0) > 0 { replayedBoards[id] = board }
+            }
+        }
+        if !replayedBoards.isEmpty {
+            await withTaskGroup(of: Void.self) { group in
+                for (id, board) in replayedBoards {
+                    let target = result.sequencesBefore[id] ?? 0
+                    group.addTask { _ = try? await self.sequencer.catchUp(board, through: target) }
+                }
+            }
+        }
+        var waiting: [(boards: Set<String>, index: Int)] = []
+        for (index, item) in items.enumerated() {
+            let boards = Set(item.request.commands.map(\.leaderboardID)).filter { batch.boards[$0] != nil }
+            if boards.isEmpty || (try? result.outcomes[index].get()) == nil {
+                item.continuation.resume(with: result.outcomes[index].mapError { $0 as any Error })
+            } else {
+                waiting.append((boards, index))
+            }
+        }
+        guard !waiting.isEmpty else {
+            await sequencer.apply(batch)
+            return
+        }
+        await withTaskGroup(of: String.self) { group in
+            for (id, changes) in batch.boards {
+                group.addTask {
+                    var one = RealtimeBatch()
+                    one.boards[id] = changes
+                    await self.sequencer.apply(one)
+                    return id
+                }
+            }
+            var done: Set<String> = []
+            for await id in group {
+                done.insert(id)
+                waiting.removeAll { entry in
+                    guard entry.boards.isSubset(of: done) else { return false }
+                    items[entry.index].continuation.resume(with: result.outcomes[entry.index].mapError { $0 as any Error })
+                    return true
+                }
+            }
+        }
+        for entry in waiting {
+            items[entry.index].continuation.resume(with: result.outcomes[entry.index].mapError { $0 as any Error })
         }
     }
 

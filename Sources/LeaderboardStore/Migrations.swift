@@ -168,5 +168,22 @@ enum Migrations {
             ALTER TABLE leaderboards ADD COLUMN IF NOT EXISTS incarnation BIGINT NOT NULL DEFAULT nextval('board_incarnations');
             """
         ),
+        (
+            7,
+            """
+            -- Idempotency-Key of score submissions (see IdempotencyClaims): claimed and answered in
+            -- the transaction of the request's group commit, kept 24 hours. The answer is the
+            -- request's scores (comma-separated) or its error.
+            CREATE TABLE IF NOT EXISTS idempotency_keys (
+                key VARCHAR(64) COLLATE "C" PRIMARY KEY,
+                fingerprint TEXT NOT NULL,
+                scores TEXT,
+                error_code TEXT,
+                error_message TEXT,
+                created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+            );
+            CREATE INDEX IF NOT EXISTS idx_idempotency_keys_age ON idempotency_keys (created_at);
+            """
+        ),
     ]
 }

@@ -13,11 +13,81 @@ import PostgresClient
 /// moved are part of the change (``TopTrim``).
 extension PostgresScoreRepository {
     /// Commits one group of requests in one transaction: locks the boards (in id order, so
-    /// concurrent committers cannot deadlock), reads the current scores, plans the update modes,
-    /// writes the events, the scores and usernames, and numbers each board's view change.
+    /// concurrent committers cannot deadlock), claims the requests' idempotency keys, reads the
+    /// current scores, plans the update modes, writes the events, the scores and usernames, and
+    /// numbers each board's view change.
+    ///
+    /// The answer is true: when the connection is lost during COMMIT, the transaction's fate is
+    /// looked up on a fresh connection before returning (committed: the result; not committed:
+    /// a retry). A group that certainly did not commit (a serialization failure, a connection
+    /// lost before COMMIT) is tried once more. Throws ``CommitOutcomeUnknown`` when the fate
+    /// cannot be learnt.
+    public func commit(_ requests: [SubmissionRequest]) async throws -> CommitResult {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                switch try await pool.withConnection({ connection in try Self.commitOnce(requests, on: connection) }) {
+                case .committed(let result):
+                    return result
+                case .replyLost(let transaction, let result):
+                    if try await transactionCommitted(transaction) { return result }
+                    throw PGError(.connection, "the connection was lost during COMMIT; the transaction did not commit")
+                }
+            } catch let error as PGError where attempt < 2 && (error.isSerializationFailure || error.kind == .connection) {
+                continue
+            }
+        }
+    }
+
+    /// A group of plain submissions (no idempotency keys).
     public func commit(_ requests: [[ScoreCommand]]) async throws -> CommitResult {
-        try await pool.withConnection { connection in
-            try connection.transaction { connection in try Self.commit(requests, on: connection) }
+        try await commit(requests.map { SubmissionRequest($0) })
+    }
+
+    private enum CommitAttempt: Sendable {
+        case committed(CommitResult)
+        /// COMMIT was sent but its answer never came: the transaction (its id) may have committed.
+        case replyLost(transaction: String, CommitResult)
+    }
+
+    private static func commitOnce(_ requests: [SubmissionRequest], on connection: PGConnection) throws -> CommitAttempt {
+        try connection.execute("BEGIN")
+        let result: CommitResult
+        do {
+            result = try commit(requests, on: connection)
+        } catch {
+            if !connection.isBroken { try? connection.execute("ROLLBACK") }
+            throw error
+        }
+        do {
+            try connection.execute("COMMIT")
+        } catch {
+            guard connection.isBroken else { throw error }
+            // Nothing was written without a transaction id: nothing to find out.
+            guard let transaction = result.transactionID else { return .committed(result) }
+            return .replyLost(transaction: transaction, result)
+        }
+        return .committed(result)
+    }
+
+    /// Whether the transaction committed, asked on a fresh connection: waits while PostgreSQL still
+    /// runs it (a backend finishing its COMMIT), at most `patience`.
+    func transactionCommitted(_ transaction: String, patience: Duration = .seconds(5)) async throws -> Bool {
+        let deadline = ContinuousClock.now + patience
+        while true {
+            let status: String?
+            do {
+                status = try await pool.query("SELECT pg_xact_status($1::xid8)", [transaction]).rows.first?[0]
+            } catch {
+                throw CommitOutcomeUnknown(reason: "the connection was lost during COMMIT and the database cannot be asked: \(error)")
+            }
+            switch status {
+            case "committed": return true
+            case "aborted": return false
+            case "in progress" where ContinuousClock.now < deadline: try await Task.sleep(for: .milliseconds(10))
+            default: throw CommitOutcomeUnknown(reason: "transaction \(transaction) is \(status ?? "unknown") after \(patience)")
+            }
         }
     }
 
@@ -37,21 +107,30 @@ extension PostgresScoreRepository {
         return LockedBoard(board: board, seq: try row.int64(12), playerCount: Int(try row.int64(13)), cut: cut)
     }
 
-    private static func commit(_ requests: [[ScoreCommand]], on connection: PGConnection) throws -> CommitResult {
-        let boardIDs = Array(Set(requests.joined().map(\.leaderboardID))).sorted()
+    private static func commit(_ requests: [SubmissionRequest], on connection: PGConnection) throws -> CommitResult {
+        let boardIDs = Array(Set(requests.flatMap(\.commands).map(\.leaderboardID))).sorted()
         var lockedBoards: [String: LockedBoard] = [:]
+        var transactionID: String?
         for row in try connection.query(
-            "SELECT \(lockedColumns) FROM leaderboards WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE",
+            "SELECT \(lockedColumns), pg_current_xact_id()::text FROM leaderboards WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE",
             [PGArray.text(boardIDs)]
         ).rows {
             let board = try locked(from: row)
             lockedBoards[board.board.config.id] = board
+            transactionID = try row.text(16)
         }
         let boards = lockedBoards.mapValues(\.board)
 
-        let keys = Array(Set(requests.joined().filter { boards[$0.leaderboardID] != nil }.map { PlayerKey($0.leaderboardID, $0.playerID) }))
+        // Keys already used (by an earlier request, or a concurrent one that committed first)
+        // replay their first answer; the others are claimed now, after the boards' locks.
+        let keys = try IdempotencyClaims(requests, on: connection, transactionID: &transactionID)
+        let fresh = requests.indices.filter { keys.isFresh($0) }
+        let replayed = Set(requests.indices).subtracting(fresh)
+        let freshRequests = fresh.map { requests[$0].commands }
+
+        let players = Array(Set(freshRequests.joined().filter { boards[$0.leaderboardID] != nil }.map { PlayerKey($0.leaderboardID, $0.playerID) }))
         var current: [PlayerKey: Int64] = [:]
-        if !keys.isEmpty {
+        if !players.isEmpty {
             // One primary-key lookup per player: the planner, guessing the size of unnest(),
             // would otherwise hash the whole table (a full scan per commit on a big board).
             try connection.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
@@ -61,7 +140,7 @@ extension PostgresScoreRepository {
                 FROM unnest($1::text[], $2::text[]) AS k(board, player)
                 JOIN player_scores s ON s.leaderboard_id = k.board AND s.player_id = k.player
                 """,
-                [PGArray.text(keys.map(\.leaderboardID)), PGArray.text(keys.map(\.playerID))]
+                [PGArray.text(players.map(\.leaderboardID)), PGArray.text(players.map(\.playerID))]
             )
             for row in rows.rows {
                 current[PlayerKey(try row.text(0), try row.text(1))] = try row.int64(2)
@@ -69,10 +148,15 @@ extension PostgresScoreRepository {
         }
 
         let rules = boards.mapValues { BoardRules(sortOrder: $0.config.sortOrder, updateMode: $0.config.updateMode) }
-        let plan = GroupCommitPlan(requests: requests, boards: rules, current: current)
+        let plan = GroupCommitPlan(requests: freshRequests, boards: rules, current: current)
+        let outcomes = keys.outcomes(fresh: Dictionary(uniqueKeysWithValues: zip(fresh, plan.outcomes)), count: requests.count)
+        try keys.record(outcomes, on: connection)
         var lastEventIDs: [String: Int64] = [:]
         guard !plan.events.isEmpty else {
-            return CommitResult(plan: plan, boards: boards, lastEventIDs: lastEventIDs, previousScores: current, steps: [:])
+            return CommitResult(
+                plan: plan, outcomes: outcomes, boards: boards, lastEventIDs: lastEventIDs, previousScores: current, steps: [:],
+                transactionID: transactionID, replayed: replayed, sequencesBefore: lockedBoards.mapValues(\.seq)
+            )
         }
 
         let events = plan.events
@@ -146,7 +230,10 @@ extension PostgresScoreRepository {
                 steps[id] = step
             }
         }
-        return CommitResult(plan: plan, boards: boards, lastEventIDs: lastEventIDs, previousScores: current, steps: steps)
+        return CommitResult(
+            plan: plan, outcomes: outcomes, boards: boards, lastEventIDs: lastEventIDs, previousScores: current, steps: steps,
+            transactionID: transactionID, replayed: replayed, sequencesBefore: lockedBoards.mapValues(\.seq)
+        )
     }
 
     /// Works out a board's view change from its players' changes (already written), records the
@@ -303,5 +390,12 @@ extension PostgresScoreRepository {
     /// Forgets view changes older than `seconds` (every shard has long applied them or been rebuilt).
     public func pruneViewSteps(olderThan seconds: Int) async throws {
         try await pool.query("DELETE FROM board_changes WHERE created_at < now() - make_interval(secs => $1)", [String(seconds)])
+    }
+
+    /// Forgets idempotency keys past their 24 hours (until then a retry with the key gets its first answer).
+    public func pruneIdempotencyKeys() async throws {
+        try await pool.query(
+            "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => \(IdempotencyClaims.keptHours))"
+        )
     }
 }

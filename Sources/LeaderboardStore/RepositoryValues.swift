@@ -47,7 +47,10 @@ public struct SnapshotInfo: Sendable, Equatable {
 
 /// What a group commit did.
 public struct CommitResult: Sendable {
+    /// The plan of the requests not answered from their idempotency key.
     public var plan: GroupCommitPlan
+    /// Each request's answer, in the group's order: planned now, or the first answer to its key.
+    public var outcomes: [Result<[Int64], LeaderboardError>]
     /// The boards the group named that exist.
     public var boards: [String: StoredBoard]
     /// Per board, the id of its newest event in this group.
@@ -56,6 +59,20 @@ public struct CommitResult: Sendable {
     public var previousScores: [PlayerKey: Int64]
     /// Per board, its numbered view change, where the view changed.
     public var steps: [String: ViewStep]
+    /// The transaction's id (`pg_current_xact_id()`), nil when it wrote nothing.
+    public var transactionID: String?
+    /// The requests answered from their idempotency key (not applied by this group).
+    public var replayed: Set<Int> = []
+    /// Each locked board's change number before this group: what a replayed request's earlier
+    /// commit is at most.
+    public var sequencesBefore: [String: Int64] = [:]
+}
+
+/// A COMMIT whose answer was lost, and whose fate PostgreSQL could not be asked about: the
+/// group may or may not have committed (a retry with the same idempotency key tells).
+public struct CommitOutcomeUnknown: Error, Sendable, CustomStringConvertible {
+    public var reason: String
+    public var description: String { "the outcome of a commit is unknown: \(reason)" }
 }
 
 /// A consistent snapshot of a board for a rebuild.

@@ -9,6 +9,8 @@ extension LeaderboardError {
     public static func fromStore(_ error: any Error) -> LeaderboardError {
         switch error {
         case let error as LeaderboardError: error
+        case is CommitOutcomeUnknown:
+            .unavailable("the database connection was lost during the commit and whether it committed is not known; retry with the same Idempotency-Key")
         case is PGError: .unavailable("the database is unavailable")
         case is RedisError: .unavailable("the real-time store is unavailable")
         case is PoolError: .unavailable("the service is overloaded or shutting down")

@@ -74,8 +74,11 @@ public struct TestAPI: Sendable {
     public let client: any TestClientProtocol
 
     /// One request; `key` goes as `Authorization: Bearer <key>`.
-    public func request(_ method: HTTPRequest.Method, _ path: String, body: String? = nil, key: String? = nil) async throws -> APIResponse {
+    public func request(
+        _ method: HTTPRequest.Method, _ path: String, body: String? = nil, key: String? = nil, idempotencyKey: String? = nil
+    ) async throws -> APIResponse {
         var headers: HTTPFields = [.contentType: "application/json"]
+        if let idempotencyKey { headers[HTTPField.Name("Idempotency-Key")!] = idempotencyKey }
         if let key { headers[.authorization] = "Bearer \(key)" }
         return try await client.execute(
             uri: path, method: method, headers: headers,

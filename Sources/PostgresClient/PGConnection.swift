@@ -20,6 +20,8 @@ public final class PGConnection: PooledConnection, @unchecked Sendable {
         public var connectTimeoutSeconds: Int
         /// Server-side statement timeout; 0 disables it.
         public var statementTimeoutMilliseconds: Int
+        /// `application_name`: what pg_stat_activity shows for the connection.
+        public var applicationName = "leaderboard"
 
         public init(
             host: String = "127.0.0.1", port: Int = 5432, user: String = "leaderboard", password: String = "",
@@ -40,7 +42,7 @@ public final class PGConnection: PooledConnection, @unchecked Sendable {
                 ("host", host), ("port", String(port)), ("user", user), ("dbname", database),
                 ("connect_timeout", String(max(connectTimeoutSeconds, 1))),
                 ("keepalives", "1"), ("keepalives_idle", "10"), ("keepalives_interval", "5"), ("keepalives_count", "3"),
-                ("application_name", "leaderboard"),
+                ("application_name", applicationName),
                 ("options", "-c statement_timeout=\(statementTimeoutMilliseconds)"),
             ]
             if !password.isEmpty { parameters.append(("password", password)) }
