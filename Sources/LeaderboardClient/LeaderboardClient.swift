@@ -6,10 +6,11 @@ import NIOHTTP1
 /// A client of the leaderboard REST API (`/api/v1`) on AsyncHTTPClient.
 ///
 /// Errors are ``LeaderboardAPIError`` (typed by the contract's codes) or
-/// ``LeaderboardClientError``. Idempotent calls (reads, deletes, listing) are retried on 503
-/// and 429, waiting what `Retry-After` says (else an exponential backoff), up to
-/// ``RetryPolicy/maxAttempts``; score submissions, creation, reset and sync are never retried,
-/// since repeating them could apply them twice.
+/// ``LeaderboardClientError``. Idempotent calls (reads, deletes, listing) are retried on 503,
+/// 429 and transport errors, waiting what `Retry-After` says (else an exponential backoff), up
+/// to ``RetryPolicy/maxAttempts``. Score submissions carry an `Idempotency-Key` (a new UUID per
+/// call unless the caller gives one), so they are retried the same way: a repeat gets the first
+/// answer and applies nothing twice. Creation, reset and sync are never retried.
 public struct LeaderboardClient: Sendable {
     public struct RetryPolicy: Sendable {
         /// Tries of an idempotent call in all (1 = no retry).
@@ -48,14 +49,16 @@ public struct LeaderboardClient: Sendable {
     // MARK: - Scores
 
     /// Submits one score; returns the player's score after the board's update mode.
-    public func submitScore(_ event: ScoreEvent) async throws -> ScoreResult {
-        try await send(.POST, "/api/v1/scores", body: event, idempotent: false)
+    /// - Parameter idempotencyKey: sent as `Idempotency-Key` (1–64 of `[A-Za-z0-9_.:-]`); a new
+    ///   UUID when nil. Give your own to make retries of your own safe across calls.
+    public func submitScore(_ event: ScoreEvent, idempotencyKey: String? = nil) async throws -> ScoreResult {
+        try await send(.POST, "/api/v1/scores", body: event, idempotencyKey: idempotencyKey ?? UUID().uuidString)
     }
 
     /// Submits scores as one unit: all applied, or none (the error names the bad item).
-    public func submitBatch(_ events: [ScoreEvent]) async throws -> BatchResult {
+    public func submitBatch(_ events: [ScoreEvent], idempotencyKey: String? = nil) async throws -> BatchResult {
         struct Body: Encodable { let scores: [ScoreEvent] }
-        return try await send(.POST, "/api/v1/scores/batch", body: Body(scores: events), idempotent: false)
+        return try await send(.POST, "/api/v1/scores/batch", body: Body(scores: events), idempotencyKey: idempotencyKey ?? UUID().uuidString)
     }
 
     // MARK: - Reads
@@ -135,9 +138,12 @@ public struct LeaderboardClient: Sendable {
     }
 
     private func send<Answer: Decodable>(
-        _ method: HTTPMethod, _ path: String, query: [(String, String?)] = [], body: (any Encodable)? = nil, idempotent: Bool = true
+        _ method: HTTPMethod, _ path: String, query: [(String, String?)] = [], body: (any Encodable)? = nil, idempotent: Bool = true,
+        idempotencyKey: String? = nil
     ) async throws -> Answer {
-        let (status, bytes) = try await exchange(method, path, query: query, body: body, idempotent: idempotent)
+        let (status, bytes) = try await exchange(
+            method, path, query: query, body: body, idempotent: idempotent || idempotencyKey != nil, idempotencyKey: idempotencyKey
+        )
         do {
             return try JSONDecoder().decode(Answer.self, from: bytes)
         } catch {
@@ -146,14 +152,17 @@ public struct LeaderboardClient: Sendable {
     }
 
     private func sendWithoutAnswer(_ method: HTTPMethod, _ path: String) async throws {
-        _ = try await exchange(method, path, query: [], body: nil, idempotent: method == .DELETE || method == .GET)
+        _ = try await exchange(method, path, query: [], body: nil, idempotent: method == .DELETE || method == .GET, idempotencyKey: nil)
     }
 
     /// One call, retried when it may be; returns the status and body of a 2xx answer.
-    private func exchange(_ method: HTTPMethod, _ path: String, query: [(String, String?)], body: (any Encodable)?, idempotent: Bool) async throws -> (Int, Data) {
+    private func exchange(
+        _ method: HTTPMethod, _ path: String, query: [(String, String?)], body: (any Encodable)?, idempotent: Bool, idempotencyKey: String?
+    ) async throws -> (Int, Data) {
         var request = HTTPClientRequest(url: baseURL + path + queryString(query))
         request.method = method
         request.headers.add(name: "Accept", value: "application/json")
+        if let idempotencyKey { request.headers.add(name: "Idempotency-Key", value: idempotencyKey) }
         if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
@@ -168,7 +177,11 @@ public struct LeaderboardClient: Sendable {
                 response = try await http.execute(request, timeout: timeout)
                 bytes = try await response.body.collect(upTo: 64 << 20)
             } catch {
-                throw LeaderboardClientError.transport("\(error)")
+                // The request may or may not have reached the server: safe to repeat only when idempotent.
+                guard attempt < attempts, !(error is CancellationError) else { throw LeaderboardClientError.transport("\(error)") }
+                try await Task.sleep(for: min(backoff, retry.maxBackoff))
+                backoff = min(backoff * 2, retry.maxBackoff)
+                continue
             }
             let status = Int(response.status.code)
             let data = Data(bytes.readableBytesView)

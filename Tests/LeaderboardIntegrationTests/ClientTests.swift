@@ -106,11 +106,12 @@ import Testing
             let tooMany = (0...1000).map { ScoreEvent(leaderboardID: board, playerID: "p\($0)", score: 1) }
             #expect(await code { try await admin.submitBatch(tooMany) } == .payloadTooLarge)
 
-            // Writes: two tokens, then 429 at once (a submission is never retried).
+            // Writes: two tokens, then 429 at once (with retries off: a keyed submission is retried).
             _ = try await game.submitScore(ScoreEvent(leaderboardID: board, playerID: "w", score: 1))
             _ = try await game.submitScore(ScoreEvent(leaderboardID: board, playerID: "v", score: 0))
             do {
-                _ = try await game.submitScore(ScoreEvent(leaderboardID: board, playerID: "w", score: 2))
+                _ = try await LeaderboardClient(baseURL: url, apiKey: writerKey, retry: .none)
+                    .submitScore(ScoreEvent(leaderboardID: board, playerID: "w", score: 2))
                 Issue.record("the second write should be rate limited")
             } catch let error as LeaderboardAPIError {
                 #expect(error.code == .rateLimited)
@@ -152,6 +153,33 @@ import Testing
             #expect(refused)
             // Retry-After says when: the patient client waits and gets its answer.
             #expect(try await patient.top(board).total == 0)
+        }
+    }
+
+    /// Submissions carry an Idempotency-Key, so the client retries them: a commit lost twice in
+    /// the server (its own retry included) answers 503, the client tries again with the same key,
+    /// and the increment lands once. A key given by the caller replays the first answer.
+    @Test func submissionsAreRetriedWithTheirKey() async throws {
+        let board = TestEnvironment.uniqueID("client-idem")
+        let proxy = try PostgresFaultProxy(upstreamPort: TestEnvironment.config.postgres.port)
+        defer { proxy.stop() }
+        var behindProxy = config
+        behindProxy.postgres.port = proxy.port
+        try await withLiveTestApp(config: behindProxy) { url, system in
+            _ = try await LeaderboardClient(baseURL: url, apiKey: adminKey).createLeaderboard(LeaderboardConfig(id: board, updateMode: .increment))
+            let game = LeaderboardClient(baseURL: url, apiKey: writerKey, retry: .init(maxAttempts: 4, initialBackoff: .milliseconds(50)))
+            proxy.arm(.dropCommit)
+            proxy.arm(.dropCommit)
+            #expect(try await game.submitScore(ScoreEvent(leaderboardID: board, playerID: "p", score: 5)).score == 5)
+            #expect(proxy.injected == 2)
+            let key = TestEnvironment.uniqueID("mine")
+            let first = try await game.submitBatch([ScoreEvent(leaderboardID: board, playerID: "p", score: 1)], idempotencyKey: key)
+            let again = try await game.submitBatch([ScoreEvent(leaderboardID: board, playerID: "p", score: 1)], idempotencyKey: key)
+            #expect(first.results.map(\.score) == [6])
+            #expect(again.results.map(\.score) == [6])
+            #expect(try await postgresScores(system.service.repository.pool, board: board) == ["p": 6])
+            let once = LeaderboardClient(baseURL: url, apiKey: writerKey, retry: .none)
+            #expect(await code { try await once.submitScore(ScoreEvent(leaderboardID: board, playerID: "p", score: 2), idempotencyKey: key) } == .idempotencyKeyReused)
         }
     }
 }
