@@ -85,6 +85,7 @@ let package = Package(
                 .embedInCode("Redis/Lua/apply.lua"),
                 .embedInCode("Redis/Lua/switchRebuilt.lua"),
                 .embedInCode("Redis/Lua/writeMeta.lua"),
+                .embedInCode("Redis/Lua/removeShard.lua"),
                 .embedInCode("Redis/Lua/perShard.lua"),
                 .embedInCode("Redis/Lua/aheadOf.lua"),
                 .embedInCode("Redis/Lua/tiedBefore.lua"),

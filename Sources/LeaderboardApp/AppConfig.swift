@@ -35,6 +35,8 @@ public struct AppConfig: Sendable, Equatable {
         public var password = "secret"
         public var database = "leaderboard"
         public var maxConnections = 8
+        /// Connections of the pool for long reads (snapshots, source=batch, sync scans).
+        public var readConnections = 4
         public var statementTimeout: Duration = .seconds(30)
         /// How long a request waits for a free connection before it is answered 503.
         public var acquireTimeout: Duration = .seconds(5)
@@ -113,6 +115,14 @@ public struct AppConfig: Sendable, Equatable {
             maxConnections: postgres.maxConnections,
             acquireTimeoutSeconds: Int(max(postgres.acquireTimeout.components.seconds, 1))
         )
+    }
+
+    /// The pool of long reads: the same database, its own connections.
+    public var postgresReadPool: PGConnectionPool.Configuration {
+        var pool = postgresPool
+        pool.maxConnections = postgres.readConnections
+        pool.connection.applicationName = "leaderboard-reads"
+        return pool
     }
 
     public var service: LeaderboardService.Configuration {
@@ -225,6 +235,7 @@ extension AppConfig {
         postgres.password = try reader.string("postgres.password", default: postgres.password)
         postgres.database = try reader.string("postgres.database", default: postgres.database)
         postgres.maxConnections = try reader.int("postgres.max_connections", default: postgres.maxConnections, in: 2...512)
+        postgres.readConnections = try reader.int("postgres.read_connections", default: postgres.readConnections, in: 1...512)
         postgres.statementTimeout = try reader.duration("postgres.statement_timeout", default: postgres.statementTimeout)
         postgres.acquireTimeout = try reader.duration("postgres.acquire_timeout", default: postgres.acquireTimeout)
 

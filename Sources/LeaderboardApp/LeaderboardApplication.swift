@@ -18,6 +18,8 @@ public struct LeaderboardSystem: Sendable {
     public let periods: PeriodScheduler
     public let rateLimiter: RateLimiter
     public let postgres: PGConnectionPool
+    /// The pool of long reads (snapshots, source=batch, sync scans).
+    public let postgresReads: PGConnectionPool
     /// One pool per Redis node of the topology.
     public let redisNodes: [String: RedisConnectionPool]
     public let topology: Topology
@@ -29,13 +31,15 @@ public struct LeaderboardSystem: Sendable {
     ) async throws -> LeaderboardSystem {
         let topology = try config.loadTopology()
         let postgres = PGConnectionPool(configuration: config.postgresPool)
+        let postgresReads = PGConnectionPool(configuration: config.postgresReadPool)
         var redisNodes: [String: RedisConnectionPool] = [:]
         for node in topology.nodes { redisNodes[node.id] = RedisConnectionPool(configuration: config.redisPool(for: node)) }
-        let repository = PostgresScoreRepository(pool: postgres)
+        let repository = PostgresScoreRepository(pool: postgres, readPool: postgresReads)
         do {
             if migrate { try await repository.migrate() }
         } catch {
             await postgres.shutdown()
+            await postgresReads.shutdown()
             for pool in redisNodes.values { await pool.shutdown() }
             throw error
         }
@@ -57,31 +61,32 @@ public struct LeaderboardSystem: Sendable {
         )
         return LeaderboardSystem(
             service: service, recovery: recovery, sync: sync, periods: periods, rateLimiter: limiter, postgres: postgres,
-            redisNodes: redisNodes, topology: topology
+            postgresReads: postgresReads, redisNodes: redisNodes, topology: topology
         )
     }
 
     /// Closes the pools (for commands that run without the service group).
     public func close() async {
         await postgres.shutdown()
+        await postgresReads.shutdown()
         for pool in redisNodes.values { await pool.shutdown() }
     }
 
     /// The long-running parts, in start order; graceful shutdown runs in reverse, so the HTTP
     /// server (added after these) stops first, then the writer drains, then the pools close.
     public var services: [any Service] {
-        [PoolCloser(postgres: postgres, redis: Array(redisNodes.values)), service.writer, recovery, periods, sync]
+        [PoolCloser(postgres: [postgres, postgresReads], redis: Array(redisNodes.values)), service.writer, recovery, periods, sync]
     }
 }
 
 /// Closes the connection pools when the service group shuts down.
 struct PoolCloser: Service {
-    let postgres: PGConnectionPool
+    let postgres: [PGConnectionPool]
     let redis: [RedisConnectionPool]
 
     func run() async throws {
         try? await gracefulShutdown()
-        await postgres.shutdown()
+        for pool in postgres { await pool.shutdown() }
         for pool in redis { await pool.shutdown() }
     }
 }

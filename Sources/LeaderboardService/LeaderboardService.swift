@@ -80,9 +80,24 @@ public final class LeaderboardService: Sendable {
             }
             self.directory.update(id, nil)
             self.stale.clear(id)
-            do { try await self.realtime.deleteBoard(board) } catch {
-                self.logger.warning("board deleted but its Redis keys remain", metadata: ["board": "\(id)", "error": "\(error)"])
-            }
+            await self.dropKeys(of: board)
+        }
+    }
+
+    /// Drops a deleted board's Redis keys; when a node cannot be reached, the recovery service
+    /// tries again every few seconds (the board's removal row stays until it succeeds).
+    @discardableResult
+    public func dropKeys(of board: StoredBoard) async -> Bool {
+        do {
+            try await realtime.deleteBoard(board)
+            try await repository.removalDone(board)
+            return true
+        } catch {
+            logger.warning(
+                "board deleted but its Redis keys remain; they are dropped when the node answers",
+                metadata: ["board": "\(board.config.id)", "error": "\(error)"]
+            )
+            return false
         }
     }
 

@@ -44,6 +44,7 @@ public final class RealtimeRecovery: Service, Sendable {
             }
             await checkAllBoards(patient: true)
             checks += 1
+            if checks % 3 == 0 { await dropDeletedBoards() }
             if checks % 600 == 0 {
                 try? await service.repository.pruneViewSteps(olderThan: 3600)
                 try? await service.repository.pruneIdempotencyKeys()
@@ -121,6 +122,14 @@ public final class RealtimeRecovery: Service, Sendable {
             }
         } catch {
             logger.warning("check of the real-time view failed; will retry", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Drops the Redis keys of deleted boards that a delete could not drop (a node was down or hung).
+    public func dropDeletedBoards() async {
+        guard let removals = try? await service.repository.pendingRemovals(), !removals.isEmpty else { return }
+        await withTaskGroup(of: Void.self) { group in
+            for board in removals { group.addTask { await self.service.dropKeys(of: board) } }
         }
     }
 

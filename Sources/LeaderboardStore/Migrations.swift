@@ -185,5 +185,20 @@ enum Migrations {
             CREATE INDEX IF NOT EXISTS idx_idempotency_keys_age ON idempotency_keys (created_at);
             """
         ),
+        (
+            8,
+            """
+            -- Boards deleted whose Redis keys may remain (a node was unreachable during the delete):
+            -- the recovery service drops them and then the row.
+            CREATE TABLE IF NOT EXISTS board_removals (
+                leaderboard_id VARCHAR(64) COLLATE "C" NOT NULL,
+                incarnation BIGINT NOT NULL,
+                layout TEXT NOT NULL,
+                placement TEXT NOT NULL,
+                removed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                PRIMARY KEY (leaderboard_id, incarnation)
+            );
+            """
+        ),
     ]
 }

@@ -54,6 +54,9 @@ extension PostgresScoreRepository {
                 let eventID = try event.rows[0].int64(0)
                 let locked = try Self.locked(from: try connection.query("SELECT \(Self.lockedColumns) FROM leaderboards WHERE id = $1", [id]).rows[0])
                 let step = try Self.numberChange(locked, changes: [], countAfter: 0, lastEventID: eventID, reset: true, on: connection)
+                // The official snapshot is of the period just archived: source=batch now reads the
+                // new period (empty) until the next sync pass, not the old standings.
+                _ = try Self.writeSnapshot(board: id, on: connection)
                 return PeriodReset(archived: period, current: period + 1, lastEventID: eventID, step: step)
             }
         }
@@ -71,7 +74,7 @@ extension PostgresScoreRepository {
     }
 
     private func archivedPeriods(board id: String, only period: Int?) async throws -> [ArchivedPeriod] {
-        let rows = try await pool.query(
+        let rows = try await readPool.query(
             """
             SELECT period, \(Self.utc("started_at")), \(Self.utc("ended_at")), player_count
             FROM leaderboard_periods WHERE leaderboard_id = $1 AND ($2::bigint IS NULL OR period = $2::bigint) ORDER BY period

@@ -9,7 +9,7 @@ extension PostgresScoreRepository {
     /// usernames, the newest event id and the number of the last view change they include, all
     /// from one transaction.
     public func snapshot(board id: String, limit: Int?) async throws -> BoardSnapshot? {
-        try await pool.withConnection { connection in
+        try await readPool.withConnection { connection in
             try connection.transaction("ISOLATION LEVEL REPEATABLE READ READ ONLY") { connection in
                 guard let row = try connection.query("SELECT \(Self.lockedColumns) FROM leaderboards WHERE id = $1", [id]).rows.first else {
                     return nil
@@ -41,7 +41,7 @@ extension PostgresScoreRepository {
     /// SyncToDatabase: computes the board's standings in its total order (a window function over
     /// the score index) and stores them as the board's official snapshot, replacing the last one.
     public func takeSnapshot(board id: String) async throws -> SnapshotInfo? {
-        try await pool.withConnection { connection in
+        try await readPool.withConnection { connection in
             try connection.transaction("ISOLATION LEVEL REPEATABLE READ") { try Self.writeSnapshot(board: id, on: $0) }
         }
     }
@@ -51,7 +51,7 @@ extension PostgresScoreRepository {
     /// advisory lock and then find it.
     public func snapshotTakingIfMissing(board id: String) async throws -> SnapshotInfo? {
         if let info = try await snapshotInfo(board: id) { return info }
-        return try await pool.withConnection { connection in
+        return try await readPool.withConnection { connection in
             try connection.transaction { connection -> SnapshotInfo? in
                 try connection.query("SELECT pg_advisory_xact_lock(4242002, hashtext($1))", [id])
                 if let info = try Self.snapshotInfo(board: id, on: connection) { return info }
@@ -60,7 +60,7 @@ extension PostgresScoreRepository {
         }
     }
 
-    private static func writeSnapshot(board id: String, on connection: PGConnection) throws -> SnapshotInfo? {
+    static func writeSnapshot(board id: String, on connection: PGConnection) throws -> SnapshotInfo? {
         // No row lock: commits hold the board's row (FOR NO KEY UPDATE) and update it, so a lock here
         // would wait for them or, in REPEATABLE READ, fail; the snapshot is consistent without one, and
         // a delete meanwhile fails the insert (foreign key).
@@ -88,7 +88,7 @@ extension PostgresScoreRepository {
 
     /// The board's official snapshot: when it was taken and how many players it ranks; nil if none yet.
     public func snapshotInfo(board id: String) async throws -> SnapshotInfo? {
-        try await pool.withConnection { try Self.snapshotInfo(board: id, on: $0) }
+        try await readPool.withConnection { try Self.snapshotInfo(board: id, on: $0) }
     }
 
     private static func snapshotInfo(board id: String, on connection: PGConnection) throws -> SnapshotInfo? {
@@ -105,7 +105,7 @@ extension PostgresScoreRepository {
 
     /// Ranks first…last (1-based) of the official snapshot or of an archived period, with usernames.
     public func rankedEntries(_ table: RankedTable, board id: String, first: Int, last: Int) async throws -> [LeaderboardEntry] {
-        let rows = try await pool.query(
+        let rows = try await readPool.query(
             """
             SELECT e.rank, e.player_id, e.score, p.username FROM \(table.name) e LEFT JOIN players p ON p.player_id = e.player_id
             WHERE e.leaderboard_id = $1 AND \(table.filter(parameter: 4)) AND e.rank BETWEEN $2 AND $3 ORDER BY e.rank
@@ -117,7 +117,7 @@ extension PostgresScoreRepository {
 
     /// The player's rank in the official snapshot or an archived period, nil when absent.
     public func rank(_ table: RankedTable, board id: String, player: String) async throws -> Int? {
-        let rows = try await pool.query(
+        let rows = try await readPool.query(
             "SELECT e.rank FROM \(table.name) e WHERE e.leaderboard_id = $1 AND e.player_id = $2 AND \(table.filter(parameter: 3))",
             [id, player] + table.parameters
         )

@@ -8,7 +8,7 @@ extension PostgresScoreRepository {
     public func proposeBands(board: String, bands: Int) async throws -> (bounds: [Int64], sizes: [Int64]) {
         precondition(bands >= 2)
         let fractions = (1..<bands).map { String(Double($0) / Double(bands)) }
-        let quantiles = try await pool.query(
+        let quantiles = try await readPool.query(
             "SELECT percentile_disc($2::float8[]) WITHIN GROUP (ORDER BY score) FROM player_scores WHERE leaderboard_id = $1",
             [board, "{" + fractions.joined(separator: ",") + "}"]
         )
@@ -16,7 +16,7 @@ extension PostgresScoreRepository {
         let values = PGArray.parse(literal).compactMap { $0.flatMap(Int64.init) }
         var bounds: [Int64] = []
         for value in values where bounds.last.map({ value > $0 }) ?? true { bounds.append(value) }
-        let sizes = try await pool.query(
+        let sizes = try await readPool.query(
             """
             SELECT band, count(*) FROM (
                 SELECT (SELECT count(*) FROM unnest($2::bigint[]) AS u(bound) WHERE u.bound <= s.score) AS band
@@ -33,7 +33,7 @@ extension PostgresScoreRepository {
     /// The current scores of the board's best `limit` players (everyone when 0), for reconciling shards.
     public func currentScores(board id: String, order: LeaderboardCore.SortOrder, limit: Int) async throws -> [(playerID: String, score: Int64)] {
         let orderBy = order.sqlOrder()
-        let rows = try await pool.query(
+        let rows = try await readPool.query(
             "SELECT player_id, score FROM player_scores WHERE leaderboard_id = $1 ORDER BY \(orderBy) LIMIT $2",
             [id, limit > 0 ? String(limit) : nil]
         )

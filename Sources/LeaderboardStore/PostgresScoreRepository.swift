@@ -7,10 +7,15 @@ import PostgresClient
 ///
 /// Every statement is parameterized; each method that writes is one transaction.
 public final class PostgresScoreRepository: Sendable {
+    /// The write path's connections (commits, removals, resets) and short lookups.
     public let pool: PGConnectionPool
+    /// Connections for long reads — rebuild snapshots, official snapshots, `source=batch` and
+    /// archive reads, the sync worker's scans — so they never hold a connection a commit needs.
+    public let readPool: PGConnectionPool
 
-    public init(pool: PGConnectionPool) {
+    public init(pool: PGConnectionPool, readPool: PGConnectionPool? = nil) {
         self.pool = pool
+        self.readPool = readPool ?? pool
     }
 
     // MARK: - Schema
@@ -84,12 +89,36 @@ public final class PostgresScoreRepository: Sendable {
             try connection.transaction { connection in
                 let found = try connection.query("SELECT id FROM leaderboards WHERE id = $1 FOR UPDATE", [id])
                 guard !found.isEmpty else { return false }
+                // Its Redis keys are dropped after the commit; until that is done, this row says so.
+                try connection.query(
+                    """
+                    INSERT INTO board_removals (leaderboard_id, incarnation, layout, placement)
+                    SELECT id, incarnation, layout::text, placement::text FROM leaderboards WHERE id = $1 ON CONFLICT DO NOTHING
+                    """,
+                    [id]
+                )
                 try connection.query("DELETE FROM score_events WHERE leaderboard_id = $1", [id])
                 try connection.query("DELETE FROM archived_scores WHERE leaderboard_id = $1", [id])
                 try connection.query("DELETE FROM leaderboards WHERE id = $1", [id])
                 return true
             }
         }
+    }
+
+    /// Deleted boards whose Redis keys may remain (as rows with only what names their keys).
+    public func pendingRemovals() async throws -> [StoredBoard] {
+        try await pool.query("SELECT leaderboard_id, incarnation, layout, placement FROM board_removals ORDER BY removed_at LIMIT 100").rows.map { row in
+            guard let layout = try? JSONDecoder().decode(Layout.self, from: Data(try row.text(2).utf8)) else {
+                throw PGError(.decoding, "a board_removals row has a malformed layout")
+            }
+            let placement = (try? JSONDecoder().decode([String].self, from: Data(try row.text(3).utf8))) ?? []
+            return StoredBoard(config: LeaderboardConfig(id: try row.text(0), layout: layout), period: 1, placement: placement, incarnation: try row.int64(1))
+        }
+    }
+
+    /// The deleted board's Redis keys are gone.
+    public func removalDone(_ board: StoredBoard) async throws {
+        try await pool.query("DELETE FROM board_removals WHERE leaderboard_id = $1 AND incarnation = $2", [board.config.id, String(board.incarnation)])
     }
 
     // MARK: - Decoding

@@ -9,7 +9,8 @@ import LeaderboardCore
 public protocol RealtimeStore: Sendable {
     /// Records a new board's metadata on each of its shards, at change number `seq`.
     func prepareBoard(_ board: StoredBoard, seq: Int64) async throws
-    /// Drops every key of the board.
+    /// Drops every key of the board (of that incarnation or an older one; a newer board of the
+    /// same id keeps its keys).
     func deleteBoard(_ board: StoredBoard) async throws
     /// Applies numbered view changes, each shard only the one after its last. Returns, per board
     /// and shard asked, the number the shard holds afterwards (nil: its metadata is missing, the

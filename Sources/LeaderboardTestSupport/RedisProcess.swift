@@ -30,9 +30,38 @@ public final class RedisProcess: @unchecked Sendable {
     /// SIGKILL: the data it held is gone.
     public func kill() {
         guard let process else { return }
+        Glibc.kill(process.processIdentifier, SIGCONT)
         Glibc.kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         self.process = nil
+    }
+
+    /// The server's process id (0 when not running).
+    public var pid: Int32 { process?.processIdentifier ?? 0 }
+
+    /// SIGSTOP: the node hangs (connections stay open, nothing answers) until ``resume()``.
+    public func pause() {
+        guard let process else { return }
+        Glibc.kill(process.processIdentifier, SIGSTOP)
+    }
+
+    /// SIGCONT after ``pause()``.
+    public func resume() {
+        guard let process else { return }
+        Glibc.kill(process.processIdentifier, SIGCONT)
+    }
+
+    /// Runs a redis-cli command against the server (db `database`) and returns its output.
+    public func cli(_ arguments: [String], database: Int = 0) throws -> String {
+        let cli = Process()
+        cli.executableURL = URL(fileURLWithPath: try Self.which("redis-cli"))
+        cli.arguments = ["-h", "127.0.0.1", "-p", String(port), "-n", String(database)] + arguments
+        let pipe = Pipe()
+        cli.standardOutput = pipe
+        cli.standardError = FileHandle.nullDevice
+        try cli.run()
+        cli.waitUntilExit()
+        return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     private func ping() throws -> Bool {

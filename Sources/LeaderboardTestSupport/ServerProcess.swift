@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import LeaderboardApp
 import NIOCore
 import NIOHTTP1
 
@@ -13,11 +14,9 @@ public final class ServerProcess: @unchecked Sendable {
     public let process: Process
     public let logPath: String
 
-    /// Starts the binary with the test environment and waits until /healthz answers.
-    public static func start(port: Int, extraEnvironment: [String: String] = [:], client: HTTPClient) async throws -> ServerProcess {
-        let config = TestEnvironment.config
+    /// The environment that points the binary at the test's stores.
+    public static func environment(_ config: AppConfig = TestEnvironment.config) -> [String: String] {
         var environment = ProcessInfo.processInfo.environment
-        environment["LEADERBOARD_SERVER_PORT"] = String(port)
         environment["LEADERBOARD_SERVER_LOG_LEVEL"] = "info"
         environment["LEADERBOARD_POSTGRES_HOST"] = config.postgres.host
         environment["LEADERBOARD_POSTGRES_PORT"] = String(config.postgres.port)
@@ -27,6 +26,39 @@ public final class ServerProcess: @unchecked Sendable {
         environment["LEADERBOARD_REDIS_ADDR"] = "\(config.redis.host):\(config.redis.port)"
         environment["LEADERBOARD_REDIS_DB"] = String(config.redis.db)
         environment["LEADERBOARD_TOPOLOGY"] = config.topology
+        return environment
+    }
+
+    /// Runs the binary with `arguments` (a command such as `rebuild`) to its end, at most
+    /// `timeout`; returns its exit status (nil when it had to be killed) and its output.
+    public static func runCommand(_ arguments: [String], timeout: Duration = .seconds(60)) async throws -> (status: Int32?, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestEnvironment.serverBinary)
+        process.arguments = arguments
+        process.environment = environment()
+        let logPath = FileManager.default.temporaryDirectory.appendingPathComponent("leaderboard-command-\(UUID().uuidString).log").path
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        var status: Int32? = nil
+        if process.isRunning {
+            Glibc.kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        } else {
+            status = process.terminationStatus
+        }
+        try? log.close()
+        return (status, (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")
+    }
+
+    /// Starts the binary with the test environment and waits until /healthz answers.
+    public static func start(port: Int, extraEnvironment: [String: String] = [:], client: HTTPClient) async throws -> ServerProcess {
+        var environment = environment()
+        environment["LEADERBOARD_SERVER_PORT"] = String(port)
         environment.merge(extraEnvironment) { $1 }
 
         let process = Process()

@@ -17,6 +17,7 @@ public enum TestEnvironment {
         config.postgres.user = environment["LEADERBOARD_TEST_PG_USER"] ?? "leaderboard"
         config.postgres.password = environment["LEADERBOARD_TEST_PG_PASSWORD"] ?? "secret"
         config.postgres.maxConnections = 4
+        config.postgres.readConnections = 2
         // Many suites run at once on a 2-core machine: tests check answers, not how fast a
         // connection frees up, so a request waits longer before it is answered 503.
         config.postgres.acquireTimeout = .seconds(20)

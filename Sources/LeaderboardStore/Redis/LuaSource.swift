@@ -16,6 +16,7 @@ enum LuaSource {
         case "apply": PackageResources.apply_lua
         case "switchRebuilt": PackageResources.switchRebuilt_lua
         case "writeMeta": PackageResources.writeMeta_lua
+        case "removeShard": PackageResources.removeShard_lua
         case "perShard": PackageResources.perShard_lua
         case "aheadOf": PackageResources.aheadOf_lua
         case "tiedBefore": PackageResources.tiedBefore_lua

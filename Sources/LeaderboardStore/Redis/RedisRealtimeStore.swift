@@ -134,7 +134,9 @@ public final class RedisRealtimeStore: RealtimeStore {
 
     public func deleteBoard(_ board: StoredBoard) async throws {
         let shards = try shards(board)
-        try RedisReplies.check(try await round(shards.map { ($0.node, ["DEL", $0.key, $0.meta]) }))
+        try RedisReplies.check(
+            try await round(shards.map { ($0.node, ["EVAL", Scripts.removeShard, "2", $0.key, $0.meta, String(board.incarnation)]) })
+        )
     }
 
     public func appliedSequences(_ board: StoredBoard) async throws -> [Int64?] {

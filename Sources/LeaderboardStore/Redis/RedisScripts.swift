@@ -9,6 +9,7 @@ enum Scripts {
     static let apply = LuaSource.text(of: "apply")
     static let switchRebuilt = LuaSource.text(of: "switchRebuilt")
     static let writeMeta = LuaSource.text(of: "writeMeta")
+    static let removeShard = LuaSource.text(of: "removeShard")
     static let perShard = LuaSource.text(of: "perShard")
     static let aheadOf = LuaSource.text(of: "aheadOf")
     static let countAhead = LuaSource.text(of: "countAhead")
