@@ -47,6 +47,8 @@ public struct AppConfig: Sendable, Equatable {
         public var batchSize = 1000
         /// How long POST /leaderboards/{id}/sync waits for the pass before answering 202.
         public var requestWait: Duration = .seconds(10)
+        /// A pass's lease on its board (renewed every third of it while the pass runs).
+        public var lease: Duration = .seconds(60)
     }
 
     /// API keys by role (comma-separated lists in the file and environment); none = no access control.
@@ -242,6 +244,7 @@ extension AppConfig {
         sync.interval = try reader.duration("sync.interval", default: sync.interval)
         sync.batchSize = try reader.int("sync.batch_size", default: sync.batchSize, in: 1...1_000_000)
         sync.requestWait = try reader.duration("sync.request_wait", default: sync.requestWait, allowZero: true)
+        sync.lease = try reader.duration("sync.lease", default: sync.lease)
 
         var seen: Set<String> = []
         for (key, path) in [(\Auth.adminKeys, "auth.admin_keys"), (\Auth.writerKeys, "auth.writer_keys"), (\Auth.readerKeys, "auth.reader_keys")] {

@@ -53,7 +53,7 @@ public struct LeaderboardSystem: Sendable {
             topology: topology, clock: clock, logger: logger
         )
         let recovery = RealtimeRecovery(service: service, logger: logger)
-        let sync = SyncWorker(service: service, configuration: .init(interval: config.sync.interval, batchSize: config.sync.batchSize, requestWait: config.sync.requestWait), logger: logger)
+        let sync = SyncWorker(service: service, configuration: .init(interval: config.sync.interval, batchSize: config.sync.batchSize, requestWait: config.sync.requestWait, lease: config.sync.lease), logger: logger)
         let periods = PeriodScheduler(service: service, logger: logger)
         // The buckets live on the topology's first node, shared by every process.
         let limiter = RateLimiter(

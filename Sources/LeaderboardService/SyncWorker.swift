@@ -18,10 +18,16 @@ public final class SyncWorker: Service, Sendable {
         /// How long a requested pass is waited for before the request is answered "running".
         public var requestWait: Duration
 
-        public init(interval: Duration = .seconds(1800), batchSize: Int = 1000, requestWait: Duration = .seconds(10)) {
+        /// How long a pass's lease on its board lasts unless renewed; it is renewed every third of it.
+        public var lease: Duration
+
+        public init(
+            interval: Duration = .seconds(1800), batchSize: Int = 1000, requestWait: Duration = .seconds(10), lease: Duration = .seconds(60)
+        ) {
             self.interval = interval
             self.batchSize = batchSize
             self.requestWait = requestWait
+            self.lease = lease
         }
     }
 
@@ -71,7 +77,8 @@ public final class SyncWorker: Service, Sendable {
 
     private let service: LeaderboardService
     private let configuration: Configuration
-    private let holder = "sync-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: .min ... .max))"
+    /// Names this process in the holders of its passes' leases (each pass holds its own).
+    private let process = "sync-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: .min ... .max))"
     private let logger: Logger
     /// Passes started by requests, by board, so a second request joins the one running.
     private let requested = Mutex<[String: Task<Report, any Error>]>([:])
@@ -130,26 +137,56 @@ public final class SyncWorker: Service, Sendable {
     }
 
     /// One pass over one board: snapshot, then reconcile every shard. Throws contract errors.
+    ///
+    /// The pass holds the board's lease by itself (a requested pass and the periodic one are two
+    /// holders: the second is skipped) and renews it while it runs; a pass that loses its lease
+    /// (it could not renew it in time, and another process took it) stops.
     public func sync(_ id: String) async throws -> Report {
         let started = ContinuousClock.now
         let repository = service.repository
+        let holder = "\(process)-\(UInt32.random(in: .min ... .max))"
+        let seconds = max(Int(configuration.lease.components.seconds), 1)
         do {
             guard try await repository.leaderboard(id) != nil else { throw LeaderboardError.leaderboardNotFound(id) }
-            guard try await repository.acquireSyncLease(board: id, holder: holder, seconds: 600) else {
-                return Report(leaderboardID: id, status: "skipped: another process is syncing this board", shards: [], durationMilliseconds: 0)
+            guard try await repository.acquireSyncLease(board: id, holder: holder, seconds: seconds) else {
+                return Report(leaderboardID: id, status: "skipped: another pass is syncing this board", shards: [], durationMilliseconds: 0)
             }
         } catch {
             throw LeaderboardError.fromStore(error)
         }
-        let outcome: Result<Report, any Error>
-        do {
-            outcome = .success(try await pass(id, started: started))
-        } catch {
-            outcome = .failure(error)
+        let renewal = configuration.lease / 3
+        let outcome = await withTaskGroup(of: Result<Report, any Error>?.self) { group -> Result<Report, any Error> in
+            group.addTask {
+                do { return .success(try await self.pass(id, started: started)) } catch { return .failure(error) }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: renewal)
+                    if Task.isCancelled { return nil }
+                    switch try? await repository.acquireSyncLease(board: id, holder: holder, seconds: seconds) {
+                    case false?:
+                        return .failure(LeaderboardError.unavailable("the sync pass of leaderboard '\(id)' lost its lease to another process"))
+                    case true?, nil:
+                        // Renewed, or the database did not answer (the lease lasts; the next try may).
+                        Self.leaseRenewals.increment()
+                    }
+                }
+                return nil
+            }
+            var result: Result<Report, any Error> = .failure(LeaderboardError.unavailable("the sync pass ended without a report"))
+            while let next = await group.next() {
+                guard let next else { continue }
+                result = next
+                break
+            }
+            group.cancelAll()
+            return result
         }
         try? await repository.releaseSyncLease(board: id, holder: holder)
         return try outcome.get()
     }
+
+    static let leaseRenewals = Counter(label: "leaderboard_sync_lease_renewals")
 
     private func pass(_ id: String, started: ContinuousClock.Instant) async throws -> Report {
         let repository = service.repository
@@ -227,6 +264,7 @@ public final class SyncWorker: Service, Sendable {
         }
         var reports: [ShardReport] = []
         for shard in 0..<count {
+            try Task.checkCancellation()  // the pass lost its lease
             reports.append(try await reconcile(board, shard: shard, expected: perShard[shard]))
         }
         return reports

@@ -12,7 +12,7 @@ import Testing
 @Suite(.serialized) struct RecoveryTests {
     /// A topology of the shared node and one the test can hang (SIGSTOP).
     static func withHangableNode<T: Sendable>(
-        redisTimeout: Duration? = nil, _ body: @Sendable (TestAPI, LeaderboardSystem, RedisProcess) async throws -> T
+        redisTimeout: Duration? = nil, syncLease: Duration? = nil, _ body: @Sendable (TestAPI, LeaderboardSystem, RedisProcess) async throws -> T
     ) async throws -> T {
         let redis = RedisProcess(port: try freeLoopbackPort())
         try await redis.start()
@@ -28,6 +28,7 @@ import Testing
         var config = TestEnvironment.config
         config.topology = topology
         if let redisTimeout { config.redis.timeout = redisTimeout }
+        if let syncLease { config.sync.lease = syncLease }
         return try await withTestApp(config: config) { api, system in try await body(api, system, redis) }
     }
 
@@ -210,6 +211,29 @@ import Testing
             // Reads wait for the read pool (and may get 503 when it stays busy): writes never do.
             #expect(try await reads.value > 0)
             #expect(try await postgresScores(system.service.repository.pool, board: other).values.reduce(0, +) == 40)
+        }
+    }
+
+    /// A pass that outlasts its lease (its node hangs longer than the lease) keeps it, renewed:
+    /// no other holder takes the board meanwhile, and a second pass, requested now, is skipped.
+    @Test(.timeLimit(.minutes(2))) func aLongSyncPassRenewsItsLeaseAndHoldsItAlone() async throws {
+        try await Self.withHangableNode(redisTimeout: .seconds(5), syncLease: .seconds(1)) { api, system, redis in
+            let board = Self.boardID(on: "hangs", system, prefix: "lease")
+            try await api.createBoard(board)
+            try await api.submit(board, (0..<50).map { ("p\($0)", Int64($0)) })
+            redis.pause()
+            let pass = Task { try await system.sync.sync(board) }
+            try await Task.sleep(for: .milliseconds(2_500))
+            // Without renewal the 1 s lease would have lapsed by now.
+            let intruder = try await system.service.repository.acquireSyncLease(board: board, holder: "intruder", seconds: 1)
+            #expect(!intruder, "the lease of a running pass lapsed")
+            let second = try await system.sync.sync(board)
+            #expect(second.status.hasPrefix("skipped"), "a second pass ran beside the first: \(second.status)")
+            redis.resume()
+            let report = try await pass.value
+            #expect(report.status == "ok", "\(report.status)")
+            // Released at the end: the next pass runs.
+            #expect(try await system.sync.sync(board).status == "ok")
         }
     }
 }
