@@ -1,3 +1,4 @@
+import Foundation
 import LeaderboardCore
 import LeaderboardStore
 import Logging
@@ -37,18 +38,95 @@ public final class RealtimeRecovery: Service, Sendable {
     public func run() async throws {
         await checkAllBoards(patient: false)
         var checks = 0
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
-            for board in service.stale.all where !Task.isShuttingDownGracefully {
-                await rebuild(board)
+        await withDiscardingTaskGroup { group in
+            while !Task.isShuttingDownGracefully, !Task.isCancelled {
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
+                if Task.isShuttingDownGracefully || Task.isCancelled { break }
+                await shareMarks()
+                // Each marked board in a task of its own (a big or hung board delays only itself),
+                // under the board's rebuild lease (one process at a time rebuilds a board).
+                for board in service.stale.all.sorted() where startRebuilding(board) {
+                    group.addTask {
+                        await self.leasedRebuild(board)
+                        self.rebuilding.withLock { _ = $0.remove(board) }
+                    }
+                }
+                await checkAllBoards(patient: true)
+                checks += 1
+                if checks % 3 == 0 { await dropDeletedBoards() }
+                if checks % 600 == 0 {
+                    try? await service.repository.pruneViewSteps(olderThan: 3600)
+                    try? await service.repository.pruneIdempotencyKeys()
+                }
             }
-            await checkAllBoards(patient: true)
-            checks += 1
-            if checks % 3 == 0 { await dropDeletedBoards() }
-            if checks % 600 == 0 {
-                try? await service.repository.pruneViewSteps(olderThan: 3600)
-                try? await service.repository.pruneIdempotencyKeys()
+        }
+    }
+
+    // MARK: - Shared rebuild marks
+
+    /// Boards this process is rebuilding now.
+    private let rebuilding = Mutex<Set<String>>([])
+    /// Most boards one process rebuilds at once.
+    static let concurrentRebuilds = 4
+    /// Names this process in rebuild leases.
+    private let holder = "rebuild-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: .min ... .max))"
+    /// A rebuild lease lasts this long unless renewed (every third of it, while the rebuild runs).
+    static let leaseSeconds = 60
+
+    private func startRebuilding(_ board: String) -> Bool {
+        rebuilding.withLock { running in
+            guard !running.contains(board), running.count < Self.concurrentRebuilds else { return false }
+            running.insert(board)
+            return true
+        }
+    }
+
+    /// Publishes this process's new marks, adopts the other processes' marks, and clears the
+    /// marks a rebuild (here or elsewhere) has covered since they were published.
+    func shareMarks() async {
+        let unpublished = service.stale.takeUnpublished()
+        do {
+            try await service.repository.requestRebuilds(unpublished)
+        } catch {
+            service.stale.republish(unpublished)
+            return
+        }
+        let before = Dictionary(uniqueKeysWithValues: service.stale.all.compactMap { id in service.stale.generation(id).map { (id, $0) } })
+        guard let shared = try? await service.repository.rebuildRequests() else { return }
+        for (id, whole) in shared { service.stale.adopt(id, whole: whole) }
+        let running = rebuilding.withLock { $0 }
+        for (id, generation) in before where shared[id] == nil && !running.contains(id) && !service.stale.isUnpublished(id) {
+            service.stale.clear(id, coveredBy: generation)
+        }
+    }
+
+    /// Rebuilds a marked board if this process gets its lease (another process holding it is
+    /// rebuilding it: this one waits for the mark to go).
+    private func leasedRebuild(_ id: String) async {
+        let repository = service.repository
+        guard let lease = try? await repository.takeRebuildLease(board: id, holder: holder, seconds: Self.leaseSeconds) else { return }
+        if lease.whole { service.stale.adopt(id, whole: true) }
+        let rebuilt = await withTaskGroup(of: Bool?.self) { group -> Bool in
+            group.addTask { await self.rebuild(id) }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(Self.leaseSeconds / 3))
+                    if Task.isCancelled { break }
+                    _ = try? await repository.takeRebuildLease(board: id, holder: self.holder, seconds: Self.leaseSeconds)
+                }
+                return nil
             }
+            var rebuilt = false
+            while let next = await group.next() {
+                guard let next else { continue }
+                rebuilt = next
+                break
+            }
+            group.cancelAll()
+            return rebuilt
+        }
+        if (try? await repository.finishRebuild(board: id, lease: lease, rebuilt: rebuilt)) == true, rebuilt {
+            logger.debug("rebuild mark cleared", metadata: ["board": "\(id)"])
         }
     }
 
@@ -96,9 +174,9 @@ public final class RealtimeRecovery: Service, Sendable {
                     // missing at the next check.
                     let seen = missingBefore.withLock { $0.contains(id) }
                     missingBefore.withLock { _ = $0.insert(id) }
-                    guard seen || !patient else { continue }
+                    guard seen else { continue }
+                    // Rebuilt by whichever process takes the board's lease (within a second).
                     service.stale.markMissing(id)
-                    await rebuild(id)
                     continue
                 }
                 missingBefore.withLock { _ = $0.remove(id) }
@@ -172,11 +250,18 @@ public final class RealtimeRecovery: Service, Sendable {
         // A board marked only for shards that lost their metadata gets those shards rebuilt; the
         // others are intact (a Redis node that came back empty holds only some of the shards).
         let scope = service.stale.scope(id)
+        let generation = service.stale.generation(id)
+        let requested = shards
         var shards = shards
         if shards == nil, scope == .missingShards {
             let sequences = try await service.realtime.appliedSequences(board)
             let missing = Set(sequences.indices.filter { sequences[$0] == nil })
-            if !missing.isEmpty, missing.count < sequences.count { shards = missing }
+            if missing.isEmpty, let generation {
+                // Already rebuilt (by another process, after this mark was made): nothing is missing.
+                service.stale.clear(id, coveredBy: generation)
+                return .rebuilt
+            }
+            if missing.count < sequences.count { shards = missing }
         }
         let limit = board.config.maxEntries > 0 ? board.config.maxEntries : nil
         guard let snapshot = try await service.repository.snapshot(board: id, limit: limit) else {
@@ -194,10 +279,9 @@ public final class RealtimeRecovery: Service, Sendable {
         if let target = try await service.repository.changeSequences()[id], target > snapshot.seq {
             try await service.sequencer.catchUp(snapshot.board, through: target, shards: shards)
         }
-        if shards == nil {
-            service.stale.clear(id)
-        } else if scope == .missingShards {
-            service.stale.clear(id, ifStill: .missingShards)
+        // The marks made before this rebuild began are covered; a newer one stays.
+        if let generation, shards == nil || (requested == nil && scope == .missingShards) {
+            service.stale.clear(id, coveredBy: generation)
         }
         logger.info(
             "rebuilt real-time board from the database",

@@ -200,5 +200,19 @@ enum Migrations {
             );
             """
         ),
+        (
+            9,
+            """
+            -- Boards whose real-time view must be rebuilt (a failed Redis write, a shard that lost its
+            -- data), shared by every process: each learns the marks, one at a time rebuilds (a lease).
+            CREATE TABLE IF NOT EXISTS board_rebuilds (
+                leaderboard_id VARCHAR(64) COLLATE "C" PRIMARY KEY REFERENCES leaderboards(id) ON DELETE CASCADE,
+                whole BOOLEAN NOT NULL,
+                requested_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+                holder TEXT,
+                lease_until TIMESTAMPTZ
+            );
+            """
+        ),
     ]
 }

@@ -3,7 +3,10 @@ import Foundation
 import LeaderboardCore
 import LeaderboardTestSupport
 import NIOConcurrencyHelpers
+import LeaderboardApp
+import LeaderboardStore
 import PostgresClient
+import RedisClient
 import Testing
 
 /// Two server processes on the same Redis nodes and PostgreSQL (DESIGN.md, "Guarantees" 5–7):
@@ -197,6 +200,70 @@ import Testing
     }
 
     // MARK: - Writers
+
+    /// A board's data lost from Redis under two processes that both read it: both notice and
+    /// mark it, the mark is shared through PostgreSQL, one process takes the rebuild lease and
+    /// rebuilds it once (no two rebuilds undoing each other, no livelock), and both then serve it.
+    @Test(.timeLimit(.minutes(2))) func twoProcessesRebuildingOneBoardConverge() async throws {
+        let client = HTTPClient.shared
+        let firstPort = try freeLoopbackPort()
+        var secondPort = try freeLoopbackPort()
+        while secondPort == firstPort { secondPort = try freeLoopbackPort() }
+        let first = try await ServerProcess.start(port: firstPort, client: client)
+        defer { first.stop() }
+        let second = try await ServerProcess.start(port: secondPort, client: client)
+        defer { second.stop() }
+        let board = TestEnvironment.uniqueID("two-rebuild")
+        let created = try await first.call(client, .POST, "/api/v1/leaderboards", body: #"{"id": "\#(board)", "max_entries": 0, "layout": {"strategy": "hash", "shards": 4}}"#)
+        #expect(created.status == .created)
+        let scores = (0..<3000).map { ("p\($0)", Int64(($0 * 7919) % 100_000)) }
+        for start in stride(from: 0, to: scores.count, by: 1000) {
+            try await first.submitBatch(client, board: board, Array(scores[start..<(start + 1000)]))
+        }
+        let expected = Dictionary(uniqueKeysWithValues: scores)
+
+        // Every shard's keys gone from every node (as if the nodes came back empty).
+        let config = TestEnvironment.config
+        for node in try config.loadTopology().nodes {
+            let redis = RedisConnectionPool(configuration: config.redisPool(for: node))
+            for shard in 0..<4 {
+                _ = try await redis.command("DEL", RedisKeys.realtime(board, shard: shard, of: 4), RedisKeys.meta(board, shard: shard, of: 4))
+            }
+            await redis.shutdown()
+        }
+
+        var served = [false, false]
+        let deadline = ContinuousClock.now + .seconds(20)
+        while served.contains(false), ContinuousClock.now < deadline {
+            for (index, server) in [first, second].enumerated() where !served[index] {
+                let page = try? await server.call(client, .GET, "/api/v1/leaderboards/\(board)/top?limit=1000")
+                if page?.status == .ok, let page {
+                    let entries = page.entries
+                    #expect(page.integer("total") == 3000, "a read answered from a partly rebuilt board")
+                    #expect(entries.allSatisfy { expected[$0.playerID] == $0.score })
+                    served[index] = entries.count == 1000 && page.integer("total") == 3000
+                }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(served == [true, true], "the board was not served again by both processes")
+        let rebuilds = [first, second].map { server in
+            server.log.split(separator: "\n").filter { $0.contains("rebuilt real-time board") && $0.contains(board) }.count
+        }
+        print("rebuilds of the lost board per process: \(rebuilds)")
+        #expect(rebuilds.reduce(0, +) >= 1)
+        #expect(rebuilds.reduce(0, +) <= 2, "the board was rebuilt \(rebuilds) times: the processes did not share one rebuild")
+        let deferred = [first, second].contains { $0.log.contains("rebuild deferred") && $0.log.contains(board) }
+        #expect(!deferred, "a rebuild gave up (its staging sets kept vanishing): two rebuilds ran at once")
+        let postgres = PGConnectionPool(configuration: config.postgresPool)
+        var marked = true
+        for _ in 0..<50 where marked {
+            marked = try await !postgres.query("SELECT 1 FROM board_rebuilds WHERE leaderboard_id = $1", [board]).isEmpty
+            if marked { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        await postgres.shutdown()
+        #expect(!marked, "the shared rebuild mark was not cleared")
+    }
 
     /// The writes the writers send.
     enum Write {
