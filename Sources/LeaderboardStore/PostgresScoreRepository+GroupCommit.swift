@@ -30,8 +30,8 @@ extension PostgresScoreRepository {
                 switch try await pool.withConnection({ connection in try Self.commitOnce(requests, on: connection) }) {
                 case .committed(let result):
                     return result
-                case .replyLost(let transaction, let result):
-                    if try await transactionCommitted(transaction) { return result }
+                case .replyLost(let transaction, let backend, let result):
+                    if try await transactionCommitted(transaction, backend: backend) { return result }
                     throw PGError(.connection, "the connection was lost during COMMIT; the transaction did not commit")
                 }
             } catch let error as PGError where attempt < 2 && (error.isSerializationFailure || error.kind == .connection) {
@@ -47,11 +47,13 @@ extension PostgresScoreRepository {
 
     private enum CommitAttempt: Sendable {
         case committed(CommitResult)
-        /// COMMIT was sent but its answer never came: the transaction (its id) may have committed.
-        case replyLost(transaction: String, CommitResult)
+        /// COMMIT was sent but its answer never came: the transaction (its id, run by server
+        /// process `backend`) may have committed.
+        case replyLost(transaction: String, backend: Int32, CommitResult)
     }
 
     private static func commitOnce(_ requests: [SubmissionRequest], on connection: PGConnection) throws -> CommitAttempt {
+        let backend = connection.backendPID
         try connection.execute("BEGIN")
         let result: CommitResult
         do {
@@ -66,18 +68,33 @@ extension PostgresScoreRepository {
             guard connection.isBroken else { throw error }
             // Nothing was written without a transaction id: nothing to find out.
             guard let transaction = result.transactionID else { return .committed(result) }
-            return .replyLost(transaction: transaction, result)
+            return .replyLost(transaction: transaction, backend: backend, result)
         }
         return .committed(result)
     }
 
-    /// Whether the transaction committed, asked on a fresh connection: waits while PostgreSQL still
-    /// runs it (a backend finishing its COMMIT), at most `patience`.
-    func transactionCommitted(_ transaction: String, patience: Duration = .seconds(5)) async throws -> Bool {
+    /// Whether the transaction committed, asked on a fresh connection. If its server process
+    /// still runs it (the COMMIT was lost on the way, and the backend has not noticed the
+    /// connection is gone), that process is ended first: its transaction then aborts and its
+    /// locks are released, instead of holding the board until a timeout. Then it waits while
+    /// PostgreSQL still finishes it (a backend in the middle of its COMMIT), at most `patience`.
+    func transactionCommitted(_ transaction: String, backend: Int32, patience: Duration = .seconds(5)) async throws -> Bool {
         let deadline = ContinuousClock.now + patience
+        var ended = false
         while true {
             let status: String?
             do {
+                if !ended, backend != 0 {
+                    // Only that backend, and only while it still runs this transaction (a pid can be reused).
+                    try await pool.query(
+                        """
+                        SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                        WHERE pid = $1 AND backend_xid::text = ($2::text::numeric % 4294967296)::text
+                        """,
+                        [String(backend), transaction]
+                    )
+                    ended = true
+                }
                 status = try await pool.query("SELECT pg_xact_status($1::xid8)", [transaction]).rows.first?[0]
             } catch {
                 throw CommitOutcomeUnknown(reason: "the connection was lost during COMMIT and the database cannot be asked: \(error)")

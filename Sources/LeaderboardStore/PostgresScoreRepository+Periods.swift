@@ -14,6 +14,10 @@ extension PostgresScoreRepository {
     public func resetLeaderboard(_ id: String, at time: Double, scheduled: Bool) async throws -> PeriodReset? {
         try await pool.withConnection { connection in
             try connection.transaction { connection -> PeriodReset? in
+                // The board's snapshot lock first, as every snapshot writer takes it: the reset
+                // rewrites the official snapshot, and without it a sync pass's snapshot and the
+                // reset would wait on each other (the row lock against the snapshot row).
+                try Self.lockSnapshots(board: id, on: connection)
                 let found = try connection.query(
                     """
                     SELECT current_period, sort_order, to_timestamp($2::float8) AS ends,

@@ -42,7 +42,10 @@ extension PostgresScoreRepository {
     /// the score index) and stores them as the board's official snapshot, replacing the last one.
     public func takeSnapshot(board id: String) async throws -> SnapshotInfo? {
         try await readPool.withConnection { connection in
-            try connection.transaction("ISOLATION LEVEL REPEATABLE READ") { try Self.writeSnapshot(board: id, on: $0) }
+            try connection.transaction("ISOLATION LEVEL REPEATABLE READ") { connection in
+                try Self.lockSnapshots(board: id, on: connection)
+                return try Self.writeSnapshot(board: id, on: connection)
+            }
         }
     }
 
@@ -53,11 +56,17 @@ extension PostgresScoreRepository {
         if let info = try await snapshotInfo(board: id) { return info }
         return try await readPool.withConnection { connection in
             try connection.transaction { connection -> SnapshotInfo? in
-                try connection.query("SELECT pg_advisory_xact_lock(4242002, hashtext($1))", [id])
+                try Self.lockSnapshots(board: id, on: connection)
                 if let info = try Self.snapshotInfo(board: id, on: connection) { return info }
                 return try Self.writeSnapshot(board: id, on: connection)
             }
         }
+    }
+
+    /// Serializes the writers of a board's official snapshot (sync passes, first batch reads,
+    /// resets), before any row lock: a transaction-scoped advisory lock.
+    static func lockSnapshots(board id: String, on connection: PGConnection) throws {
+        try connection.query("SELECT pg_advisory_xact_lock(4242002, hashtext($1))", [id])
     }
 
     static func writeSnapshot(board id: String, on connection: PGConnection) throws -> SnapshotInfo? {

@@ -12,9 +12,12 @@ import Glibc
 /// simple-query `COMMIT` of a transaction that wrote score events (a group commit):
 /// - ``Fault/dropCommit``: the COMMIT is never sent; the connection is closed (the server rolls back);
 /// - ``Fault/dropCommitReply``: the COMMIT is sent, the server's answer is swallowed, and after a
-///   moment (the server has committed) the connection is closed: the client cannot tell.
+///   moment (the server has committed) the connection is closed: the client cannot tell;
+/// - ``Fault/dropCommitKeepServer``: the COMMIT is never sent and only the client's side is
+///   closed: the server's backend stays idle in its transaction, holding its locks (a network
+///   that lost the packet, and a server that has not noticed).
 public final class PostgresFaultProxy: @unchecked Sendable {
-    public enum Fault: Sendable { case dropCommit, dropCommitReply }
+    public enum Fault: Sendable { case dropCommit, dropCommitReply, dropCommitKeepServer }
 
     public let port: Int
     private let upstreamPort: Int
@@ -170,6 +173,10 @@ public final class PostgresFaultProxy: @unchecked Sendable {
                             link.muted.withLockedValue { $0 = true }
                             _ = writeAll(link.server, message[...])
                             usleep(200_000)
+                        case .dropCommitKeepServer:
+                            link.muted.withLockedValue { $0 = true }
+                            shutdown(link.client, Int32(SHUT_RDWR))
+                            return
                         }
                         break relay
                     }

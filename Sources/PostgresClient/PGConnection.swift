@@ -53,6 +53,12 @@ public final class PGConnection: PooledConnection, @unchecked Sendable {
     private var connection: OpaquePointer?
     private var failed = false
 
+    /// The server process of this connection (`pg_backend_pid()`), 0 when closed.
+    public var backendPID: Int32 {
+        guard let connection else { return 0 }
+        return PQbackendPID(connection)
+    }
+
     public var isBroken: Bool {
         guard let connection else { return true }
         return failed || PQstatus(connection) != CONNECTION_OK

@@ -78,6 +78,32 @@ import Testing
         }
     }
 
+    /// The COMMIT is lost on the way and PostgreSQL does not notice: its backend stays idle in
+    /// the transaction, holding the board's lock. The server ends that backend, learns the group
+    /// did not commit, and commits it again; the next write to the board does not wait on the lock.
+    @Test(.timeLimit(.minutes(2))) func aCommitLostOnTheWayDoesNotHoldTheBoard() async throws {
+        let proxy = try PostgresFaultProxy(upstreamPort: TestEnvironment.config.postgres.port)
+        defer { proxy.stop() }
+        var config = TestEnvironment.config
+        config.postgres.port = proxy.port
+        let board = TestEnvironment.uniqueID("lost-way")
+        try await withTestApp(config: config) { api, system in
+            try await api.createBoard(board, #""update_mode": "increment""#)
+            proxy.arm(.dropCommitKeepServer)
+            let started = ContinuousClock.now
+            let first = try await api.request(.post, "/api/v1/scores", body: Self.score(board, "p", 2), idempotencyKey: TestEnvironment.uniqueID("key"))
+            #expect(proxy.injected == 1)
+            #expect(first.status == .ok, "\(first.json)")
+            #expect(first.integer("score") == 2)
+            let next = try await api.post("/api/v1/scores", Self.score(board, "p", 3))
+            #expect(next.integer("score") == 5)
+            let took = ContinuousClock.now - started
+            #expect(took < .seconds(4), "the lost COMMIT held the board for \(took)")
+            #expect(try await postgresScores(system.service.repository.pool, board: board) == ["p": 5])
+            #expect(try await Self.eventCount(system.service.repository.pool, board) == 2)
+        }
+    }
+
     struct Outcome: Sendable {
         var key: String
         var player: String

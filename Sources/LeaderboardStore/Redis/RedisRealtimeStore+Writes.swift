@@ -77,52 +77,68 @@ extension RedisRealtimeStore {
         // Band boards: a player's username must be on every node it can move to.
         let nameNodes = router.routesByScore ? Array(Set(allShards.map(\.node))).sorted() : nil
         var perShard = [[LeaderboardEntry]](repeating: [], count: board.config.layout.shardCount)
-        for entry in entries {
+        for (index, entry) in entries.enumerated() {
             let shard = router.shard(player: entry.playerID, score: entry.score)
             if only?.contains(shard) ?? true { perShard[shard].append(entry) }
+            if index % 65_536 == 65_535 { await Task.yield() }
         }
-        var commands: [(node: String, command: [String])] = []
+        // The staging writes are made round by round (not all at once: a million members' commands
+        // would hold a thread of the cooperative pool for a second and more), each round bounded
+        // (within the request timeout, however big the board), with a yield between rounds so
+        // requests of other boards keep their share of the two cores; the switches go last, together.
         var switches: [(node: String, command: [String])] = []
+        var stagingKeys: [String] = []
         for shard in shards {
             let staging = RedisKeys.rebuilding(board.config.id, shard: shard.index, attempt: UInt64.random(in: .min ... .max))
-            let members = perShard[shard.index]
-            for chunk in stride(from: 0, to: members.count, by: chunkSize) {
-                var command = ["ZADD", staging]
-                command.reserveCapacity(2 + 2 * chunkSize)
-                for entry in members[chunk..<min(chunk + chunkSize, members.count)] {
-                    command.append(String(entry.score))
-                    command.append(entry.playerID)
-                }
-                commands.append((shard.node, command))
-                // An abandoned staging key (a crash mid-rebuild) expires by itself.
-                if chunk == 0 { commands.append((shard.node, ["EXPIRE", staging, "3600"])) }
-            }
-            for entry in members {
-                guard let username = entry.username else { continue }
-                for node in nameNodes ?? [shard.node] {
-                    commands.append((node, ["HSET", RedisKeys.playerInfo(entry.playerID), "username", username]))
-                }
-            }
+            stagingKeys.append(staging)
             switches.append(
                 (
                     shard.node,
                     [
-                        "EVAL", Scripts.switchRebuilt, "3", staging, shard.key, shard.meta, String(members.count), String(board.incarnation),
-                        String(seq), force ? "1" : "0",
+                        "EVAL", Scripts.switchRebuilt, "3", staging, shard.key, shard.meta, String(perShard[shard.index].count),
+                        String(board.incarnation), String(seq), force ? "1" : "0",
                     ]
                         + metaFields(board, shard, seq: seq, lastEventID: lastEventID)
                 )
             )
         }
-        // The staging writes go in rounds of bounded size (each within the request timeout, however
-        // big the board); the switches go last, together.
         var written = 0
-        for start in stride(from: 0, to: commands.count, by: 16) {
-            let batch = commands[start..<min(start + 16, commands.count)]
-            try RedisReplies.check(try await round(Array(batch)))
-            written += batch.reduce(0) { $0 + ($1.command.first == "ZADD" ? ($1.command.count - 2) / 2 : 0) }
+        var batch: [(node: String, command: [String])] = []
+        var members = 0
+        func flush() async throws {
+            guard !batch.isEmpty else { return }
+            try RedisReplies.check(try await round(batch))
+            written += members
             progress?(written)
+            batch.removeAll(keepingCapacity: true)
+            members = 0
+            await Task.yield()
         }
+        for (position, shard) in shards.enumerated() {
+            let staging = stagingKeys[position]
+            let entries = perShard[shard.index]
+            for chunk in stride(from: 0, to: entries.count, by: chunkSize) {
+                var command = ["ZADD", staging]
+                command.reserveCapacity(2 + 2 * chunkSize)
+                for entry in entries[chunk..<min(chunk + chunkSize, entries.count)] {
+                    command.append(String(entry.score))
+                    command.append(entry.playerID)
+                }
+                members += (command.count - 2) / 2
+                batch.append((shard.node, command))
+                // An abandoned staging key (a crash mid-rebuild) expires by itself.
+                if chunk == 0 { batch.append((shard.node, ["EXPIRE", staging, "3600"])) }
+                if batch.count >= 16 { try await flush() }
+            }
+            for entry in entries {
+                guard let username = entry.username else { continue }
+                for node in nameNodes ?? [shard.node] {
+                    batch.append((node, ["HSET", RedisKeys.playerInfo(entry.playerID), "username", username]))
+                }
+                if batch.count >= 256 { try await flush() }
+            }
+        }
+        try await flush()
         let replies = try await round(switches)
         try RedisReplies.check(replies)
         return replies.allSatisfy { $0.integer == 1 }
