@@ -76,11 +76,18 @@ final class BoardApplyQueue: Sendable {
         }
     }
 
-    /// Merges consecutive changes of one incarnation of the board into one (steps in change order).
+    /// Most player changes in one coalesced apply (a round stays well within the Redis timeout).
+    static let mostChangesPerApply = 4096
+
+    /// Merges consecutive changes of one incarnation of the board into one (steps in change order),
+    /// at most ``mostChangesPerApply`` player changes each.
     static func coalesce(_ pending: [RealtimeBatch.BoardChanges]) -> [RealtimeBatch.BoardChanges] {
         var merged: [RealtimeBatch.BoardChanges] = []
+        func size(_ changes: RealtimeBatch.BoardChanges) -> Int { changes.steps.reduce(0) { $0 + $1.changes.count } + changes.usernames.count }
         for changes in pending {
-            guard var last = merged.last, last.board.incarnation == changes.board.incarnation else {
+            guard var last = merged.last, last.board.incarnation == changes.board.incarnation,
+                size(last) + size(changes) <= mostChangesPerApply
+            else {
                 merged.append(changes)
                 continue
             }

@@ -92,7 +92,13 @@ public final class LeaderboardService: Sendable {
             try await realtime.deleteBoard(board)
             try await repository.removalDone(board)
             return true
+        } catch RealtimeStoreError.unknownNode(let node) {
+            // A node no longer in the topology: nothing here can reach its keys, ever.
+            logger.warning("a deleted board's keys are on a node the topology no longer has", metadata: ["board": "\(board.config.id)", "node": "\(node)"])
+            try? await repository.removalDone(board)
+            return false
         } catch {
+            try? await repository.removalFailed(board)
             logger.warning(
                 "board deleted but its Redis keys remain; they are dropped when the node answers",
                 metadata: ["board": "\(board.config.id)", "error": "\(error)"]

@@ -70,8 +70,9 @@ public final class RealtimeRecovery: Service, Sendable {
     static let concurrentRebuilds = 4
     /// Names this process in rebuild leases.
     private let holder = "rebuild-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: .min ... .max))"
-    /// A rebuild lease lasts this long unless renewed (every third of it, while the rebuild runs).
-    static let leaseSeconds = 60
+    /// A rebuild lease lasts this long unless renewed (every 3 s while the rebuild runs), so a
+    /// process killed mid-rebuild holds the board up for seconds only.
+    static let leaseSeconds = 10
 
     private func startRebuilding(_ board: String) -> Bool {
         rebuilding.withLock { running in
@@ -110,7 +111,7 @@ public final class RealtimeRecovery: Service, Sendable {
             group.addTask { await self.rebuild(id) }
             group.addTask {
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(Self.leaseSeconds / 3))
+                    try? await Task.sleep(for: .seconds(3))
                     if Task.isCancelled { break }
                     _ = try? await repository.takeRebuildLease(board: id, holder: self.holder, seconds: Self.leaseSeconds)
                 }
@@ -125,7 +126,9 @@ public final class RealtimeRecovery: Service, Sendable {
             group.cancelAll()
             return rebuilt
         }
-        if (try? await repository.finishRebuild(board: id, lease: lease, rebuilt: rebuilt)) == true, rebuilt {
+        // A mark made here during the rebuild (not published yet) keeps the shared one.
+        let covered = rebuilt && !service.stale.contains(id)
+        if (try? await repository.finishRebuild(board: id, lease: lease, rebuilt: covered)) == true, covered {
             logger.debug("rebuild mark cleared", metadata: ["board": "\(id)"])
         }
     }
@@ -275,9 +278,16 @@ public final class RealtimeRecovery: Service, Sendable {
                 force: force, progress: progress.report
             )
         else { return .retry }
+        // Deleted (or deleted and created again) while the rebuild ran: the keys it just wrote are
+        // the gone board's, and the delete may have dropped its keys before the switch.
+        let sequences = try await service.repository.changeSequencesAndIncarnations()
+        guard let current = sequences[id], current.incarnation == snapshot.board.incarnation else {
+            await service.dropKeys(of: snapshot.board)
+            return .gone
+        }
         // Changes committed since the snapshot, which the switch may have undone on a shard.
-        if let target = try await service.repository.changeSequences()[id], target > snapshot.seq {
-            try await service.sequencer.catchUp(snapshot.board, through: target, shards: shards)
+        if current.seq > snapshot.seq {
+            try await service.sequencer.catchUp(snapshot.board, through: current.seq, shards: shards)
         }
         // The marks made before this rebuild began are covered; a newer one stays.
         if let generation, shards == nil || (requested == nil && scope == .missingShards) {

@@ -97,6 +97,9 @@ public final class ViewSequencer: Sendable {
         }
     }
 
+    /// Whether the board waits for a rebuild (applying to it can wait: the rebuild brings it in).
+    public func isMarkedStale(_ id: String) -> Bool { stale.contains(id) }
+
     /// Brings the given shards of the board (all when nil) up to change `target` from the change
     /// log. Returns true when they hold it; marks the board for rebuild when the log no longer has
     /// what they miss.

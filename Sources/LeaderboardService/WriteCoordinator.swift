@@ -175,27 +175,25 @@ public final class WriteCoordinator: Service, Sendable {
     /// Applies a committed group to Redis and acknowledges each request once the boards it names
     /// hold its change, so a client that reads after its write sees it. A Redis failure does not
     /// fail a request (it is durable): the board is caught up or rebuilt from PostgreSQL.
+    ///
+    /// A request answered from its key committed earlier; if that commit's apply was lost (its
+    /// answer was a 503), Redis may still lack it, so its boards are caught up before it is
+    /// answered — beside the group's applies, holding back only the replayed requests.
     private func applyAndAcknowledge(_ items: [Item], _ result: CommitResult) async {
         let batch = Self.realtimeBatch(from: result)
-        // A request answered from its key committed earlier; if that commit's apply was lost
-        // (its answer was a 503), Redis may still lack it: catch its boards up before answering.
-        var replayedBoards: [String: StoredBoard] = [:]
-        for index in result.replayed where (try? result.outcomes[index].get()) != nil {
-            for id in Set(items[index].request.commands.map(\.leaderboardID)) where batch.boards[id] == nil {
-                if let board = result.boards[id], (result.sequencesBefore[id] ?? 0) > 0 { replayedBoards[id] = board }
-            }
-        }
-        if !replayedBoards.isEmpty {
-            await withTaskGroup(of: Void.self) { group in
-                for (id, board) in replayedBoards {
-                    let target = result.sequencesBefore[id] ?? 0
-                    group.addTask { _ = try? await self.sequencer.catchUp(board, through: target) }
-                }
-            }
-        }
+        var catchUps: [String: StoredBoard] = [:]
         var waiting: [(boards: Set<String>, index: Int)] = []
         for (index, item) in items.enumerated() {
-            let boards = Set(item.request.commands.map(\.leaderboardID)).filter { batch.boards[$0] != nil }
+            let named = Set(item.request.commands.map(\.leaderboardID))
+            var boards = named.filter { batch.boards[$0] != nil }
+            if result.replayed.contains(index), (try? result.outcomes[index].get()) != nil {
+                for id in named where batch.boards[id] == nil && (result.sequencesBefore[id] ?? 0) > 0 && !sequencer.isMarkedStale(id) {
+                    if let board = result.boards[id] {
+                        catchUps[id] = board
+                        boards.insert(id)
+                    }
+                }
+            }
             if boards.isEmpty || (try? result.outcomes[index].get()) == nil {
                 item.continuation.resume(with: result.outcomes[index].mapError { $0 as any Error })
             } else {
@@ -212,6 +210,13 @@ public final class WriteCoordinator: Service, Sendable {
                     var one = RealtimeBatch()
                     one.boards[id] = changes
                     await self.sequencer.apply(one)
+                    return id
+                }
+            }
+            for (id, board) in catchUps {
+                let target = result.sequencesBefore[id] ?? 0
+                group.addTask {
+                    _ = try? await self.sequencer.catchUp(board, through: target)
                     return id
                 }
             }

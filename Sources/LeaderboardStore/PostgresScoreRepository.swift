@@ -107,13 +107,19 @@ public final class PostgresScoreRepository: Sendable {
 
     /// Deleted boards whose Redis keys may remain (as rows with only what names their keys).
     public func pendingRemovals() async throws -> [StoredBoard] {
-        try await pool.query("SELECT leaderboard_id, incarnation, layout, placement FROM board_removals ORDER BY removed_at LIMIT 100").rows.map { row in
-            guard let layout = try? JSONDecoder().decode(Layout.self, from: Data(try row.text(2).utf8)) else {
-                throw PGError(.decoding, "a board_removals row has a malformed layout")
-            }
+        // Oldest attempt first; a row that fails goes to the back (see ``removalFailed(_:)``).
+        try await pool.query("SELECT leaderboard_id, incarnation, layout, placement FROM board_removals ORDER BY removed_at LIMIT 100").rows.compactMap { row in
+            guard let layout = try? JSONDecoder().decode(Layout.self, from: Data(try row.text(2).utf8)) else { return nil }
             let placement = (try? JSONDecoder().decode([String].self, from: Data(try row.text(3).utf8))) ?? []
             return StoredBoard(config: LeaderboardConfig(id: try row.text(0), layout: layout), period: 1, placement: placement, incarnation: try row.int64(1))
         }
+    }
+
+    /// Dropping the keys failed this time: the row goes behind the others.
+    public func removalFailed(_ board: StoredBoard) async throws {
+        try await pool.query(
+            "UPDATE board_removals SET removed_at = now() WHERE leaderboard_id = $1 AND incarnation = $2", [board.config.id, String(board.incarnation)]
+        )
     }
 
     /// The deleted board's Redis keys are gone.
