@@ -99,7 +99,7 @@ public func buildApplication(config: AppConfig, system: LeaderboardSystem, logge
     router.middlewares.add(MetricsMiddleware())
     router.middlewares.add(APIErrorMiddleware())
     router.middlewares.add(AccessMiddleware(policy: config.auth.policy))
-    router.middlewares.add(RateLimitMiddleware(limiter: system.rateLimiter, keysChecked: config.auth.policy.enabled))
+    router.middlewares.add(RateLimitMiddleware(limiter: system.rateLimiter, policy: config.auth.policy))
     router.middlewares.add(LogRequestsMiddleware(.debug))
     LeaderboardRoutes(service: system.service, sync: system.sync, maxBodyBytes: config.server.maxBodyBytes).register(on: router)
     router.get("openapi.yaml") { _, _ in

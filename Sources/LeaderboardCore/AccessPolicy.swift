@@ -78,6 +78,12 @@ public struct AccessPolicy: Sendable {
         guard role >= needed else { throw LeaderboardError(.forbidden, "this route needs the \(needed.rawValue) role") }
     }
 
+    /// Whether the `Authorization` header carries a configured key (what rate limits may count by).
+    public func authenticates(_ authorization: String?) -> Bool {
+        guard enabled, let authorization, authorization.hasPrefix("Bearer ") else { return false }
+        return role(of: String(authorization.dropFirst("Bearer ".count))) != nil
+    }
+
     /// The role of a key: every configured key is compared, byte by byte, whatever matches.
     func role(of key: String) -> Role? {
         let presented = Self.digest(key)

@@ -4,15 +4,16 @@ import LeaderboardService
 import NIOCore
 
 /// Applies the rate limits before any handler runs. A request is counted against its API key
-/// when access control is on and it carries one (the key was checked by ``AccessMiddleware``),
-/// else against its client address.
+/// only when the key authenticates (a configured key); anything else — no key, or a made-up one
+/// on an open route, which would otherwise get a fresh bucket per request — counts against the
+/// client address. Buckets expire in Redis once full again.
 public struct RateLimitMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
     let limiter: RateLimiter
-    let keysChecked: Bool
+    let policy: AccessPolicy
 
-    public init(limiter: RateLimiter, keysChecked: Bool) {
+    public init(limiter: RateLimiter, policy: AccessPolicy) {
         self.limiter = limiter
-        self.keysChecked = keysChecked
+        self.policy = policy
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -24,7 +25,7 @@ public struct RateLimitMiddleware<Context: RemoteAddressRequestContext>: RouterM
     }
 
     private func client(_ request: Request, _ context: Context) -> String {
-        if keysChecked, let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
+        if let header = request.headers[.authorization], policy.authenticates(header) {
             // The key's digest, never the key.
             return "key:" + SHA1.hex(String(header.dropFirst("Bearer ".count))).prefix(20)
         }

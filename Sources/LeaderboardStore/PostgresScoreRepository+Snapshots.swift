@@ -19,21 +19,37 @@ extension PostgresScoreRepository {
                 let order = board.config.sortOrder.sqlOrder("s.")
                 // Without a limit the order does not matter, and leaving it out lets PostgreSQL
                 // scan and hash-join instead of walking the score index (about twice as fast).
-                let rows = try connection.query(
+                // Read through a cursor, a page at a time with a rest as long as the page took
+                // (the pace), so a big board's snapshot leaves the cores to the other boards' commits.
+                try connection.execute("SET LOCAL cursor_tuple_fraction = 1.0")
+                try connection.query(
                     """
+                    DECLARE rebuild_snapshot NO SCROLL CURSOR FOR
                     SELECT s.player_id, s.score, p.username FROM player_scores s LEFT JOIN players p ON p.player_id = s.player_id
                     WHERE s.leaderboard_id = $1 \(limit == nil ? "" : "ORDER BY \(order) LIMIT $2")
                     """,
                     [id] + (limit.map { [String($0)] } ?? [])
                 )
-                let entries = try rows.rows.enumerated().map { index, row in
-                    LeaderboardEntry(rank: index + 1, playerID: try row.text(0), score: try row.int64(1), username: row[2])
+                var entries: [LeaderboardEntry] = []
+                while true {
+                    let started = ContinuousClock.now
+                    let page = try connection.query("FETCH \(Self.snapshotPage) FROM rebuild_snapshot")
+                    for row in page.rows {
+                        entries.append(LeaderboardEntry(rank: entries.count + 1, playerID: try row.text(0), score: try row.int64(1), username: row[2]))
+                    }
+                    if page.rows.count < Self.snapshotPage { break }
+                    let took = ContinuousClock.now - started
+                    usleep(UInt32(clamping: (took.components.seconds * 1_000_000 + took.components.attoseconds / 1_000_000_000_000) * Int64(Self.snapshotPace)))
                 }
                 let last = try connection.query("SELECT coalesce(max(id), 0) FROM score_events WHERE leaderboard_id = $1", [id])
                 return BoardSnapshot(board: board, entries: entries, lastEventID: try last.rows[0].int64(0), seq: locked.seq)
             }
         }
     }
+
+    /// Rows per page of a rebuild's snapshot, and the rest after each page (times the page's time).
+    static let snapshotPage = 50_000
+    static let snapshotPace = 1
 
     /// Band bounds that split the board's current players into `bands` bands of about equal size
     // MARK: - Official snapshots and sync

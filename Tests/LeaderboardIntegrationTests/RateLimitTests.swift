@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import LeaderboardApp
+import LeaderboardCore
 import LeaderboardService
 import LeaderboardTestSupport
 import Testing
@@ -50,6 +51,33 @@ import Testing
             for _ in 0..<6 { reads.append(Int(try await api.get("/api/v1/leaderboards/\(board)/top").status.code)) }
             #expect(reads == [200, 200, 200, 429, 429, 429])
             #expect(try await api.get("/healthz").status == .ok, "health checks are never limited")
+        }
+    }
+
+    /// A made-up Bearer token per request on an open read gets no bucket of its own: it counts
+    /// against the client address, and leaves no key behind in Redis.
+    @Test func randomTokensShareTheAddressBucket() async throws {
+        var config = TestEnvironment.config
+        config.auth.adminKeys = [admin]
+        config.rateLimit = RateLimiter.Configuration(read: .init(rate: 0.05, burst: 3))
+        let board = TestEnvironment.uniqueID("tokens")
+        try await withTestApp(config: config) { api, system in
+            try await clear(system, ["read:address:unknown"])
+            #expect(try await api.request(.post, "/api/v1/leaderboards", body: #"{"id": "\#(board)"}"#, key: admin).status == .created)
+            let pool = system.redisNodes[system.topology.nodes[0].id]!
+            var reads: [Int] = []
+            var tokens: [String] = []
+            for _ in 0..<6 {
+                let token = "made-up-\(UInt64.random(in: .min ... .max))"
+                tokens.append(token)
+                reads.append(Int(try await api.request(.get, "/api/v1/leaderboards/\(board)/top", key: token).status.code))
+            }
+            #expect(reads == [200, 200, 200, 429, 429, 429], "random tokens each got a bucket: \(reads)")
+            for token in tokens {
+                // The bucket a token would have had if it were counted by key.
+                let bucket = "ratelimit:read:key:" + SHA1.hex(token).prefix(20)
+                #expect(try await pool.command("EXISTS", bucket).integer == 0, "a made-up token left a bucket in Redis")
+            }
         }
     }
 

@@ -107,12 +107,13 @@ extension RedisRealtimeStore {
         var members = 0
         func flush() async throws {
             guard !batch.isEmpty else { return }
+            let started = ContinuousClock.now
             try RedisReplies.check(try await round(batch))
             written += members
             progress?(written)
             batch.removeAll(keepingCapacity: true)
             members = 0
-            await Task.yield()
+            try await Task.sleep(for: (ContinuousClock.now - started) * rebuildPace)
         }
         for (position, shard) in shards.enumerated() {
             let staging = stagingKeys[position]
