@@ -3,5 +3,5 @@
 -- ARGV[1] = the deleted incarnation. Returns 1 when dropped, 0 when left to the newer board.
 local current = redis.call('HGET', KEYS[2], 'incarnation')
 if current and tonumber(current) > tonumber(ARGV[1]) then return 0 end
-redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('UNLINK', KEYS[1], KEYS[2])
 return 1

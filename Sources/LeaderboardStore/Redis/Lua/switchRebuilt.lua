@@ -20,10 +20,13 @@ if current > tonumber(ARGV[2]) or past then
 end
 if tonumber(ARGV[1]) > 0 and not staged then return 0 end
 if staged then
+  -- The old set is freed in Redis's background thread (UNLINK): RENAME over a big set would
+  -- free it inline and hold the node up for every other board meanwhile.
+  redis.call('UNLINK', KEYS[2])
   redis.call('RENAME', KEYS[1], KEYS[2])
   redis.call('PERSIST', KEYS[2])
 else
-  redis.call('DEL', KEYS[2])
+  redis.call('UNLINK', KEYS[2])
 end
 redis.call('HSET', KEYS[3], unpack(ARGV, 5))
 redis.call('HINCRBY', KEYS[3], 'version', 1)

@@ -5,7 +5,7 @@
 -- field/value pairs.
 local current = redis.call('HGET', KEYS[2], 'incarnation')
 if current and tonumber(current) >= tonumber(ARGV[1]) then return 0 end
-redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('UNLINK', KEYS[1], KEYS[2])
 redis.call('HSET', KEYS[2], unpack(ARGV, 2))
 redis.call('HINCRBY', KEYS[2], 'version', 1)
 return 0
