@@ -107,25 +107,11 @@ public final class RealtimeRecovery: Service, Sendable {
         let repository = service.repository
         guard let lease = try? await repository.takeRebuildLease(board: id, holder: holder, seconds: Self.leaseSeconds) else { return }
         if lease.whole { service.stale.adopt(id, whole: true) }
-        let rebuilt = await withTaskGroup(of: Bool?.self) { group -> Bool in
-            group.addTask { await self.rebuild(id) }
-            group.addTask {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(3))
-                    if Task.isCancelled { break }
-                    _ = try? await repository.takeRebuildLease(board: id, holder: self.holder, seconds: Self.leaseSeconds)
-                }
-                return nil
-            }
-            var rebuilt = false
-            while let next = await group.next() {
-                guard let next else { continue }
-                rebuilt = next
-                break
-            }
-            group.cancelAll()
-            return rebuilt
-        }
+        // A renewal that fails keeps the rebuild going: the lease lasts, and the rebuild is safe anyway.
+        let rebuilt = await LeaseRenewal.whileRenewing(every: .seconds(3), renew: {
+            _ = try? await repository.takeRebuildLease(board: id, holder: self.holder, seconds: Self.leaseSeconds)
+            return true
+        }) { await self.rebuild(id) } ?? false
         // A mark made here during the rebuild (not published yet) keeps the shared one.
         let covered = rebuilt && !service.stale.contains(id)
         if (try? await repository.finishRebuild(board: id, lease: lease, rebuilt: covered)) == true, covered {

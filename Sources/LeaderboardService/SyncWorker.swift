@@ -155,33 +155,15 @@ public final class SyncWorker: Service, Sendable {
             throw LeaderboardError.fromStore(error)
         }
         let renewal = configuration.lease / 3
-        let outcome = await withTaskGroup(of: Result<Report, any Error>?.self) { group -> Result<Report, any Error> in
-            group.addTask {
-                do { return .success(try await self.pass(id, started: started)) } catch { return .failure(error) }
-            }
-            group.addTask {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: renewal)
-                    if Task.isCancelled { return nil }
-                    switch try? await repository.acquireSyncLease(board: id, holder: holder, seconds: seconds) {
-                    case false?:
-                        return .failure(LeaderboardError.unavailable("the sync pass of leaderboard '\(id)' lost its lease to another process"))
-                    case true?, nil:
-                        // Renewed, or the database did not answer (the lease lasts; the next try may).
-                        Self.leaseRenewals.increment()
-                    }
-                }
-                return nil
-            }
-            var result: Result<Report, any Error> = .failure(LeaderboardError.unavailable("the sync pass ended without a report"))
-            while let next = await group.next() {
-                guard let next else { continue }
-                result = next
-                break
-            }
-            group.cancelAll()
-            return result
-        }
+        let outcome = await LeaseRenewal.whileRenewing(every: renewal, renew: {
+            // Renewed, or the database did not answer (the lease lasts; the next try may): only a
+            // lease another holder took ends the pass.
+            let renewed = try? await repository.acquireSyncLease(board: id, holder: holder, seconds: seconds)
+            if renewed != false { Self.leaseRenewals.increment() }
+            return renewed != false
+        }) { () -> Result<Report, any Error> in
+            do { return .success(try await self.pass(id, started: started)) } catch { return .failure(error) }
+        } ?? .failure(LeaderboardError.unavailable("the sync pass of leaderboard '\(id)' lost its lease to another process"))
         try? await repository.releaseSyncLease(board: id, holder: holder)
         return try outcome.get()
     }

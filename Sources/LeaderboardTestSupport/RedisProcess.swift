@@ -43,6 +43,12 @@ public final class RedisProcess: @unchecked Sendable {
     public func pause() {
         guard let process else { return }
         Glibc.kill(process.processIdentifier, SIGSTOP)
+        // The signal is delivered asynchronously: return once the process is stopped.
+        for _ in 0..<200 {
+            let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+            if status.contains("State:\tT") { return }
+            usleep(5_000)
+        }
     }
 
     /// SIGCONT after ``pause()``.

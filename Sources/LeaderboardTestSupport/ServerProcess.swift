@@ -32,16 +32,7 @@ public final class ServerProcess: @unchecked Sendable {
     /// Runs the binary with `arguments` (a command such as `rebuild`) to its end, at most
     /// `timeout`; returns its exit status (nil when it had to be killed) and its output.
     public static func runCommand(_ arguments: [String], timeout: Duration = .seconds(60)) async throws -> (status: Int32?, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: TestEnvironment.serverBinary)
-        process.arguments = arguments
-        process.environment = environment()
-        let logPath = FileManager.default.temporaryDirectory.appendingPathComponent("leaderboard-command-\(UUID().uuidString).log").path
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
+        let (process, log, logPath) = try launch(arguments, environment: environment(), logName: "command")
         let deadline = ContinuousClock.now + timeout
         while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
         var status: Int32? = nil
@@ -55,22 +46,28 @@ public final class ServerProcess: @unchecked Sendable {
         return (status, (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")
     }
 
+    /// Starts the binary with its output (stdout and stderr) in a log file of its own.
+    private static func launch(_ arguments: [String], environment: [String: String], logName: String) throws -> (Process, FileHandle, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestEnvironment.serverBinary)
+        process.arguments = arguments
+        process.environment = environment
+        let logPath = FileManager.default.temporaryDirectory.appendingPathComponent("leaderboard-\(logName)-\(UUID().uuidString).log").path
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        return (process, log, logPath)
+    }
+
     /// Starts the binary with the test environment and waits until /healthz answers.
     public static func start(port: Int, extraEnvironment: [String: String] = [:], client: HTTPClient) async throws -> ServerProcess {
         var environment = environment()
         environment["LEADERBOARD_SERVER_PORT"] = String(port)
         environment.merge(extraEnvironment) { $1 }
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: TestEnvironment.serverBinary)
-        process.arguments = []
-        process.environment = environment
-        let logPath = FileManager.default.temporaryDirectory.appendingPathComponent("leaderboard-server-\(port)-\(UUID().uuidString).log").path
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
+        let (process, _, logPath) = try launch([], environment: environment, logName: "server-\(port)")
         let server = ServerProcess(port: port, process: process, logPath: logPath)
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
