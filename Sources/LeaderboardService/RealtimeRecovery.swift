@@ -207,14 +207,18 @@ public final class RealtimeRecovery: Service, Sendable {
     }
 
     /// SyncFromDatabase: rebuilds the board, or only the given shards, from PostgreSQL, logging
-    /// progress. Returns true when rebuilt; throws when a store fails.
+    /// progress (and telling `progress`: members written, of how many). Returns true when rebuilt;
+    /// throws when a store fails. `force`: switch in even shards past the snapshot (their content
+    /// is wrong, not old).
     @discardableResult
-    /// `force`: switch in even shards past the snapshot (their content is wrong, not old).
-    public func rebuild(_ id: String, shards: Set<Int>?, force: Bool = false, attempts: Int = 5) async throws -> Bool {
+    public func rebuild(
+        _ id: String, shards: Set<Int>?, force: Bool = false, attempts: Int = 5,
+        progress: (@Sendable (_ written: Int, _ total: Int) -> Void)? = nil
+    ) async throws -> Bool {
         do {
             for _ in 0..<attempts {
                 if Task.isShuttingDownGracefully || Task.isCancelled { return false }
-                switch try await attempt(id, shards: shards, force: force) {
+                switch try await attempt(id, shards: shards, force: force, progress: progress) {
                 case .rebuilt: return true
                 case .gone: return false
                 case .retry: continue
@@ -230,7 +234,9 @@ public final class RealtimeRecovery: Service, Sendable {
 
     private enum Outcome: Sendable { case rebuilt, gone, retry }
 
-    private func attempt(_ id: String, shards: Set<Int>?, force: Bool) async throws -> Outcome {
+    private func attempt(
+        _ id: String, shards: Set<Int>?, force: Bool, progress observer: (@Sendable (Int, Int) -> Void)?
+    ) async throws -> Outcome {
         let started = ContinuousClock.now
         guard let board = try await service.repository.leaderboard(id) else {
             service.stale.clear(id)
@@ -257,7 +263,7 @@ public final class RealtimeRecovery: Service, Sendable {
             service.stale.clear(id)
             return .gone
         }
-        let progress = RebuildProgress(board: id, logger: logger)
+        let progress = RebuildProgress(board: id, logger: logger, observer: observer)
         guard
             try await service.realtime.rebuild(
                 snapshot.board, entries: snapshot.entries, lastEventID: snapshot.lastEventID, seq: snapshot.seq, only: shards,
@@ -290,20 +296,23 @@ public final class RealtimeRecovery: Service, Sendable {
     }
 }
 
-/// Logs a rebuild's progress every 100,000 members written.
+/// Logs a rebuild's progress every 100,000 members written, and passes each report on to an observer.
 final class RebuildProgress: Sendable {
     private let board: String
     private let logger: Logger
     private let logged = Mutex(0)
+    private let observer: (@Sendable (Int, Int) -> Void)?
     static let step = 100_000
 
-    init(board: String, logger: Logger) {
+    init(board: String, logger: Logger, observer: (@Sendable (Int, Int) -> Void)?) {
         self.board = board
         self.logger = logger
+        self.observer = observer
     }
 
-    var report: @Sendable (Int) -> Void {
-        { [self] written in
+    var report: @Sendable (Int, Int) -> Void {
+        { [self] written, total in
+            observer?(written, total)
             let due = logged.withLock { logged in
                 guard written / Self.step > logged / Self.step else { return false }
                 logged = written

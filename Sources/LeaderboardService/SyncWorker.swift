@@ -141,7 +141,8 @@ public final class SyncWorker: Service, Sendable {
     /// The pass holds the board's lease by itself (a requested pass and the periodic one are two
     /// holders: the second is skipped) and renews it while it runs; a pass that loses its lease
     /// (it could not renew it in time, and another process took it) stops.
-    public func sync(_ id: String) async throws -> Report {
+    /// `progress` hears the members checked so far, of how many (shard by shard).
+    public func sync(_ id: String, progress: (@Sendable (_ checked: Int, _ total: Int) -> Void)? = nil) async throws -> Report {
         let started = ContinuousClock.now
         let repository = service.repository
         let holder = "\(process)-\(UInt32.random(in: .min ... .max))"
@@ -162,7 +163,7 @@ public final class SyncWorker: Service, Sendable {
             if renewed != false { Self.leaseRenewals.increment() }
             return renewed != false
         }) { () -> Result<Report, any Error> in
-            do { return .success(try await self.pass(id, started: started)) } catch { return .failure(error) }
+            do { return .success(try await self.pass(id, started: started, progress: progress)) } catch { return .failure(error) }
         } ?? .failure(LeaderboardError.unavailable("the sync pass of leaderboard '\(id)' lost its lease to another process"))
         try? await repository.releaseSyncLease(board: id, holder: holder)
         return try outcome.get()
@@ -170,7 +171,7 @@ public final class SyncWorker: Service, Sendable {
 
     static let leaseRenewals = Counter(label: "leaderboard_sync_lease_renewals")
 
-    private func pass(_ id: String, started: ContinuousClock.Instant) async throws -> Report {
+    private func pass(_ id: String, started: ContinuousClock.Instant, progress: (@Sendable (Int, Int) -> Void)?) async throws -> Report {
         let repository = service.repository
         do {
             guard let snapshot = try await repository.takeSnapshot(board: id), let board = try await repository.leaderboard(id) else {
@@ -181,7 +182,7 @@ public final class SyncWorker: Service, Sendable {
                 // Being rebuilt from the database already: that is a full repair.
                 shards = []
             } else {
-                shards = try await reconcile(board)
+                shards = try await reconcile(board, progress: progress)
             }
             let elapsed = ContinuousClock.now - started
             let report = Report(
@@ -234,7 +235,7 @@ public final class SyncWorker: Service, Sendable {
     /// members whose score differs from PostgreSQL, or that PostgreSQL does not have, are checked
     /// again against PostgreSQL read after Redis (so a newer committed score wins) and repaired
     /// compare-and-set, as are expected members the shard lacks.
-    public func reconcile(_ board: StoredBoard) async throws -> [ShardReport] {
+    public func reconcile(_ board: StoredBoard, progress: (@Sendable (Int, Int) -> Void)? = nil) async throws -> [ShardReport] {
         let router = board.router
         let count = router.shardCount
         let expected = try await service.repository.currentScores(board: board.config.id, order: board.config.sortOrder, limit: board.config.maxEntries)
@@ -245,9 +246,13 @@ public final class SyncWorker: Service, Sendable {
             for shard in 0..<count { perShard[shard].reverse() }
         }
         var reports: [ShardReport] = []
+        var checked = 0
+        progress?(0, expected.count)
         for shard in 0..<count {
             try Task.checkCancellation()  // the pass lost its lease
             reports.append(try await reconcile(board, shard: shard, expected: perShard[shard]))
+            checked += perShard[shard].count
+            progress?(checked, expected.count)
         }
         return reports
     }

@@ -69,7 +69,7 @@ extension RedisRealtimeStore {
 
     public func rebuild(
         _ board: StoredBoard, entries: [LeaderboardEntry], lastEventID: Int64, seq: Int64, only: Set<Int>?, force: Bool,
-        progress: (@Sendable (Int) -> Void)?
+        progress: (@Sendable (_ written: Int, _ total: Int) -> Void)?
     ) async throws -> Bool {
         let allShards = try shards(board)
         let shards = allShards.filter { only?.contains($0.index) ?? true }
@@ -82,13 +82,18 @@ extension RedisRealtimeStore {
             if only?.contains(shard) ?? true { perShard[shard].append(entry) }
             if index % 65_536 == 65_535 { await Task.yield() }
         }
-        // The staging writes are made round by round (not all at once: a million members' commands
-        // would hold a thread of the cooperative pool for a second and more), each round bounded
-        // (within the request timeout, however big the board), with a yield between rounds so
-        // requests of other boards keep their share of the two cores; the switches go last, together.
+        // The staging writes go round by round, and a round carries at most one bounded piece of
+        // work per node (a ZADD of at most `rebuildChunk` members, or the usernames of as many):
+        // Redis runs one client's pipeline to its end before it serves another client, so a round
+        // of many big ZADDs to one node would hold that node, and every other board's writes and
+        // reads on it, for tens of milliseconds. One piece per node holds it for well under a
+        // millisecond, the nodes work in parallel, the commands are encoded a round at a time, and
+        // the rest after each round (`rebuildPace`) leaves nodes and cores to the other boards.
+        // The switches go last, together.
         var switches: [(node: String, command: [String])] = []
         var stagingKeys: [String] = []
-        for shard in shards {
+        var work: [String: [RebuildPiece]] = [:]
+        for (position, shard) in shards.enumerated() {
             let staging = RedisKeys.rebuilding(board.config.id, shard: shard.index, attempt: UInt64.random(in: .min ... .max))
             stagingKeys.append(staging)
             switches.append(
@@ -101,47 +106,65 @@ extension RedisRealtimeStore {
                         + metaFields(board, shard, seq: seq, lastEventID: lastEventID)
                 )
             )
+            let count = perShard[shard.index].count
+            for chunk in stride(from: 0, to: count, by: rebuildChunk) {
+                let range = chunk..<min(chunk + rebuildChunk, count)
+                work[shard.node, default: []].append(RebuildPiece(shard: position, entries: range, namesOn: nil))
+                if perShard[shard.index][range].contains(where: { $0.username != nil }) {
+                    for node in nameNodes ?? [shard.node] {
+                        work[node, default: []].append(RebuildPiece(shard: position, entries: range, namesOn: node))
+                    }
+                }
+            }
         }
+        let total = shards.reduce(0) { $0 + perShard[$1.index].count }
+        var next = work.mapValues { _ in 0 }
+        let nodes = work.keys.sorted()
         var written = 0
-        var batch: [(node: String, command: [String])] = []
-        var members = 0
-        func flush() async throws {
-            guard !batch.isEmpty else { return }
-            let started = ContinuousClock.now
-            try RedisReplies.check(try await round(batch))
-            written += members
-            progress?(written)
-            batch.removeAll(keepingCapacity: true)
-            members = 0
-            try await Task.sleep(for: (ContinuousClock.now - started) * rebuildPace)
-        }
-        for (position, shard) in shards.enumerated() {
-            let staging = stagingKeys[position]
-            let entries = perShard[shard.index]
-            for chunk in stride(from: 0, to: entries.count, by: chunkSize) {
-                var command = ["ZADD", staging]
-                command.reserveCapacity(2 + 2 * chunkSize)
-                for entry in entries[chunk..<min(chunk + chunkSize, entries.count)] {
+        while true {
+            var commands: [(node: String, command: [String])] = []
+            var members = 0
+            for node in nodes {
+                guard let pieces = work[node], let index = next[node], index < pieces.count else { continue }
+                next[node] = index + 1
+                let piece = pieces[index]
+                let shard = shards[piece.shard]
+                let entries = perShard[shard.index][piece.entries]
+                if let target = piece.namesOn {
+                    for entry in entries {
+                        guard let username = entry.username else { continue }
+                        commands.append((target, ["HSET", RedisKeys.playerInfo(entry.playerID), "username", username]))
+                    }
+                    continue
+                }
+                var command = ["ZADD", stagingKeys[piece.shard]]
+                command.reserveCapacity(2 + 2 * entries.count)
+                for entry in entries {
                     command.append(String(entry.score))
                     command.append(entry.playerID)
                 }
-                members += (command.count - 2) / 2
-                batch.append((shard.node, command))
+                commands.append((node, command))
                 // An abandoned staging key (a crash mid-rebuild) expires by itself.
-                if chunk == 0 { batch.append((shard.node, ["EXPIRE", staging, "3600"])) }
-                if batch.count >= 16 { try await flush() }
+                if piece.entries.lowerBound == 0 { commands.append((node, ["EXPIRE", stagingKeys[piece.shard], "3600"])) }
+                members += entries.count
             }
-            for entry in entries {
-                guard let username = entry.username else { continue }
-                for node in nameNodes ?? [shard.node] {
-                    batch.append((node, ["HSET", RedisKeys.playerInfo(entry.playerID), "username", username]))
-                }
-                if batch.count >= 256 { try await flush() }
-            }
+            guard !commands.isEmpty else { break }
+            let started = ContinuousClock.now
+            try RedisReplies.check(try await round(commands))
+            written += members
+            progress?(written, total)
+            try await Task.sleep(for: (ContinuousClock.now - started) * rebuildPace)
         }
-        try await flush()
         let replies = try await round(switches)
         try RedisReplies.check(replies)
         return replies.allSatisfy { $0.integer == 1 }
     }
+}
+
+/// A bounded piece of a rebuild's staging writes for one node: the members `entries` of one
+/// shard's share of the snapshot, or (`namesOn`) their usernames for that node.
+struct RebuildPiece {
+    let shard: Int
+    let entries: Range<Int>
+    let namesOn: String?
 }
