@@ -17,7 +17,11 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
@@ -67,7 +71,9 @@ let package = Package(
         ),
 
         // Pure domain logic: models, validation, ordering, update modes. No I/O.
-        .target(name: "LeaderboardCore", dependencies: ["CXXHash"], swiftSettings: swiftSettings),
+        .target(
+            name: "LeaderboardCore", dependencies: ["CXXHash", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings
+        ),
 
         // Stores: the real-time store (Redis) and the source of truth (PostgreSQL).
         .target(
@@ -118,6 +124,12 @@ let package = Package(
             dependencies: [
                 "LeaderboardCore", "LeaderboardService",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             resources: [.copy("Resources/openapi.yaml")],
             swiftSettings: swiftSettings
@@ -151,14 +163,24 @@ let package = Package(
         ),
         .executableTarget(
             name: "leaderboard-server",
-            dependencies: ["LeaderboardApp", "LeaderboardService", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: [
+                "LeaderboardApp", "LeaderboardService",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
 
         // Store-level benchmark (Benchmarks/run.sh).
         .executableTarget(
             name: "leaderboard-bench",
-            dependencies: ["LeaderboardApp", "LeaderboardCore", "LeaderboardStore", "RedisClient", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "LeaderboardApp", "LeaderboardCore", "LeaderboardStore", "RedisClient", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: swiftSettings
         ),
 

@@ -13,6 +13,12 @@ public struct AppConfig: Sendable, Equatable {
         public var port = 8080
         public var readTimeout: Duration = .seconds(5)
         public var writeTimeout: Duration = .seconds(10)
+        /// A connection with no request in progress is closed after this long.
+        public var idleTimeout: Duration = .seconds(60)
+        /// Open connections at most (past it the longest-idle one makes room, or the new one is closed).
+        public var maxConnections = 10_000
+        /// How long a graceful shutdown (SIGTERM) may take before the process exits anyway.
+        public var shutdownTimeout: Duration = .seconds(15)
         public var maxBodyBytes = 1 << 20
         public var logLevel = "info"
         /// `text` or `json` (one JSON object per line).
@@ -216,6 +222,9 @@ extension AppConfig {
         server.port = try reader.int("server.port", default: server.port, in: 1...65535)
         server.readTimeout = try reader.duration("server.read_timeout", default: server.readTimeout)
         server.writeTimeout = try reader.duration("server.write_timeout", default: server.writeTimeout)
+        server.idleTimeout = try reader.duration("server.idle_timeout", default: server.idleTimeout)
+        server.shutdownTimeout = try reader.duration("server.shutdown_timeout", default: server.shutdownTimeout)
+        server.maxConnections = try reader.int("server.max_connections", default: server.maxConnections, in: 1...1_000_000)
         server.maxBodyBytes = try reader.int("server.max_body_bytes", default: server.maxBodyBytes, in: 1024...(64 << 20))
         server.logLevel = try reader.choice("server.log_level", default: server.logLevel, ["trace", "debug", "info", "notice", "warning", "error", "critical"])
         server.logFormat = try reader.choice("server.log_format", default: server.logFormat, ["text", "json"])

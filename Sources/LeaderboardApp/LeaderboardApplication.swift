@@ -111,8 +111,14 @@ public func buildApplication(config: AppConfig, system: LeaderboardSystem, logge
     router.get("metrics") { _, _ in
         Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: Telemetry.text()))
     }
+    let limits = EdgeLimits(
+        readTimeout: .init(config.server.readTimeout), writeTimeout: .init(config.server.writeTimeout),
+        idleTimeout: .init(config.server.idleTimeout), maxConnections: config.server.maxConnections,
+        drainBytes: 4 * config.server.maxBodyBytes + (8 << 20)
+    )
     return Application(
         router: router,
+        server: .guardedHTTP1(limits: limits, registry: ConnectionRegistry(limit: config.server.maxConnections)),
         configuration: .init(address: .hostname(config.server.host, port: config.server.port), serverName: "leaderboard"),
         services: system.services,
         logger: logger

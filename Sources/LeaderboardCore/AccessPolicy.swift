@@ -3,7 +3,7 @@
 /// Roles: `admin` (every route), `writer` (score submissions, and reads), `reader` (reads, where
 /// reads are protected). Reads are open unless `protectReads`; `/healthz`, `/readyz` and
 /// `/metrics` are always open. With no key configured at all, access control is off.
-/// Keys are kept only as SHA-1 digests and compared in constant time, against every key.
+/// Keys are kept only as SHA-256 digests and compared in constant time, against every key.
 public struct AccessPolicy: Sendable {
     public enum Role: String, Sendable, Comparable {
         case reader, writer, admin
@@ -90,15 +90,13 @@ public struct AccessPolicy: Sendable {
         var found: Role?
         for (digest, role) in keys {
             var difference: UInt8 = 0
-            for index in 0..<20 { difference |= digest[index] ^ presented[index] }
+            for index in 0..<digest.count { difference |= digest[index] ^ presented[index] }
             if difference == 0 { found = max(found ?? role, role) }
         }
         return found
     }
 
     static func digest(_ key: String) -> [UInt8] {
-        var hash = SHA1()
-        hash.update(key)
-        return hash.digest()
+        Digests.sha256(key)
     }
 }

@@ -30,7 +30,7 @@ public struct Idempotency: Sendable, Equatable {
 
     /// The digest of the canonical form: each field length-prefixed, so no two requests share it.
     public static func fingerprint(_ commands: [ScoreCommand], batch: Bool) -> String {
-        var digest = SHA1()
+        var digest = SHA1Stream()
         func field(_ text: String?) {
             guard let text else {
                 digest.update("-;")

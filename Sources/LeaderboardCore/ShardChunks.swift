@@ -26,7 +26,7 @@ public struct ShardChunks: Sendable {
     /// SHA-1 hex of "id\nscore\nid\nscore…" (ids hold no newline; scores in decimal, as Redis
     /// writes integral scores): what the Redis script digests for the same members.
     public static func digest<Members: Collection<RankedMember>>(_ members: Members) -> String {
-        var hash = SHA1()
+        var hash = SHA1Stream()
         var first = true
         for member in members {
             hash.update(first ? "\(member.playerID)\n\(member.score)" : "\n\(member.playerID)\n\(member.score)")

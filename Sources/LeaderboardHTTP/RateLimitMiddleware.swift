@@ -27,7 +27,7 @@ public struct RateLimitMiddleware<Context: RemoteAddressRequestContext>: RouterM
     private func client(_ request: Request, _ context: Context) -> String {
         if let header = request.headers[.authorization], policy.authenticates(header) {
             // The key's digest, never the key.
-            return "key:" + SHA1.hex(String(header.dropFirst("Bearer ".count))).prefix(20)
+            return "key:" + Digests.sha256Hex(String(header.dropFirst("Bearer ".count))).prefix(32)
         }
         return "address:" + (context.remoteAddress?.ipAddress ?? "unknown")
     }

@@ -88,22 +88,33 @@ public final class WriteCoordinator: Service, Sendable {
     /// applies run beside the next commits (each board in its order, see ``ViewSequencer``), so a
     /// slow node delays the acknowledgements of its boards only.
     public func run() async throws {
-        await withGracefulShutdownHandler {
-            await withDiscardingTaskGroup { group in
-                while let work = await nextWork() {
-                    guard let (items, result) = await commit(work) else { continue }
-                    group.addTask { await self.applyAndAcknowledge(items, result) }
+        // Graceful shutdown and cancellation (the service group cancels every service when one of
+        // them fails, e.g. the HTTP server that cannot bind its port) both end the loop.
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await withDiscardingTaskGroup { group in
+                    while let work = await nextWork() {
+                        guard let (items, result) = await commit(work) else { continue }
+                        group.addTask { await self.applyAndAcknowledge(items, result) }
+                    }
                 }
+            } onGracefulShutdown: {
+                self.stopTakingWork()
             }
-        } onGracefulShutdown: {
-            let waiter = self.state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
-                state.shuttingDown = true
-                defer { state.waiter = nil }
-                return state.waiter
-            }
-            waiter?.resume()
+        } onCancel: {
+            stopTakingWork()
         }
         logger.info("write coordinator stopped")
+    }
+
+    /// From now on the loop finishes what is queued and returns.
+    private func stopTakingWork() {
+        let waiter = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
+            state.shuttingDown = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
     }
 
     /// Waits for work; returns nil once shutting down with nothing queued.

@@ -31,8 +31,10 @@ public final class ServerProcess: @unchecked Sendable {
 
     /// Runs the binary with `arguments` (a command such as `rebuild`) to its end, at most
     /// `timeout`; returns its exit status (nil when it had to be killed) and its output.
-    public static func runCommand(_ arguments: [String], timeout: Duration = .seconds(60)) async throws -> (status: Int32?, output: String) {
-        let (process, log, logPath) = try launch(arguments, environment: environment(), logName: "command")
+    public static func runCommand(
+        _ arguments: [String], extraEnvironment: [String: String] = [:], timeout: Duration = .seconds(60)
+    ) async throws -> (status: Int32?, output: String) {
+        let (process, log, logPath) = try launch(arguments, environment: environment().merging(extraEnvironment) { $1 }, logName: "command")
         let deadline = ContinuousClock.now + timeout
         while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
         var status: Int32? = nil
@@ -63,12 +65,8 @@ public final class ServerProcess: @unchecked Sendable {
 
     /// Starts the binary with the test environment and waits until /healthz answers.
     public static func start(port: Int, extraEnvironment: [String: String] = [:], client: HTTPClient) async throws -> ServerProcess {
-        var environment = environment()
-        environment["LEADERBOARD_SERVER_PORT"] = String(port)
-        environment.merge(extraEnvironment) { $1 }
-
-        let (process, _, logPath) = try launch([], environment: environment, logName: "server-\(port)")
-        let server = ServerProcess(port: port, process: process, logPath: logPath)
+        let server = try spawn(port: port, extraEnvironment: extraEnvironment)
+        let process = server.process
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             if !process.isRunning { throw TestFailure("server exited at start: \(server.log)") }
@@ -77,6 +75,22 @@ public final class ServerProcess: @unchecked Sendable {
         }
         server.kill()
         throw TestFailure("server did not become healthy: \(server.log)")
+    }
+
+    /// Starts the binary with the test environment, without waiting for anything.
+    public static func spawn(port: Int, extraEnvironment: [String: String] = [:]) throws -> ServerProcess {
+        var environment = environment()
+        environment["LEADERBOARD_SERVER_PORT"] = String(port)
+        environment.merge(extraEnvironment) { $1 }
+        let (process, _, logPath) = try launch([], environment: environment, logName: "server-\(port)")
+        return ServerProcess(port: port, process: process, logPath: logPath)
+    }
+
+    /// Waits up to `timeout` for the process to end; its exit status, nil while it still runs.
+    public func exitStatus(within timeout: Duration) async -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        return process.isRunning ? nil : process.terminationStatus
     }
 
     private init(port: Int, process: Process, logPath: String) {

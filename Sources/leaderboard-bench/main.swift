@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import LeaderboardApp
 import LeaderboardCore
@@ -15,15 +16,36 @@ import RedisClient
 //
 //   leaderboard-bench [--players N] [--seconds S] [--concurrency C] [--config PATH] [--sync] [--no-memory] [--ops rank,top,around,range]
 
-let arguments = CommandLine.arguments
-func option(_ name: String, _ fallback: Int) -> Int {
-    guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count, let value = Int(arguments[index + 1]) else { return fallback }
-    return value
+/// The command line (swift-argument-parser: `--help`, and exit status 2 on a usage error).
+struct BenchOptions: ParsableArguments {
+    static let configuration = CommandConfiguration(
+        commandName: "leaderboard-bench",
+        abstract: "Store-level read benchmark of single, hash-8 and band-8 boards, or (--sync) of the batch path."
+    )
+    @Option(help: "Players per board.") var players = 1_000_000
+    @Option(help: "Seconds per operation.") var seconds = 5
+    @Option(help: "Concurrent requests.") var concurrency = 64
+    @Option(help: ArgumentHelp("The configuration file.", valueName: "path")) var config = "config.yaml"
+    @Flag(help: "Measure the batch path (reconcile, sync pass, rebuilds, catch-up) on the hash-8 board instead.") var sync = false
+    @Flag(help: "Skip the memory comparison.") var noMemory = false
+    @Option(help: ArgumentHelp("Only the operations whose names start with one of these (rank,top,around,range).", valueName: "list"))
+    var ops: String?
 }
-let players = option("--players", 1_000_000)
-let seconds = option("--seconds", 5)
-let concurrency = option("--concurrency", 64)
-let configPath = arguments.firstIndex(of: "--config").map { arguments[$0 + 1] } ?? "config.yaml"
+
+let options: BenchOptions
+do {
+    options = try BenchOptions.parse()
+} catch {
+    if BenchOptions.exitCode(for: error) == .validationFailure {
+        FileHandle.standardError.write(Data((BenchOptions.fullMessage(for: error) + "\n").utf8))
+        exit(2)
+    }
+    BenchOptions.exit(withError: error)
+}
+let players = options.players
+let seconds = options.seconds
+let concurrency = options.concurrency
+let configPath = options.config
 
 var config = try AppConfig.load(path: configPath)
 config.leaderboard.maxBatchSize = 2000
@@ -39,7 +61,7 @@ let writer = Task { try await service.writer.run() }
 func playerID(_ index: Int) -> String { "p" + String(repeating: "0", count: 12 - String(index).count) + String(index) }
 func score(_ index: Int) -> Int64 { Int64((index &* 2_654_435_761) % 400_000) }
 
-let syncMode = arguments.contains("--sync")
+let syncMode = options.sync
 let allBoards: [(name: String, layout: String)] = [
     ("bench-single", #"{"strategy": "single"}"#),
     ("bench-hash8", #"{"strategy": "hash", "shards": 8}"#),
@@ -161,7 +183,7 @@ print("board          operation          rounds     ops/s    p50 ms   p99 ms")
 let realtime = service.realtime
 let store = realtime as? RedisRealtimeStore
 /// --ops rank,top,range: only the operations whose names start with one of these.
-let opsFilter = arguments.firstIndex(of: "--ops").map { arguments[$0 + 1].split(separator: ",").map { $0 == "rank" ? "player rank" : String($0) } }
+let opsFilter = options.ops.map { $0.split(separator: ",").map { $0 == "rank" ? "player rank" : String($0) } }
 let operationNames = ["player rank", "top 100", "top 50", "around ±5", "range 50 @500k"]
 func operation(_ name: String, _ board: StoredBoard) -> @Sendable (Int) async throws -> Void {
     switch name {
@@ -220,7 +242,7 @@ for (name, _) in boards {
 }
 
 // Memory: every shard key of each board against one plain sorted set of the same members.
-if arguments.contains("--no-memory") {
+if options.noMemory {
     writer.cancel()
     await system.close()
     exit(0)

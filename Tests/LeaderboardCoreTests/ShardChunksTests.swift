@@ -2,15 +2,18 @@ import LeaderboardCore
 import Testing
 
 @Suite struct ShardChunksTests {
-    @Test func sha1MatchesTheStandardVectors() {
-        #expect(SHA1.hex("") == "da39a3ee5e6b4b0d3255bfef95601890afd80709")
-        #expect(SHA1.hex("abc") == "a9993e364706816aba3e25717850c26c9cd0d89d")
-        #expect(SHA1.hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") == "84983e441c3bd26ebaae4aa1f95129e5e54670f1")
-        #expect(SHA1.hex(String(repeating: "a", count: 1_000_000)) == "34aa973cd4c4daa4f61eeb2bdbad27316534016f")
-        var pieces = SHA1()
+    /// The hex forms (what Redis's sha1hex prints, and the rate limiter's key digests) and the
+    /// piece-by-piece feeding of the chunk digests.
+    @Test func digestsMatchTheStandardVectors() {
+        #expect(Digests.sha1Hex("") == "da39a3ee5e6b4b0d3255bfef95601890afd80709")
+        #expect(Digests.sha1Hex("abc") == "a9993e364706816aba3e25717850c26c9cd0d89d")
+        #expect(Digests.sha1Hex(String(repeating: "a", count: 1_000_000)) == "34aa973cd4c4daa4f61eeb2bdbad27316534016f")
+        var pieces = SHA1Stream()
         pieces.update("abcdbcdecdefdefgefghfghighijhij")
         pieces.update("kijkljklmklmnlmnomnopnopq")
         #expect(pieces.hex() == "84983e441c3bd26ebaae4aa1f95129e5e54670f1")
+        #expect(Digests.sha256Hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(Digests.sha256Hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
     }
 
     /// What the Redis script computes, over a sorted array standing in for the shard.

@@ -75,7 +75,7 @@ import Testing
             #expect(reads == [200, 200, 200, 429, 429, 429], "random tokens each got a bucket: \(reads)")
             for token in tokens {
                 // The bucket a token would have had if it were counted by key.
-                let bucket = "ratelimit:read:key:" + SHA1.hex(token).prefix(20)
+                let bucket = "ratelimit:read:key:" + Digests.sha256Hex(token).prefix(32)
                 #expect(try await pool.command("EXISTS", bucket).integer == 0, "a made-up token left a bucket in Redis")
             }
         }

@@ -1,0 +1,20 @@
+import ArgumentParser
+import Foundation
+import LeaderboardApp
+
+/// The option every command takes.
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The configuration file (default: LEADERBOARD_CONFIG, else ./config.yaml).", valueName: "path"))
+    var config: String?
+
+    /// The configuration, or an exit naming the key that is wrong.
+    func load() -> AppConfig {
+        var path = config ?? ProcessInfo.processInfo.environment["LEADERBOARD_CONFIG"]
+        if path == nil, FileManager.default.fileExists(atPath: "config.yaml") { path = "config.yaml" }
+        do {
+            return try AppConfig.load(path: path)
+        } catch {
+            fail("configuration: \(error)")
+        }
+    }
+}

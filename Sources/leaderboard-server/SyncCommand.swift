@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+import LeaderboardApp
+import LeaderboardService
+
+struct SyncCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync",
+        abstract: "Run one sync pass (snapshot, then reconcile of every shard) on one board or all, and print the reports."
+    )
+
+    @OptionGroup var options: ConfigOptions
+    @Option(help: "Only this leaderboard (default: every board).") var board: String?
+
+    func run() async throws {
+        var config = options.load()
+        config.server.logLevel = "warning"
+        let logger = makeLogger(config: config)
+        let system: LeaderboardSystem
+        do {
+            system = try await LeaderboardSystem.make(config: config, logger: logger)
+        } catch {
+            fail("cannot start: \(error)")
+        }
+        do {
+            var reports: [SyncWorker.Report] = []
+            var ids: [String]
+            if let board { ids = [board] } else { ids = try await system.service.repository.listLeaderboards().map(\.config.id) }
+            for id in ids {
+                let display = ProgressDisplay(label: "sync \(id)", unit: "members")
+                let report = try await system.sync.sync(id, progress: display.report)
+                display.finish()
+                reports.append(report)
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(reports), as: UTF8.self))
+            await system.close()
+        } catch {
+            await system.close()
+            fail("\(error)")
+        }
+    }
+}
