@@ -1,0 +1,87 @@
+import Foundation
+import LeaderboardTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The command-line tools as an operator meets them: help, usage errors, progress, and start-up
+/// failures that end the process instead of leaving it hung.
+@Suite struct CommandLineTests {
+    @Test(arguments: [[], ["serve"], ["sync"], ["rebuild"], ["propose-bands"], ["plan"]])
+    func everyCommandHasHelp(_ command: [String]) async throws {
+        let (status, output) = try await ServerProcess.runCommand(command + ["--help"], timeout: .seconds(20))
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("USAGE: leaderboard-server"), "\(output)")
+        #expect(output.contains("--config"))
+    }
+
+    @Test(arguments: [["--bogus"], ["import", "--board", "x"], ["rebuild"], ["rebuild", "--board", "x", "--shard", "-1"], ["sync", "--nope"]])
+    func usageErrorsExitWithTwo(_ arguments: [String]) async throws {
+        let (status, output) = try await ServerProcess.runCommand(arguments, timeout: .seconds(20))
+        #expect(status == 2, "\(arguments) exited with \(String(describing: status)): \(output.suffix(500))")
+        #expect(output.contains("Error:") || output.contains("error:"), "\(output)")
+        #expect(!output.contains("Server started"), "a usage error started a server")
+    }
+
+    /// A rebuild of a 100,000-player board shows its progress (plain lines: the output is a file).
+    @Test(.timeLimit(.minutes(3))) func aRebuildShowsItsProgress() async throws {
+        let board = TestEnvironment.uniqueID("cli-progress")
+        try await withTestApp { api, system in
+            try await api.createBoard(board, #""max_entries": 0, "layout": {"strategy": "hash", "shards": 4}"#)
+            _ = try await system.postgres.query(
+                "INSERT INTO player_scores (leaderboard_id, player_id, score) SELECT $1, 'm' || g, g % 5000 FROM generate_series(1, 100000) g",
+                [board]
+            )
+        }
+        let (status, output) = try await ServerProcess.runCommand(["rebuild", "--board", board], timeout: .seconds(120))
+        #expect(status == 0, "\(output.suffix(2000))")
+        let lines = output.split(separator: "\n").filter { $0.hasPrefix("rebuild \(board): ") }
+        #expect(!lines.isEmpty, "no progress lines: \(output.suffix(2000))")
+        #expect(lines.last?.contains("100000/100000 members (100%)") == true, "\(lines.last ?? "")")
+        #expect(lines.allSatisfy { $0.contains("/s, ") })
+        try await withTestApp { api, _ in
+            let top = try await api.get("/api/v1/leaderboards/\(board)/top?limit=1")
+            #expect(top.integer("total") == 100_000)
+        }
+    }
+
+    /// A second server on a port that is taken exits at once with 1, naming the port.
+    @Test func aTakenPortEndsStartUp() async throws {
+        let listener = try SilentListener()
+        let started = ContinuousClock.now
+        let (status, output) = try await ServerProcess.runCommand(
+            [], extraEnvironment: ["LEADERBOARD_SERVER_PORT": String(listener.port)], timeout: .seconds(10)
+        )
+        #expect(status == 1, "\(String(describing: status)): \(output.suffix(1000))")
+        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(output.contains("127.0.0.1:\(listener.port)"), "\(output.suffix(1000))")
+    }
+
+    /// PostgreSQL that accepts connections and never answers: SIGTERM during that start-up ends
+    /// the process at once, and without a signal start-up gives up by itself, naming the cause.
+    @Test func startUpAgainstAHungStoreEnds() async throws {
+        let hung = try SilentListener()
+        let environment = ["LEADERBOARD_POSTGRES_PORT": String(hung.port), "LEADERBOARD_POSTGRES_HOST": "127.0.0.1"]
+        let server = try ServerProcess.spawn(port: try freeLoopbackPort(), extraEnvironment: environment)
+        defer { if server.process.isRunning { server.kill() } }
+        try await Task.sleep(for: .milliseconds(700))
+        #expect(server.process.isRunning, "start-up should still be waiting: \(server.log)")
+        kill(server.process.processIdentifier, SIGTERM)
+        #expect(await server.exitStatus(within: .seconds(2)) != nil, "SIGTERM did not end start-up")
+
+        let unattended = try ServerProcess.spawn(port: try freeLoopbackPort(), extraEnvironment: environment)
+        defer { if unattended.process.isRunning { unattended.kill() } }
+        let status = await unattended.exitStatus(within: .seconds(20))
+        #expect(status == 1, "\(String(describing: status)): \(unattended.log.suffix(1000))")
+        #expect(unattended.log.contains("cannot start"), "\(unattended.log.suffix(1000))")
+    }
+
+    /// SIGTERM ends a serving process, gracefully.
+    @Test func sigtermEndsAServingProcess() async throws {
+        let server = try await ServerProcess.start(port: try freeLoopbackPort(), client: .shared)
+        #expect(await server.terminate() == 0, "\(server.log.suffix(1000))")
+        #expect(server.log.contains("shutting down (SIGTERM)"))
+    }
+}
