@@ -7,34 +7,16 @@ import LeaderboardHTTP
 import LeaderboardTestSupport
 import Synchronization
 import Testing
-import Yams
 
-/// The OpenAPI document against the running application: every documented operation is called,
-/// its status must be documented, and its JSON answer must fit the documented schema.
+/// The OpenAPI document (read and validated by OpenAPIKit) against the running application: every
+/// documented operation is called, its status must be documented, and its JSON answer must fit
+/// the documented schema.
 @Suite struct OpenAPITests {
     static let admin = "openapi-admin-\(UInt64.random(in: .min ... .max))"
     static let writer = "openapi-writer-\(UInt64.random(in: .min ... .max))"
 
-    static func document() throws -> [String: Any] {
-        let path = FileManager.default.currentDirectoryPath + "/Sources/LeaderboardHTTP/Resources/openapi.yaml"
-        guard let document = try Yams.load(yaml: String(contentsOfFile: path, encoding: .utf8)) as? [String: Any] else {
-            throw TestFailure("openapi.yaml is not a mapping")
-        }
-        return document
-    }
-
-    /// The documented operations, as "METHOD /path/template".
-    static func operations(_ document: [String: Any]) -> Set<String> {
-        var all: Set<String> = []
-        for (path, item) in document["paths"] as? [String: Any] ?? [:] {
-            for method in ["get", "post", "delete"] where (item as? [String: Any])?[method] != nil { all.insert("\(method.uppercased()) \(path)") }
-        }
-        return all
-    }
-
     @Test func everyDocumentedOperationAnswersAsDocumented() async throws {
-        let document = try Self.document()
-        let validator = SchemaValidator(document: document)
+        let contract = try OpenAPIContract.shipped()
         var config = TestEnvironment.config
         config.auth.adminKeys = [Self.admin]
         config.auth.writerKeys = [Self.writer]
@@ -51,36 +33,9 @@ import Yams
                     headers: key.map { [.authorization: "Bearer \($0)", .contentType: "application/json"] } ?? [.contentType: "application/json"],
                     body: body.map { ByteBuffer(string: $0) }
                 ) { ($0.status.code, $0.headers[.contentType] ?? "", String(buffer: $0.body)) }
-                let name = "\(method.rawValue) \(template)"
-                called.withLock { _ = $0.insert(name) }
-                guard let operation = validator.operation(method.rawValue, template),
-                    let responses = operation["responses"] as? [String: Any]
-                else {
-                    problems.withLock { $0.append("\(name): not documented") }
-                    return status
-                }
-                guard let response = validator.resolve(responses[String(status)] as Any) else {
-                    problems.withLock { $0.append("\(name) \(path): status \(status) is not documented (\(text.prefix(200)))") }
-                    return status
-                }
-                guard let content = response["content"] as? [String: Any] else {
-                    if !text.isEmpty { problems.withLock { $0.append("\(name): \(status) should have no body") } }
-                    return status
-                }
-                if let json = content["application/json"] as? [String: Any], let schema = json["schema"] {
-                    guard contentType.hasPrefix("application/json") else {
-                        problems.withLock { $0.append("\(name): \(status) answered \(contentType), not JSON") }
-                        return status
-                    }
-                    guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else {
-                        problems.withLock { $0.append("\(name): \(status) body is not JSON") }
-                        return status
-                    }
-                    let found = validator.validate(value, against: schema)
-                    if !found.isEmpty { problems.withLock { $0.append("\(name) \(path) \(status): \(found)") } }
-                } else if let expected = content.keys.first, !contentType.hasPrefix(expected) {
-                    problems.withLock { $0.append("\(name): \(status) answered \(contentType), documented \(expected)") }
-                }
+                called.withLock { _ = $0.insert("\(method.rawValue) \(template)") }
+                let found = contract.check(method.rawValue, template, status: Int(status), contentType: contentType, body: text)
+                if !found.isEmpty { problems.withLock { $0 += found.map { "\(path): \($0)" } } }
                 return status
             }
 
@@ -130,7 +85,7 @@ import Yams
             #expect(try await call(.delete, "/api/v1/leaderboards/{id}", boardPath, key: Self.admin) == 204)
             #expect(try await call(.delete, "/api/v1/leaderboards/{id}", boardPath, key: Self.admin) == 404)
         }
-        let missing = Self.operations(document).subtracting(called.withLock { $0 })
+        let missing = contract.operations.subtracting(called.withLock { $0 })
         #expect(missing.isEmpty, "documented operations never called: \(missing.sorted())")
         let found = problems.withLock { $0 }
         #expect(found.isEmpty, "\(found.joined(separator: "\n"))")
@@ -138,7 +93,7 @@ import Yams
 
     @Test func theRouteTableIsTheDocumentsOperations() throws {
         let table = Set(RouteTable.routes.map { "\($0.method) \($0.template)" })
-        #expect(table == Self.operations(try Self.document()))
+        #expect(table == (try OpenAPIContract.shipped()).operations)
     }
 
     @Test func aKnownPathWithAnotherMethodIs405() async throws {
@@ -159,13 +114,63 @@ import Yams
     @Test func theServerServesTheDocumentAndItsPage() async throws {
         try await withTestApp { api, _ in
             let text = try await api.client.execute(uri: "/openapi.yaml", method: .get) { String(buffer: $0.body) }
-            let file = try String(contentsOfFile: FileManager.default.currentDirectoryPath + "/Sources/LeaderboardHTTP/Resources/openapi.yaml", encoding: .utf8)
+            let file = try String(contentsOfFile: OpenAPIContract.shippedPath, encoding: .utf8)
             #expect(text == file)
             let page = try await api.client.execute(uri: "/docs", method: .get) { String(buffer: $0.body) }
-            for operation in Self.operations(try Self.document()) {
+            for operation in try OpenAPIContract.shipped().operations {
                 let parts = operation.split(separator: " ")
                 #expect(page.contains("\(parts[0]) \(parts[1])"), "\(operation) is on /docs")
             }
+        }
+    }
+
+    /// The checks can fail: answers the shipped document accepts are refused by documents changed
+    /// in one place each (a field's type, a required field that is never sent, a status dropped,
+    /// a closed object that loses a field, a tightened bound, a broken reference).
+    @Test func aChangedDocumentFailsTheChecks() async throws {
+        let board = TestEnvironment.uniqueID("openapi-mutation")
+        let answers = try await withTestApp { api, _ in
+            try await api.createBoard(board, #""layout": {"strategy": "hash", "shards": 2}"#)
+            try await api.submit(board, [("a", 3), ("b", 2)])
+            var answers: [(String, String, Int, String, String)] = []
+            for (template, path) in [
+                ("/api/v1/leaderboards/{id}/top", "/api/v1/leaderboards/\(board)/top?limit=2"),
+                ("/api/v1/leaderboards/{id}/player/{player_id}", "/api/v1/leaderboards/\(board)/player/a"),
+            ] {
+                let (status, type, text) = try await api.client.execute(uri: path, method: .get) {
+                    ($0.status.code, $0.headers[.contentType] ?? "", String(buffer: $0.body))
+                }
+                answers.append(("GET", template, Int(status), type, text))
+            }
+            return answers
+        }
+        let shipped = try String(contentsOfFile: OpenAPIContract.shippedPath, encoding: .utf8)
+        let original = try OpenAPIContract(yaml: shipped)
+        for (method, template, status, type, body) in answers {
+            #expect(original.check(method, template, status: status, contentType: type, body: body).isEmpty, "\(template): \(body)")
+        }
+        let mutations: [(String, String, String)] = [
+            ("rank as a string", "        rank: {type: integer, minimum: 1}", "        rank: {type: string}"),
+            ("a required field never sent", "      required: [rank, player_id, score]", "      required: [rank, player_id, score, level]"),
+            (
+                "a field the closed object lacks",
+                "      required: [leaderboard_id, total, entries, source]\n      additionalProperties: false\n      properties:\n        leaderboard_id: {type: string}\n        total: {type: integer, minimum: 0}\n        entries:\n          type: array\n          items: {$ref: \"#/components/schemas/Entry\"}\n        source: {type: string, enum: [realtime, batch, archive]}\n",
+                "      required: [leaderboard_id, total, entries]\n      additionalProperties: false\n      properties:\n        leaderboard_id: {type: string}\n        total: {type: integer, minimum: 0}\n        entries:\n          type: array\n          items: {$ref: \"#/components/schemas/Entry\"}\n"
+            ),
+            ("a tightened bound", "        total: {type: integer, minimum: 0}", "        total: {type: integer, maximum: 1}"),
+            ("an enum without the value", "        source: {type: string, enum: [realtime, batch, archive]}", "        source: {type: string, enum: [batch, archive]}"),
+        ]
+        for (what, from, to) in mutations {
+            #expect(shipped.contains(from), "\(what): the document no longer has \(from)")
+            let changed = try OpenAPIContract(yaml: shipped.replacingOccurrences(of: from, with: to))
+            let found = answers.flatMap { changed.check($0.0, $0.1, status: $0.2, contentType: $0.3, body: $0.4) }
+            #expect(!found.isEmpty, "\(what): the changed document still accepts every answer")
+        }
+        // A status the document does not list.
+        #expect(!original.check("GET", "/api/v1/leaderboards/{id}/top", status: 418, contentType: "application/json", body: "{}").isEmpty)
+        // OpenAPIKit refuses a document whose reference points nowhere.
+        #expect(throws: (any Error).self) {
+            try OpenAPIContract(yaml: shipped.replacingOccurrences(of: "#/components/schemas/Entry\"", with: "#/components/schemas/Nowhere\""))
         }
     }
 }
