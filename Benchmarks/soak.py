@@ -7,14 +7,15 @@ rate for the given minutes. Every 30 s it samples the server's RSS and open file
 connections to the database, the Redis nodes' used memory, and p50/p99 of the interval's
 requests; writes OUT.csv and OUT.svg and prints a summary.
 """
-import argparse, http.client, json, random, statistics, subprocess, threading, time
+import argparse, http.client, json, multiprocessing, queue, random, statistics, subprocess, threading, time
 
 parser = argparse.ArgumentParser()
 for name in ["url", "pid", "redis-ports", "redis-db", "pg-socket", "database", "out"]:
     parser.add_argument("--" + name, required=True)
 parser.add_argument("--minutes", type=float, default=30)
 parser.add_argument("--players", type=int, default=1_000_000)
-parser.add_argument("--threads", type=int, default=8)
+parser.add_argument("--threads", type=int, default=8, help="client threads per process")
+parser.add_argument("--processes", type=int, default=1, help="client processes (one Python process is slower than the server)")
 args = parser.parse_args()
 host, port = args.url.split("//")[1].split(":")
 port = int(port)
@@ -121,14 +122,44 @@ def worker(index, until, recorder, interval):
         recorder.add(time.perf_counter() - began, status in (200, 404))
 
 
-def run(seconds, rate=None):
+def client_process(index, seconds, rate, out):
+    """One client process: its threads, and every second what they measured, sent to `out`."""
     recorder = Recorder()
     until = time.time() + seconds
     interval = None if rate is None else args.threads / rate
-    threads = [threading.Thread(target=worker, args=(i, until, recorder, interval), daemon=True) for i in range(args.threads)]
+    threads = [threading.Thread(target=worker, args=(index * 1000 + i, until, recorder, interval), daemon=True) for i in range(args.threads)]
     for thread in threads:
         thread.start()
-    return recorder, threads
+    while any(thread.is_alive() for thread in threads):
+        time.sleep(1)
+        out.put(recorder.take())
+    out.put(recorder.take())
+
+
+def run(seconds, rate=None):
+    """Starts the client processes (each with its share of `rate`, closed loop when None); returns
+    a recorder that collects their measurements and the processes."""
+    recorder = Recorder()
+    out = multiprocessing.Queue()
+    share = None if rate is None else rate / args.processes
+    processes = [multiprocessing.Process(target=client_process, args=(i, seconds, share, out), daemon=True) for i in range(args.processes)]
+    for process in processes:
+        process.start()
+
+    def collect():
+        while any(process.is_alive() for process in processes) or not out.empty():
+            try:
+                values, errors = out.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            with recorder.lock:
+                recorder.latencies += values
+                recorder.errors += errors
+                recorder.count += len(values)
+
+    collector = threading.Thread(target=collect, daemon=True)
+    collector.start()
+    return recorder, processes + [collector]
 
 
 def pct(values, p):
@@ -155,12 +186,12 @@ for thread in threads:
     thread.join()
 capacity = probe.count / 20
 rate = capacity / 2
-print(f"capacity (closed loop, {args.threads} clients): {capacity:.0f} req/s; soaking at {rate:.0f} req/s for {args.minutes:g} min", flush=True)
+print(f"capacity (closed loop, {args.processes} processes x {args.threads} clients): {capacity:.0f} req/s; soaking at {rate:.0f} req/s for {args.minutes:g} min", flush=True)
 
 rows = []
 recorder, threads = run(args.minutes * 60, rate)
 started = time.time()
-while any(thread.is_alive() for thread in threads):
+while time.time() < started + args.minutes * 60 - 1:
     time.sleep(min(30, max(0.1, started + 30 * (len(rows) + 1) - time.time())))
     values, errors = recorder.take()
     rss, files, postgres, redis = sample()
