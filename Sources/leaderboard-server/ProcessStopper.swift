@@ -30,8 +30,10 @@ final class ProcessStopper: Sendable {
         for number in [SIGTERM, SIGINT] {
             var action = sigaction()
             action.__sigaction_handler.sa_handler = { number in
+                let saved = errno
                 var byte = UInt8(truncatingIfNeeded: number)
                 _ = write(signalPipeWrite, &byte, 1)
+                errno = saved
             }
             sigemptyset(&action.sa_mask)
             action.sa_flags = SA_RESTART
@@ -42,7 +44,11 @@ final class ProcessStopper: Sendable {
             while true {
                 var byte: UInt8 = 0
                 let count = read(readEnd, &byte, 1)
-                if count == 1 { received(Int32(byte)) } else if count < 0, errno != EINTR { return }
+                if count == 1 {
+                    received(Int32(byte))
+                } else if count == 0 || errno != EINTR {
+                    return
+                }
             }
         }
     }
@@ -60,18 +66,25 @@ final class ProcessStopper: Sendable {
         }
         guard let group else {
             logger.notice("stopped by \(name) while starting")
-            exit(0)
+            Self.exitNow(0)
         }
         if again {
             logger.warning("stopped by a second \(name) before the graceful shutdown ended")
-            exit(1)
+            Self.exitNow(1)
         }
         logger.info("shutting down (\(name))")
         Task { await group.triggerGracefulShutdown() }
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
         DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [logger] in
             logger.error("graceful shutdown took longer than server.shutdown_timeout (\(seconds) s); exiting")
-            exit(1)
+            Self.exitNow(1)
         }
+    }
+
+    /// Ends the process from this thread while others may still run: the output is flushed, and
+    /// no exit handlers run (they could race the threads that are still working).
+    private static func exitNow(_ status: Int32) -> Never {
+        fflush(nil)
+        _exit(status)
     }
 }

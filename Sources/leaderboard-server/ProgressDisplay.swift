@@ -10,7 +10,7 @@ final class ProgressDisplay: Sendable {
     private let unit: String
     private let terminal = isatty(STDERR_FILENO) == 1
     private let started = ContinuousClock.now
-    private let state = Mutex<(shown: ContinuousClock.Instant?, done: Int, total: Int)>((nil, 0, 0))
+    private let state = Mutex<(shown: ContinuousClock.Instant?, done: Int, total: Int, shownDone: Int)>((nil, 0, 0, -1))
 
     init(label: String, unit: String) {
         self.label = label
@@ -29,6 +29,7 @@ final class ProgressDisplay: Sendable {
             let gap: Duration = terminal ? .milliseconds(100) : .seconds(1)
             guard done >= total || state.shown.map({ now - $0 >= gap }) ?? true else { return false }
             state.shown = now
+            state.shownDone = done
             return true
         }
         if due { show(done: done, total: total) }
@@ -36,8 +37,8 @@ final class ProgressDisplay: Sendable {
 
     /// The last state once more (and, on a terminal, the end of the bar's line).
     func finish() {
-        let (done, total) = state.withLock { ($0.done, $0.total) }
-        if total > 0 { show(done: done, total: total) }
+        let (done, total, shown) = state.withLock { ($0.done, $0.total, $0.shownDone) }
+        if total > 0, done != shown { show(done: done, total: total) }
         if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 

@@ -123,4 +123,24 @@ import Testing
         let evicted = metrics.split(separator: "\n").first { $0.hasPrefix("leaderboard_http_connections_evicted_total ") }
         #expect(evicted.flatMap { Double($0.split(separator: " ")[1]) }.map { $0 >= 100 } == true, "\(evicted ?? "no metric")")
     }
+
+    /// Pipelined requests, sent in one write, are each answered in order, on a connection that
+    /// stays open (the per-request state of the edge tells them apart).
+    @Test func pipelinedRequestsAreEachAnswered() async throws {
+        let server = try await server(["LEADERBOARD_SERVER_READ_TIMEOUT": "2s"])
+        defer { server.kill() }
+        let socket = try RawSocket(port: server.port)
+        let request = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        #expect(await socket.send(request + request + request))
+        var heard = ""
+        let deadline = ContinuousClock.now + .seconds(5)
+        // Until the third answer's body (the answers may come in several pieces).
+        while heard.components(separatedBy: #"{"status":"ok"}"#).count < 4, ContinuousClock.now < deadline {
+            guard case .bytes(let bytes) = await socket.receive(timeout: .seconds(1)) else { break }
+            heard += text(bytes)
+        }
+        #expect(heard.components(separatedBy: "HTTP/1.1 200").count == 4, "\(heard)")
+        #expect(!heard.lowercased().contains("connection: close"))
+        #expect(await socket.receive(timeout: .seconds(3)) == .nothing, "the connection was closed after pipelined requests")
+    }
 }

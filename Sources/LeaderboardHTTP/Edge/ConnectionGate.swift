@@ -9,6 +9,8 @@ final class ConnectionGate: ChannelInboundHandler, RemovableChannelHandler {
 
     private let connection: EdgeConnection
     private var admitted: Bool?
+    /// Whether the handlers above heard that the connection is active (then they hear its end too).
+    private var announced = false
 
     init(_ connection: EdgeConnection) {
         self.connection = connection
@@ -25,7 +27,11 @@ final class ConnectionGate: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         admit(context)
-        context.fireChannelActive()
+        // A connection turned away ends here: the handlers above never see it active.
+        if admitted == true {
+            announced = true
+            context.fireChannelActive()
+        }
     }
 
     private func admit(_ context: ChannelHandlerContext) {
@@ -36,13 +42,18 @@ final class ConnectionGate: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard admitted == true else { return }
-        if unwrapInboundIn(data).readableBytes > 0 { connection.requestBegan() }
+        if unwrapInboundIn(data).readableBytes > 0, !connection.requestBegan() {
+            // Evicted at the connection cap just now: no request may start on it.
+            admitted = false
+            context.close(promise: nil)
+            return
+        }
         context.fireChannelRead(data)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         connection.stop()
-        if admitted == true { connection.registry.remove(context.channel) }
-        context.fireChannelInactive()
+        connection.registry.remove(context.channel)
+        if announced { context.fireChannelInactive() }
     }
 }

@@ -26,7 +26,7 @@ public final class ConnectionRegistry: Sendable {
 
     /// Admits a new connection (idle until its first request); false when it must be closed.
     func admit(_ channel: any Channel) -> Bool {
-        let (admitted, victim, count) = entries.withLockedValue { entries -> (Bool, (any Channel)?, Int) in
+        let (admitted, victim) = entries.withLockedValue { entries -> (Bool, (any Channel)?) in
             var victim: (any Channel)?
             if entries.count >= limit {
                 var oldest: (key: ObjectIdentifier, since: NIODeadline)?
@@ -34,23 +34,28 @@ public final class ConnectionRegistry: Sendable {
                     guard let since = entry.idleSince else { continue }
                     if oldest == nil || since < oldest!.since { oldest = (key, since) }
                 }
-                guard let oldest else { return (false, nil, entries.count) }
+                guard let oldest else { return (false, nil) }
                 victim = entries.removeValue(forKey: oldest.key)?.channel
             }
             entries[ObjectIdentifier(channel)] = Entry(channel: channel, idleSince: .now())
-            return (true, victim, entries.count)
+            open.record(entries.count)
+            return (true, victim)
         }
         if let victim {
             evicted.increment()
             victim.close(promise: nil)
         }
         if !admitted { rejected.increment() }
-        open.record(count)
         return admitted
     }
 
-    func busy(_ channel: any Channel) {
-        entries.withLockedValue { $0[ObjectIdentifier(channel)]?.idleSince = nil }
+    /// Marks the connection busy; false when it is no longer registered (evicted: it is being closed).
+    func busy(_ channel: any Channel) -> Bool {
+        entries.withLockedValue { entries in
+            guard entries[ObjectIdentifier(channel)] != nil else { return false }
+            entries[ObjectIdentifier(channel)]?.idleSince = nil
+            return true
+        }
     }
 
     func idle(_ channel: any Channel) {
@@ -58,11 +63,10 @@ public final class ConnectionRegistry: Sendable {
     }
 
     func remove(_ channel: any Channel) {
-        let count = entries.withLockedValue { entries -> Int in
-            entries[ObjectIdentifier(channel)] = nil
-            return entries.count
+        entries.withLockedValue { entries in
+            guard entries.removeValue(forKey: ObjectIdentifier(channel)) != nil else { return }
+            open.record(entries.count)
         }
-        open.record(count)
     }
 
     /// Connections open now.

@@ -14,8 +14,8 @@ final class RequestDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPResponsePart
 
     private let connection: EdgeConnection
-    /// The answer being written went out before the request's end was read.
-    private var early = false
+    /// Per answer being written (oldest first): whether it went out before its request's end was read.
+    private var early: [Bool] = []
 
     init(_ connection: EdgeConnection) {
         self.connection = connection
@@ -34,7 +34,12 @@ final class RequestDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         switch part {
-        case .head: connection.requestBegan()
+        case .head:
+            // A pipelined request whose first bytes came in the read that ended the one before.
+            if !connection.requestOpen, !connection.requestBegan() {
+                context.close(promise: nil)
+                return
+            }
         case .body: break
         case .end: connection.requestEnded()
         }
@@ -50,26 +55,22 @@ final class RequestDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
         case .head(var head):
-            connection.answering = true
-            connection.writeDeadline?.cancel()
-            connection.writeDeadline = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: connection.limits.writeTimeout) {
-                [connection] in
-                connection.writeDeadline = nil
+            let deadline = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: connection.limits.writeTimeout) {
                 context.close(promise: nil)
             }
-            early = connection.requestOpen
+            connection.writeDeadlines.append(deadline)
+            let early = connection.answersTheOpenRequest
+            self.early.append(early)
             if early { head.headerFields[.connection] = "close" }
             context.write(wrapOutboundOut(.head(head)), promise: promise)
         case .body:
             context.write(data, promise: promise)
         case .end:
             let written = promise ?? context.eventLoop.makePromise()
-            let early = self.early
-            self.early = false
+            let early = self.early.isEmpty ? false : self.early.removeFirst()
             written.futureResult.assumeIsolatedUnsafeUnchecked().whenComplete { [connection] result in
-                connection.writeDeadline?.cancel()
-                connection.writeDeadline = nil
-                connection.answering = false
+                if !connection.writeDeadlines.isEmpty { connection.writeDeadlines.removeFirst()?.cancel() }
+                connection.answered += 1
                 guard case .success = result else { return }
                 if early {
                     if connection.requestOpen {
@@ -78,7 +79,12 @@ final class RequestDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
                     } else {
                         context.close(promise: nil)
                     }
-                } else if !connection.requestOpen {
+                    return
+                }
+                if connection.requestOpen {
+                    // A pipelined request waited for this answer: its read timeout starts now.
+                    connection.armReadDeadline()
+                } else if connection.answered >= connection.requestsRead {
                     connection.registry.idle(context.channel)
                 }
             }
