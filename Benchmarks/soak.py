@@ -91,13 +91,15 @@ class Recorder:
     def __init__(self):
         self.lock = threading.Lock()
         self.latencies, self.errors, self.count = [], 0, 0
+        self.statuses = {}
 
-    def add(self, took, ok):
+    def add(self, took, ok, status=None):
         with self.lock:
             self.latencies.append(took)
             self.count += 1
             if not ok:
                 self.errors += 1
+                self.statuses[status] = self.statuses.get(status, 0) + 1
 
     def take(self):
         with self.lock:
@@ -119,7 +121,7 @@ def worker(index, until, recorder, interval):
         method, path, body = request(rng)
         began = time.perf_counter()
         status, _ = client.call(method, path, body)
-        recorder.add(time.perf_counter() - began, status in (200, 404))
+        recorder.add(time.perf_counter() - began, status in (200, 404), f"{method} {path.split('?')[0].rsplit('/', 1)[0]} {status}")
 
 
 def client_process(index, seconds, rate, out):
@@ -134,6 +136,8 @@ def client_process(index, seconds, rate, out):
         time.sleep(1)
         out.put(recorder.take())
     out.put(recorder.take())
+    with recorder.lock:
+        out.put(("statuses", recorder.statuses))
 
 
 def run(seconds, rate=None):
@@ -151,6 +155,11 @@ def run(seconds, rate=None):
             try:
                 values, errors = out.get(timeout=0.5)
             except queue.Empty:
+                continue
+            if values == "statuses":
+                with recorder.lock:
+                    for key, count in errors.items():
+                        recorder.statuses[key] = recorder.statuses.get(key, 0) + count
                 continue
             with recorder.lock:
                 recorder.latencies += values
@@ -251,4 +260,8 @@ print(f"summary: {rows[-1]['minute']:.1f} min at {rate:.0f} req/s ({sum(r['reque
       f"p99 {p99_start:.1f} ms (first 5 min) -> {p99_end:.1f} ms (last 5 min) ({p99_end / p99_start:.2f}x, target <= 1.5x); "
       f"open files {rows[0]['open_files']} -> {rows[-1]['open_files']}; PG connections {rows[0]['pg_connections']} -> {rows[-1]['pg_connections']}; "
       f"Redis {rows[0]['redis_mib']} -> {rows[-1]['redis_mib']} MiB")
+time.sleep(2)
+with recorder.lock:
+    if recorder.statuses:
+        print("errors by request and status (0: no answer):", ", ".join(f"{k}: {v}" for k, v in sorted(recorder.statuses.items())))
 print(f"wrote {args.out}.csv and {args.out}.svg")
