@@ -6,6 +6,7 @@
 #   Benchmarks/compare-servers.sh BEFORE_BINARY AFTER_BINARY [seconds per run, default 10]
 #
 # e.g. build a release of an older commit in a git worktree and compare it with .build/release.
+case "${1:-}" in -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { sed -n 2,8p "$0"; exit 2; }

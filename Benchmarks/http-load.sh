@@ -5,6 +5,7 @@
 #   Benchmarks/http-load.sh [seconds per run, default 15]
 #
 # It creates (or reuses) the board "bench" with 100,000 players, all kept in Redis.
+case "${1:-}" in -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WITH_LOAD_TOOLS=1 scripts/install-deps.sh

@@ -5,6 +5,7 @@
 # database (lb_isolation) and Redis db 14; services must be up (scripts/services.sh up).
 #
 #   [KEEP=1] Benchmarks/rebuild-isolation.sh [BINARY] [players] [seconds of each quiet phase] [rounds]
+case "${1:-}" in -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-.build/release/leaderboard-server} players=${2:-1000000} seconds=${3:-10} rounds=${4:-3}

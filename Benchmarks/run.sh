@@ -6,6 +6,7 @@
 #  3. through HTTP with wrk at 64 connections against the server of scripts/run.sh.
 #
 #   Benchmarks/run.sh [players] [seconds per row]
+case "${1:-}" in -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 players="${1:-1000000}"

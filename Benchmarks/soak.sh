@@ -9,6 +9,7 @@
 #   [KEEP=1] Benchmarks/soak.sh [BINARY] [minutes, default 30] [players per board, default 1000000]
 #
 # KEEP=1 keeps the database and Redis db of the last run (its boards are reused without seeding).
+case "${1:-}" in -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-.build/release/leaderboard-server} minutes=${2:-30} players=${3:-1000000}

@@ -6,6 +6,7 @@
 #  2. the reference: COPY (SELECT the same rows in the board's order) TO STDOUT, timed by psql.
 #
 #   Benchmarks/sync.sh [players]
+case "${1:-}" in -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 players="${1:-1000000}"

@@ -5,6 +5,7 @@
 # rejected, good input accepted). Bounded: FUZZ_EXAMPLES per operation, FUZZ_SECONDS in all.
 #
 #   scripts/fuzz.sh            (scripts/test.sh builds the binary; this builds it when missing)
+case "${1:-}" in -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"

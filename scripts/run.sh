@@ -2,6 +2,7 @@
 # Brings up Redis + PostgreSQL + the leaderboard server on 127.0.0.1:8080 with a demo board.
 # Safe to run again: it restarts the server (with the current code) and reuses the data.
 # Stop everything with scripts/stop.sh.
+case "${1:-}" in -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"

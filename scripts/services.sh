@@ -8,6 +8,7 @@
 #
 # One redis-server per loopback node of the topology file (TOPOLOGY, default Topology/local.yaml),
 # or the ports in REDIS_PORTS; PostgreSQL on PG_PORT (default 5432).
+case "${1:-}" in -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"

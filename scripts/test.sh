@@ -2,6 +2,7 @@
 # Runs every test against real Redis and PostgreSQL, which it starts (scripts/services.sh).
 # Tests use their own database (leaderboard_test, recreated here) and Redis db 1, so a running
 # demo is not disturbed. Extra arguments go to `swift test` (e.g. --filter CrashTests).
+case "${1:-}" in -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
