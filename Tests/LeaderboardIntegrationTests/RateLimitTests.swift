@@ -21,7 +21,7 @@ import Testing
         var config = TestEnvironment.config
         config.auth.adminKeys = [admin]
         config.auth.writerKeys = [writer]
-        config.rateLimit = RateLimiter.Configuration(read: .init(rate: 0.05, burst: 3), write: .init(rate: 0.05, burst: 5))
+        config.rateLimit = RateLimiter.Configuration(read: .init(rate: 0.001, burst: 3), write: .init(rate: 0.001, burst: 5))
         let board = TestEnvironment.uniqueID("limited")
         try await withTestApp(config: config) { api, system in
             try await clear(system, ["read:address:unknown"])
@@ -59,7 +59,7 @@ import Testing
     @Test func randomTokensShareTheAddressBucket() async throws {
         var config = TestEnvironment.config
         config.auth.adminKeys = [admin]
-        config.rateLimit = RateLimiter.Configuration(read: .init(rate: 0.05, burst: 3))
+        config.rateLimit = RateLimiter.Configuration(read: .init(rate: 0.001, burst: 3))
         let board = TestEnvironment.uniqueID("tokens")
         try await withTestApp(config: config) { api, system in
             try await clear(system, ["read:address:unknown"])
@@ -86,7 +86,7 @@ import Testing
         let board = TestEnvironment.uniqueID("shared-limit")
         let environment = [
             "LEADERBOARD_AUTH_ADMIN_KEYS": admin, "LEADERBOARD_AUTH_WRITER_KEYS": writer,
-            "LEADERBOARD_RATE_LIMIT_WRITE_PER_SECOND": "0.05", "LEADERBOARD_RATE_LIMIT_WRITE_BURST": "6",
+            "LEADERBOARD_RATE_LIMIT_WRITE_PER_SECOND": "0.001", "LEADERBOARD_RATE_LIMIT_WRITE_BURST": "6",
         ]
         // Ports the kernel says are free (a random one in the ephemeral range can be a client socket's).
         let port = try freeLoopbackPort()
