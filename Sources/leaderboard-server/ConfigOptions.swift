@@ -17,4 +17,16 @@ struct ConfigOptions: ParsableArguments {
             fail("configuration: \(error)")
         }
     }
+
+    /// The stores and services of a one-off command (no HTTP server, no background loops), or an
+    /// exit naming why they could not be opened. `logLevel` overrides the configured one.
+    func system(logLevel: String? = nil) async -> LeaderboardSystem {
+        var config = load()
+        if let logLevel { config.server.logLevel = logLevel }
+        do {
+            return try await LeaderboardSystem.make(config: config, logger: makeLogger(config: config))
+        } catch {
+            fail("cannot start: \(error)")
+        }
+    }
 }

@@ -16,14 +16,7 @@ struct RebuildCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let config = options.load()
-        let logger = makeLogger(config: config)
-        let system: LeaderboardSystem
-        do {
-            system = try await LeaderboardSystem.make(config: config, logger: logger)
-        } catch {
-            fail("cannot start: \(error)")
-        }
+        let system = await options.system()
         do {
             guard let stored = try await system.service.repository.leaderboard(board) else {
                 await system.close()

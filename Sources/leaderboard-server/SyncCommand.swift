@@ -13,15 +13,7 @@ struct SyncCommand: AsyncParsableCommand {
     @Option(help: "Only this leaderboard (default: every board).") var board: String?
 
     func run() async throws {
-        var config = options.load()
-        config.server.logLevel = "warning"
-        let logger = makeLogger(config: config)
-        let system: LeaderboardSystem
-        do {
-            system = try await LeaderboardSystem.make(config: config, logger: logger)
-        } catch {
-            fail("cannot start: \(error)")
-        }
+        let system = await options.system(logLevel: "warning")
         do {
             var reports: [SyncWorker.Report] = []
             var ids: [String]
