@@ -44,6 +44,8 @@ public struct AppConfig: Sendable, Equatable {
         /// Connections of the pool for long reads (snapshots, source=batch, sync scans).
         public var readConnections = 4
         public var statementTimeout: Duration = .seconds(30)
+        /// How long opening a connection may take (libpq's connect_timeout, whole seconds).
+        public var connectTimeout: Duration = .seconds(3)
         /// How long a request waits for a free connection before it is answered 503.
         public var acquireTimeout: Duration = .seconds(5)
     }
@@ -118,7 +120,7 @@ public struct AppConfig: Sendable, Equatable {
         .init(
             connection: .init(
                 host: postgres.host, port: postgres.port, user: postgres.user, password: postgres.password, database: postgres.database,
-                connectTimeoutSeconds: 3, statementTimeoutMilliseconds: Int(postgres.statementTimeout.milliseconds)
+                connectTimeoutSeconds: Int(max(postgres.connectTimeout.components.seconds, 1)), statementTimeoutMilliseconds: Int(postgres.statementTimeout.milliseconds)
             ),
             maxConnections: postgres.maxConnections,
             acquireTimeoutSeconds: Int(max(postgres.acquireTimeout.components.seconds, 1))
@@ -249,6 +251,7 @@ extension AppConfig {
         postgres.readConnections = try reader.int("postgres.read_connections", default: postgres.readConnections, in: 1...512)
         postgres.statementTimeout = try reader.duration("postgres.statement_timeout", default: postgres.statementTimeout)
         postgres.acquireTimeout = try reader.duration("postgres.acquire_timeout", default: postgres.acquireTimeout)
+        postgres.connectTimeout = try reader.duration("postgres.connect_timeout", default: postgres.connectTimeout)
 
         sync.interval = try reader.duration("sync.interval", default: sync.interval)
         sync.batchSize = try reader.int("sync.batch_size", default: sync.batchSize, in: 1...1_000_000)

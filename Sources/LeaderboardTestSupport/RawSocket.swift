@@ -116,5 +116,16 @@ public final class SilentListener: @unchecked Sendable {
         port = Int(UInt16(bigEndian: address.sin_port))
     }
 
+    /// Waits until a client's connection is queued on the listener (it is never accepted).
+    public func waitForPendingConnection(within timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if poll(&entry, 1, 0) > 0, entry.revents & Int16(POLLIN) != 0 { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+
     deinit { Glibc.close(fd) }
 }
