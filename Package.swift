@@ -102,6 +102,7 @@ let package = Package(
                 .embedInCode("Redis/Lua/countBounds.lua"),
                 .embedInCode("Redis/Lua/compareAndSet.lua"),
                 .embedInCode("Redis/Lua/chunkDigests.lua"),
+                .embedInCode("Redis/Lua/retire.lua"),
             ],
             swiftSettings: swiftSettings
         ),

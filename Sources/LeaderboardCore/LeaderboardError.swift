@@ -7,6 +7,7 @@ public struct LeaderboardError: Error, Sendable, Equatable, CustomStringConverti
         case leaderboardNotFound = "leaderboard_not_found"
         case playerNotFound = "player_not_found"
         case leaderboardExists = "leaderboard_exists"
+        case migrationInProgress = "migration_in_progress"
         case idempotencyKeyReused = "idempotency_key_reused"
         case payloadTooLarge = "payload_too_large"
         case unauthorized = "unauthorized"
@@ -37,6 +38,9 @@ public struct LeaderboardError: Error, Sendable, Equatable, CustomStringConverti
     public static func leaderboardExists(_ id: String) -> Self { .init(.leaderboardExists, "leaderboard '\(id)' already exists") }
     public static func idempotencyKeyReused(_ key: String) -> Self {
         .init(.idempotencyKeyReused, "Idempotency-Key '\(key)' was already used for a different request")
+    }
+    public static func migrationInProgress(_ id: String, epoch: Int) -> Self {
+        .init(.migrationInProgress, "leaderboard '\(id)' is already changing its layout (to epoch \(epoch)); wait for it to finish")
     }
     public static func payloadTooLarge(_ message: String) -> Self { .init(.payloadTooLarge, message) }
     public static func unavailable(_ message: String, retryAfterSeconds: Int = 1) -> Self {

@@ -10,7 +10,7 @@ extension LeaderboardError.Code {
         switch self {
         case .invalidRequest, .invalidScore: .badRequest
         case .leaderboardNotFound, .playerNotFound: .notFound
-        case .leaderboardExists, .idempotencyKeyReused: .conflict
+        case .leaderboardExists, .idempotencyKeyReused, .migrationInProgress: .conflict
         case .payloadTooLarge: .contentTooLarge
         case .unauthorized: .unauthorized
         case .forbidden: .forbidden

@@ -194,14 +194,12 @@ public final class LeaderboardService: Sendable {
     }
 
     public func range(board id: String, start: Int, end: Int) async throws -> LeaderboardPage {
-        let board = try await readableBoard(id)
-        return try await realtimeRead(id) { try await self.realtime.range(board, start: start, end: end) }
+        try await realtimeRead(id) { board in try await self.realtime.range(board, start: start, end: end) }
     }
 
     public func player(board id: String, player: String) async throws -> LeaderboardEntry {
         try Identifier.check(player, field: "player id")
-        let board = try await readableBoard(id)
-        guard let entry = try await realtimeRead(id, { try await self.realtime.player(board, playerID: player) }) else {
+        guard let entry = try await realtimeRead(id, { board in try await self.realtime.player(board, playerID: player) }) else {
             throw LeaderboardError.playerNotFound(player, in: id)
         }
         return entry
@@ -209,16 +207,14 @@ public final class LeaderboardService: Sendable {
 
     public func around(board id: String, player: String, radius: Int) async throws -> LeaderboardPage {
         try Identifier.check(player, field: "player id")
-        let board = try await readableBoard(id)
-        guard let page = try await realtimeRead(id, { try await self.realtime.around(board, playerID: player, radius: radius) }) else {
+        guard let page = try await realtimeRead(id, { board in try await self.realtime.around(board, playerID: player, radius: radius) }) else {
             throw LeaderboardError.playerNotFound(player, in: id)
         }
         return page
     }
 
     public func count(board id: String) async throws -> Int {
-        let board = try await readableBoard(id)
-        return try await realtimeRead(id) { try await self.realtime.count(board) }
+        try await realtimeRead(id) { board in try await self.realtime.count(board) }
     }
 
     // MARK: - Official snapshot (source=batch) and archived periods (period=)
@@ -319,10 +315,49 @@ public final class LeaderboardService: Sendable {
         return board
     }
 
-    /// Runs a real-time read; a board found missing in Redis is marked stale and answered with 503.
-    private func realtimeRead<T: Sendable>(_ id: String, _ body: @Sendable () async throws -> T) async throws -> T {
+    /// How long a read waits for a layout switch it ran into (the old epoch is retired, the new
+    /// one not yet committed) before it answers 503.
+    static let switchWait: Duration = .seconds(1)
+
+    /// Runs a real-time read on the board's current layout; a board found missing in Redis is
+    /// marked stale and answered with 503. A read that finds its epoch retired (the layout
+    /// switched, or is switching) is redone on the board's row as PostgreSQL has it now.
+    private func realtimeRead<T: Sendable>(_ id: String, _ body: @Sendable (StoredBoard) async throws -> T) async throws -> T {
+        var board = try await readableBoard(id)
+        let deadline = ContinuousClock.now + Self.switchWait
+        while true {
+            do {
+                let current = board
+                return try await realtimeAttempt(id, epoch: current.epoch) { try await body(current) }
+            } catch let moved as EpochMoved {
+                // Another epoch is current (this process's row was old): read that one.
+                if let fresh = moved.fresh, fresh.epoch != board.epoch {
+                    board = fresh
+                    continue
+                }
+                guard ContinuousClock.now < deadline else {
+                    throw LeaderboardError.unavailable("leaderboard '\(id)' is switching to a new layout; retry shortly")
+                }
+                try? await Task.sleep(for: .milliseconds(20))
+                if let fresh = try? await readableBoard(id) { board = fresh }
+            }
+        }
+    }
+
+    /// A read found its epoch retired or gone, with the board's row read again (nil when it could not be).
+    private struct EpochMoved: Error { var fresh: StoredBoard? }
+
+    /// The board's row from PostgreSQL, bypassing (and refreshing) this process's cache.
+    private func freshBoard(_ id: String) async -> StoredBoard? {
+        directory.invalidate(id)
+        return try? await directory.board(id)
+    }
+
+    private func realtimeAttempt<T: Sendable>(_ id: String, epoch: Int, _ body: @Sendable () async throws -> T) async throws -> T {
         do {
             return try await body()
+        } catch RealtimeStoreError.epochRetired {
+            throw EpochMoved(fresh: await freshBoard(id))
         } catch RealtimeStoreError.otherIncarnation {
             // This process's copy of the board's row is older or newer than the shards': look it up
             // again; the recovery rebuilds shards left from an earlier incarnation.
@@ -331,6 +366,10 @@ public final class LeaderboardService: Sendable {
         } catch RealtimeStoreError.unsettled {
             throw LeaderboardError.unavailable("leaderboard '\(id)' changed under every attempt of the read; retry shortly")
         } catch RealtimeStoreError.boardMissing {
+            // The keys of a layout epoch retired and removed meanwhile: read the current one.
+            if let fresh = await freshBoard(id), fresh.epoch != epoch {
+                throw EpochMoved(fresh: fresh)
+            }
             // Deleted meanwhile (by this process or another): not found, not a rebuild.
             if await boardIsGone(id) {
                 directory.update(id, nil)

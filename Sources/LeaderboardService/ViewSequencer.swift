@@ -45,7 +45,22 @@ public final class ViewSequencer: Sendable {
         await queue.apply(batch) { batch in await self.applyNow(batch) }
     }
 
-    private func applyNow(_ batch: RealtimeBatch) async {
+    /// The key of a migrating board's new epoch in an expanded batch (no board id starts with NUL).
+    static func targetKey(_ id: String) -> String { "\u{0}" + id }
+
+    private func applyNow(_ original: RealtimeBatch) async {
+        // A board whose layout is changing gets every change on its new epoch's shards too, in
+        // the same round. Those shards are the migration's business: until they are built they
+        // have no metadata (a change to them is dropped, the build's catch-up brings it in), and
+        // one that falls behind is caught up here without ever marking the board for a rebuild.
+        var batch = original
+        for (id, changes) in original.boards {
+            guard let target = changes.board.migrationTarget else { continue }
+            var copy = changes
+            copy.board = target
+            copy.shards = nil
+            batch.boards[Self.targetKey(id)] = copy
+        }
         var applied: [String: [Int: Int64?]]
         do {
             applied = try await realtime.apply(batch)
@@ -56,6 +71,12 @@ public final class ViewSequencer: Sendable {
             logger.warning("real-time apply failed; catching up", metadata: ["error": "\(error)"])
             await withTaskGroup(of: Void.self) { group in
                 for (id, changes) in batch.boards {
+                    if id.hasPrefix("\u{0}") {
+                        if let target = changes.steps.last?.seq {
+                            group.addTask { _ = try? await self.catchUp(changes.board, through: target, quiet: true) }
+                        }
+                        continue
+                    }
                     // Usernames are not in the change log: a rebuild writes them. A board already
                     // marked is rebuilt anyway (and a hung node would only make this wait again).
                     guard let target = changes.steps.last?.seq, changes.usernames.isEmpty, !stale.contains(id) else {
@@ -71,9 +92,10 @@ public final class ViewSequencer: Sendable {
         }
         for (id, changes) in batch.boards {
             guard let target = changes.steps.last?.seq else { continue }
+            let isTarget = id.hasPrefix("\u{0}")
             var shards = applied[id] ?? [:]
             if shards.values.contains(where: { $0 == nil }) {
-                stale.markMissing(id)
+                if !isTarget { stale.markMissing(id) }
                 shards = shards.filter { $0.value != nil }
             }
             var behind = Set(shards.filter { ($0.value ?? 0) < target }.keys)
@@ -88,6 +110,10 @@ public final class ViewSequencer: Sendable {
                 behind = Set(again.filter { ($0.value ?? Int64.max) < target }.keys)
             }
             guard !behind.isEmpty else { continue }
+            if isTarget {
+                _ = try? await catchUp(changes.board, through: target, shards: behind, quiet: true)
+                continue
+            }
             do {
                 try await catchUp(changes.board, through: target, shards: behind)
             } catch {
@@ -102,16 +128,17 @@ public final class ViewSequencer: Sendable {
 
     /// Brings the given shards of the board (all when nil) up to change `target` from the change
     /// log. Returns true when they hold it; marks the board for rebuild when the log no longer has
-    /// what they miss.
+    /// what they miss (unless `quiet`: the shards of a layout change's new epoch, which the
+    /// migration rebuilds itself).
     @discardableResult
-    public func catchUp(_ board: StoredBoard, through target: Int64, shards: Set<Int>? = nil) async throws -> Bool {
+    public func catchUp(_ board: StoredBoard, through target: Int64, shards: Set<Int>? = nil, quiet: Bool = false) async throws -> Bool {
         let id = board.config.id
         let sequences = try await realtime.appliedSequences(board)
         let asked = shards ?? Set(sequences.indices)
         var lowest = target
         for shard in asked where shard < sequences.count {
             guard let seq = sequences[shard] else {
-                stale.markMissing(id)
+                if !quiet { stale.markMissing(id) }
                 continue
             }
             lowest = min(lowest, seq)
@@ -122,13 +149,13 @@ public final class ViewSequencer: Sendable {
         // that many changes in one round.
         guard target - lowest <= Self.mostReplayed else {
             logger.warning("a shard is far behind; rebuilding", metadata: ["board": "\(id)", "behind": "\(target - lowest)"])
-            stale.mark(id)
+            if !quiet { stale.mark(id) }
             return false
         }
         let steps = try await repository.viewSteps(board: id, after: lowest, through: target)
         guard steps.count == Int(target - lowest), steps.first?.seq == lowest + 1 else {
             logger.warning("the change log no longer has what a shard misses; rebuilding", metadata: ["board": "\(id)", "from": "\(lowest)"])
-            stale.mark(id)
+            if !quiet { stale.mark(id) }
             return false
         }
         Self.catchUps.increment()
@@ -139,7 +166,7 @@ public final class ViewSequencer: Sendable {
         var batch = RealtimeBatch()
         batch.boards[id] = .init(board: board, steps: steps, shards: lagging)
         let after = try await realtime.apply(batch)[id] ?? [:]
-        if after.values.contains(where: { $0 == nil }) { stale.markMissing(id) }
+        if after.values.contains(where: { $0 == nil }) { if !quiet { stale.markMissing(id) } }
         return after.values.allSatisfy { ($0 ?? Int64.min) >= target }
     }
 }

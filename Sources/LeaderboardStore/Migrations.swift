@@ -214,5 +214,32 @@ enum Migrations {
             );
             """
         ),
+        (
+            10,
+            """
+            -- Online layout changes: the layout a board is migrating to (read by every commit under the
+            -- board's lock), each change's progress and lease, and removals of a retired epoch's keys.
+            ALTER TABLE leaderboards ADD COLUMN IF NOT EXISTS migration_target JSONB;
+            CREATE TABLE IF NOT EXISTS board_migrations (
+                leaderboard_id VARCHAR(64) COLLATE "C" NOT NULL REFERENCES leaderboards(id) ON DELETE CASCADE,
+                epoch INT NOT NULL,
+                from_epoch INT NOT NULL,
+                layout JSONB NOT NULL,
+                placement JSONB NOT NULL,
+                state TEXT NOT NULL,
+                copied BIGINT NOT NULL DEFAULT 0,
+                total BIGINT NOT NULL DEFAULT 0,
+                started_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                finished_at TIMESTAMPTZ,
+                holder TEXT,
+                lease_until TIMESTAMPTZ,
+                PRIMARY KEY (leaderboard_id, epoch)
+            );
+            ALTER TABLE board_removals ADD COLUMN IF NOT EXISTS epoch INT NOT NULL DEFAULT 1;
+            ALTER TABLE board_removals ADD COLUMN IF NOT EXISTS not_before TIMESTAMPTZ NOT NULL DEFAULT now();
+            ALTER TABLE board_removals DROP CONSTRAINT IF EXISTS board_removals_pkey;
+            ALTER TABLE board_removals ADD PRIMARY KEY (leaderboard_id, incarnation, epoch);
+            """
+        ),
     ]
 }

@@ -120,8 +120,8 @@ extension PostgresScoreRepository {
 
     static func locked(from row: [String?]) throws -> LockedBoard {
         let board = try board(from: row)
-        let cut = row[14] == nil ? nil : RankedMember(playerID: try row.text(15), score: try row.int64(14))
-        return LockedBoard(board: board, seq: try row.int64(12), playerCount: Int(try row.int64(13)), cut: cut)
+        let cut = row[15] == nil ? nil : RankedMember(playerID: try row.text(16), score: try row.int64(15))
+        return LockedBoard(board: board, seq: try row.int64(13), playerCount: Int(try row.int64(14)), cut: cut)
     }
 
     private static func commit(_ requests: [SubmissionRequest], on connection: PGConnection) throws -> CommitResult {
@@ -134,7 +134,7 @@ extension PostgresScoreRepository {
         ).rows {
             let board = try locked(from: row)
             lockedBoards[board.board.config.id] = board
-            transactionID = try row.text(16)
+            transactionID = try row.text(17)
         }
         let boards = lockedBoards.mapValues(\.board)
 

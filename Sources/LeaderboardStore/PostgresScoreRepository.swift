@@ -46,7 +46,7 @@ public final class PostgresScoreRepository: Sendable {
     static let boardColumns =
         """
         id, name, sort_order, reset_period, max_entries, update_mode, layout::text, current_period, placement::text, layout_epoch,
-        floor(extract(epoch FROM period_started_at))::bigint, incarnation
+        floor(extract(epoch FROM period_started_at))::bigint, incarnation, migration_target::text
         """
 
     /// Stores a new board with the node of each shard, its first period beginning at `startedAt`
@@ -90,10 +90,16 @@ public final class PostgresScoreRepository: Sendable {
                 let found = try connection.query("SELECT id FROM leaderboards WHERE id = $1 FOR UPDATE", [id])
                 guard !found.isEmpty else { return false }
                 // Its Redis keys are dropped after the commit; until that is done, this row says so.
+                // (And the keys of the epoch a layout change was building, if one ran.)
                 try connection.query(
                     """
-                    INSERT INTO board_removals (leaderboard_id, incarnation, layout, placement)
-                    SELECT id, incarnation, layout::text, placement::text FROM leaderboards WHERE id = $1 ON CONFLICT DO NOTHING
+                    INSERT INTO board_removals (leaderboard_id, incarnation, layout, placement, epoch)
+                    SELECT id, incarnation, layout::text, placement::text, layout_epoch FROM leaderboards WHERE id = $1
+                    UNION ALL
+                    SELECT id, incarnation, (migration_target->'layout')::text, (migration_target->'placement')::text,
+                        (migration_target->>'epoch')::int
+                    FROM leaderboards WHERE id = $1 AND migration_target IS NOT NULL
+                    ON CONFLICT DO NOTHING
                     """,
                     [id]
                 )
@@ -108,23 +114,33 @@ public final class PostgresScoreRepository: Sendable {
     /// Deleted boards whose Redis keys may remain (as rows with only what names their keys).
     public func pendingRemovals() async throws -> [StoredBoard] {
         // Oldest attempt first; a row that fails goes to the back (see ``removalFailed(_:)``).
-        try await pool.query("SELECT leaderboard_id, incarnation, layout, placement FROM board_removals ORDER BY removed_at LIMIT 100").rows.compactMap { row in
+        // A retired layout epoch's row waits until no process can still read that epoch (`not_before`).
+        try await pool.query(
+            "SELECT leaderboard_id, incarnation, layout, placement, epoch FROM board_removals WHERE not_before <= now() ORDER BY removed_at LIMIT 100"
+        ).rows.compactMap { row in
             guard let layout = try? JSONDecoder().decode(Layout.self, from: Data(try row.text(2).utf8)) else { return nil }
             let placement = (try? JSONDecoder().decode([String].self, from: Data(try row.text(3).utf8))) ?? []
-            return StoredBoard(config: LeaderboardConfig(id: try row.text(0), layout: layout), period: 1, placement: placement, incarnation: try row.int64(1))
+            return StoredBoard(
+                config: LeaderboardConfig(id: try row.text(0), layout: layout), period: 1, placement: placement, epoch: Int(try row.int64(4)),
+                incarnation: try row.int64(1)
+            )
         }
     }
 
     /// Dropping the keys failed this time: the row goes behind the others.
     public func removalFailed(_ board: StoredBoard) async throws {
         try await pool.query(
-            "UPDATE board_removals SET removed_at = now() WHERE leaderboard_id = $1 AND incarnation = $2", [board.config.id, String(board.incarnation)]
+            "UPDATE board_removals SET removed_at = now() WHERE leaderboard_id = $1 AND incarnation = $2 AND epoch = $3",
+            [board.config.id, String(board.incarnation), String(board.epoch)]
         )
     }
 
     /// The deleted board's Redis keys are gone.
     public func removalDone(_ board: StoredBoard) async throws {
-        try await pool.query("DELETE FROM board_removals WHERE leaderboard_id = $1 AND incarnation = $2", [board.config.id, String(board.incarnation)])
+        try await pool.query(
+            "DELETE FROM board_removals WHERE leaderboard_id = $1 AND incarnation = $2 AND epoch = $3",
+            [board.config.id, String(board.incarnation), String(board.epoch)]
+        )
     }
 
     // MARK: - Decoding
@@ -139,9 +155,15 @@ public final class PostgresScoreRepository: Sendable {
             maxEntries: Int(try row.int64(4)), updateMode: mode, layout: layout
         )
         let placement = (try? JSONDecoder().decode([String].self, from: Data(try row.text(8).utf8))) ?? []
+        let migration = try row[12].map { text -> LayoutTarget in
+            guard let target = try? JSONDecoder().decode(LayoutTarget.self, from: Data(text.utf8)) else {
+                throw PGError(.decoding, "leaderboards.migration_target is malformed")
+            }
+            return target
+        }
         return StoredBoard(
             config: config, period: Int(try row.int64(7)), placement: placement, epoch: Int(try row.int64(9)),
-            periodStartedAt: try row.int64(10), incarnation: try row.int64(11)
+            periodStartedAt: try row.int64(10), incarnation: try row.int64(11), migration: migration
         )
     }
 }

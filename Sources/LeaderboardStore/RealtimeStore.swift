@@ -45,6 +45,12 @@ public protocol RealtimeStore: Sendable {
     /// Throws when a node is unreachable.
     func ping() async throws
 
+    /// Marks every shard of the board's epoch retired (reads of it are redone on the new
+    /// layout), or takes the mark back; shards without metadata are left alone.
+    func retire(_ board: StoredBoard, _ retired: Bool) async throws
+    /// Members of each shard of the board's epoch (ZCARD), in one round.
+    func shardSizes(_ board: StoredBoard) async throws -> [Int]
+
     /// Members of one shard at positions offset ..< offset + count (ascending score order), for reconciling.
     func shardMembers(_ board: StoredBoard, shard: Int, offset: Int, count: Int) async throws -> [RankedMember]
     /// Runs the chunk probes of one shard (one atomic script each, all in one round).
@@ -107,6 +113,9 @@ public enum RealtimeStoreError: Error, Sendable, Equatable {
     case unsettled(String)
     /// A shard holds another incarnation of the board (the board was deleted and created again).
     case otherIncarnation(String)
+    /// The shards read belong to a layout epoch the board is switching away from: the read is
+    /// redone on the board's current layout.
+    case epochRetired(String)
 }
 
 extension RealtimeStore {

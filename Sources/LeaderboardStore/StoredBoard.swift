@@ -13,10 +13,14 @@ public struct StoredBoard: Sendable, Equatable {
     /// Which board of this id it is: a board deleted and created again is another incarnation,
     /// and Redis keys left from the old one are recognised as not its own.
     public var incarnation: Int64
+    /// The layout the board is migrating to, while a layout change runs.
+    public var migration: LayoutTarget?
 
     public init(
-        config: LeaderboardConfig, period: Int, placement: [String] = [], epoch: Int = 1, periodStartedAt: Int64 = 0, incarnation: Int64 = 0
+        config: LeaderboardConfig, period: Int, placement: [String] = [], epoch: Int = 1, periodStartedAt: Int64 = 0, incarnation: Int64 = 0,
+        migration: LayoutTarget? = nil
     ) {
+        self.migration = migration
         self.incarnation = incarnation
         self.config = config
         self.period = period

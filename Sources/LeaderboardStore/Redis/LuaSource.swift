@@ -26,6 +26,7 @@ enum LuaSource {
         case "countBounds": PackageResources.countBounds_lua
         case "compareAndSet": PackageResources.compareAndSet_lua
         case "chunkDigests": PackageResources.chunkDigests_lua
+        case "retire": PackageResources.retire_lua
         default: preconditionFailure("no Lua script named \(name)")
         }
     }

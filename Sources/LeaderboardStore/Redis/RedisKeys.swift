@@ -4,18 +4,26 @@
 /// metadata hash on the node the board's placement names.
 public enum RedisKeys {
     /// Sorted set of a board's scores (shard `shard` of `shards`).
-    public static func realtime(_ board: String, shard: Int = 0, of shards: Int = 1) -> String {
-        shards == 1 ? "leaderboard:\(board):realtime" : "leaderboard:\(board):realtime:\(shard)"
+    public static func realtime(_ board: String, shard: Int = 0, of shards: Int = 1, epoch: Int = 1) -> String {
+        shards == 1 ? "\(prefix(board, epoch))realtime" : "\(prefix(board, epoch))realtime:\(shard)"
     }
 
     /// Hash of a shard's metadata (order, limits, layout, epoch, period, last applied event id, version).
-    public static func meta(_ board: String, shard: Int = 0, of shards: Int = 1) -> String {
-        shards == 1 ? "leaderboard:\(board):meta" : "leaderboard:\(board):meta:\(shard)"
+    public static func meta(_ board: String, shard: Int = 0, of shards: Int = 1, epoch: Int = 1) -> String {
+        shards == 1 ? "\(prefix(board, epoch))meta" : "\(prefix(board, epoch))meta:\(shard)"
+    }
+
+    /// The keys of layout epoch 1 (every board's first) are the seed's; a later epoch (a layout
+    /// changed online) names its own, so both can live side by side while the board migrates.
+    static func prefix(_ board: String, _ epoch: Int) -> String {
+        epoch <= 1 ? "leaderboard:\(board):" : "leaderboard:\(board):e\(epoch):"
     }
 
     /// Hash of a player's info (username), on every node that holds one of the player's shards.
     public static func playerInfo(_ player: String) -> String { "player:\(player):info" }
 
     /// Where one rebuild attempt of a shard writes before it switches over.
-    static func rebuilding(_ board: String, shard: Int, attempt: UInt64) -> String { "leaderboard:\(board):rebuild:\(shard):\(attempt)" }
+    static func rebuilding(_ board: String, shard: Int, attempt: UInt64, epoch: Int = 1) -> String {
+        "\(prefix(board, epoch))rebuild:\(shard):\(attempt)"
+    }
 }

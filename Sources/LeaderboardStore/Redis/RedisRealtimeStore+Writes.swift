@@ -94,7 +94,7 @@ extension RedisRealtimeStore {
         var stagingKeys: [String] = []
         var work: [String: [RebuildPiece]] = [:]
         for (position, shard) in shards.enumerated() {
-            let staging = RedisKeys.rebuilding(board.config.id, shard: shard.index, attempt: UInt64.random(in: .min ... .max))
+            let staging = RedisKeys.rebuilding(board.config.id, shard: shard.index, attempt: UInt64.random(in: .min ... .max), epoch: board.epoch)
             stagingKeys.append(staging)
             switches.append(
                 (

@@ -57,8 +57,8 @@ public final class RedisRealtimeStore: RealtimeStore {
             let node = index < board.placement.count ? board.placement[index] : defaultNode
             guard transport.nodes[node] != nil else { throw RealtimeStoreError.unknownNode(node) }
             return Shard(
-                index: index, node: node, key: RedisKeys.realtime(board.config.id, shard: index, of: count),
-                meta: RedisKeys.meta(board.config.id, shard: index, of: count)
+                index: index, node: node, key: RedisKeys.realtime(board.config.id, shard: index, of: count, epoch: board.epoch),
+                meta: RedisKeys.meta(board.config.id, shard: index, of: count, epoch: board.epoch)
             )
         }
     }
@@ -89,7 +89,7 @@ public final class RedisRealtimeStore: RealtimeStore {
             let watched = watching.filter { $0.node == node }
             for shard in watched {
                 reportIndex.append((list.count, shard.index))
-                list.append((node, ["HMGET", shard.meta, "seq", "version", "incarnation"]))
+                list.append((node, ["HMGET", shard.meta] + ViewCheck.reportFields))
             }
             for (index, item) in commands.enumerated() where item.node == node {
                 dataIndex[index] = list.count
@@ -97,7 +97,7 @@ public final class RedisRealtimeStore: RealtimeStore {
             }
             for shard in watched {
                 reportIndex.append((list.count, shard.index))
-                list.append((node, ["HMGET", shard.meta, "seq", "version", "incarnation"]))
+                list.append((node, ["HMGET", shard.meta] + ViewCheck.reportFields))
             }
         }
         let replies = try await round(list)

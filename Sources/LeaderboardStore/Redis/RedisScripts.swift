@@ -18,4 +18,5 @@ enum Scripts {
     static let countBounds = LuaSource.text(of: "countBounds")
     static let compareAndSet = LuaSource.text(of: "compareAndSet")
     static let chunkDigests = LuaSource.text(of: "chunkDigests")
+    static let retire = LuaSource.text(of: "retire")
 }

@@ -24,12 +24,17 @@ final class ViewCheck: Sendable {
         incarnation = String(board.incarnation)
     }
 
-    /// Takes one report (the reply to `HMGET meta seq version incarnation`) of shard `shard`.
+    /// The fields of a shard report, as ``observe(_:shard:)`` reads them.
+    static let reportFields = ["seq", "version", "incarnation", "retired"]
+
+    /// Takes one report (the reply to `HMGET meta seq version incarnation retired`) of shard `shard`.
     func observe(_ reply: RedisReply, shard: Int) throws {
         if case .error(let message) = reply { throw RedisError(.server, message) }
-        guard let items = reply.array, items.count == 3 else { throw RedisError(.protocolViolation, "unexpected reply to a shard report") }
+        guard let items = reply.array, items.count == 4 else { throw RedisError(.protocolViolation, "unexpected reply to a shard report") }
         guard let text = items[0].string else { throw RealtimeStoreError.boardMissing(board) }
         guard items[2].string == incarnation else { throw RealtimeStoreError.otherIncarnation(board) }
+        // The board's layout is switching (or switched) to another epoch: this one is no longer its view.
+        guard items[3].string == nil else { throw RealtimeStoreError.epochRetired(board) }
         guard let seq = Int64(text), seq >= 0 else { throw RedisError(.protocolViolation, "a shard's change number is not a number") }
         let version = items[1].string.flatMap(Int64.init) ?? 0
         try seen.withLockedValue { seen in
