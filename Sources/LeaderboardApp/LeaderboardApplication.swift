@@ -15,6 +15,8 @@ public struct LeaderboardSystem: Sendable {
     public let service: LeaderboardService
     public let recovery: RealtimeRecovery
     public let sync: SyncWorker
+    /// Online layout changes (and taking over those of a process that died).
+    public let migrator: LayoutMigrator
     public let periods: PeriodScheduler
     public let rateLimiter: RateLimiter
     public let postgres: PGConnectionPool
@@ -55,12 +57,14 @@ public struct LeaderboardSystem: Sendable {
         let recovery = RealtimeRecovery(service: service, logger: logger)
         let sync = SyncWorker(service: service, configuration: .init(interval: config.sync.interval, batchSize: config.sync.batchSize, requestWait: config.sync.requestWait, lease: config.sync.lease), logger: logger)
         let periods = PeriodScheduler(service: service, logger: logger)
+        // An old layout epoch's keys stay until no process can still hold the board's old row.
+        let migrator = LayoutMigrator(service: service, logger: logger, removalDelay: config.leaderboard.configCacheTTL * 2 + .seconds(1))
         // The buckets live on the topology's first node, shared by every process.
         let limiter = RateLimiter(
             configuration: config.rateLimit, store: RedisRateLimitStore(pool: redisNodes[topology.nodes[0].id]!), logger: logger
         )
         return LeaderboardSystem(
-            service: service, recovery: recovery, sync: sync, periods: periods, rateLimiter: limiter, postgres: postgres,
+            service: service, recovery: recovery, sync: sync, migrator: migrator, periods: periods, rateLimiter: limiter, postgres: postgres,
             postgresReads: postgresReads, redisNodes: redisNodes, topology: topology
         )
     }
@@ -75,7 +79,7 @@ public struct LeaderboardSystem: Sendable {
     /// The long-running parts, in start order; graceful shutdown runs in reverse, so the HTTP
     /// server (added after these) stops first, then the writer drains, then the pools close.
     public var services: [any Service] {
-        [PoolCloser(postgres: [postgres, postgresReads], redis: Array(redisNodes.values)), service.writer, recovery, periods, sync]
+        [PoolCloser(postgres: [postgres, postgresReads], redis: Array(redisNodes.values)), service.writer, recovery, migrator, periods, sync]
     }
 }
 
@@ -102,6 +106,8 @@ public func buildApplication(config: AppConfig, system: LeaderboardSystem, logge
     router.middlewares.add(RateLimitMiddleware(limiter: system.rateLimiter, policy: config.auth.policy))
     router.middlewares.add(LogRequestsMiddleware(.debug))
     LeaderboardRoutes(service: system.service, sync: system.sync, maxBodyBytes: config.server.maxBodyBytes).register(on: router)
+    LayoutRoutes(migrator: system.migrator, planner: LayoutPlanner(service: system.service), maxBodyBytes: config.server.maxBodyBytes)
+        .register(on: router)
     router.get("openapi.yaml") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: APIDocument.yaml)))
     }

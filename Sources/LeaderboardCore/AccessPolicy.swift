@@ -50,8 +50,10 @@ public struct AccessPolicy: Sendable {
             return .admin  // list and create
         case ("DELETE", "leaderboards", 2):
             return .admin
-        case (_, "leaderboards", 3) where parts[2] == "reset" || parts[2] == "sync":
+        case (_, "leaderboards", 3) where parts[2] == "reset" || parts[2] == "sync" || parts[2] == "layout":
             return .admin
+        case (_, "leaderboards", 4) where parts[2] == "layout":
+            return .admin  // the planner
         case ("DELETE", "leaderboards", 4) where parts[2] == "player":
             return .admin
         default:

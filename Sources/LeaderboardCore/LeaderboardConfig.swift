@@ -81,7 +81,8 @@ public struct LeaderboardConfig: Sendable, Equatable, Codable {
         return config
     }
 
-    private static func parseLayout(_ value: JSONValue) throws(LeaderboardError) -> Layout {
+    /// A layout object of the creation shape (`{"strategy": "hash", "shards": 8}`), checked.
+    public static func parseLayout(_ value: JSONValue) throws(LeaderboardError) -> Layout {
         guard let object = value.object, case .string(let strategy)? = object["strategy"] else {
             throw .invalidRequest("layout must be an object with a strategy: single, hash or band")
         }
