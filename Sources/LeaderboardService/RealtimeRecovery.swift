@@ -125,10 +125,12 @@ public final class RealtimeRecovery: Service, Sendable {
     public func checkAllBoards(patient: Bool = false) async {
         do {
             // Redis first, then PostgreSQL: a shard can then be ahead only if something is wrong.
-            // The boards, from a cheap query; a board's row is read again only when it is new here
-            // or another incarnation.
+            // The boards, from a cheap query; a board's row is read again only when it is new here,
+            // another incarnation, or on another layout epoch (its layout changed).
             let current = try await service.repository.changeSequencesAndIncarnations()
-            let unknown = known.withLock { cache in current.filter { cache[$0.key]?.incarnation != $0.value.incarnation }.map(\.key) }
+            let unknown = known.withLock { cache in
+                current.filter { cache[$0.key]?.incarnation != $0.value.incarnation || cache[$0.key]?.epoch != $0.value.epoch }.map(\.key)
+            }
             if !unknown.isEmpty {
                 let rows = try await service.repository.leaderboards(unknown)
                 known.withLock { cache in
@@ -138,7 +140,9 @@ public final class RealtimeRecovery: Service, Sendable {
             }
             let cached = known.withLock { $0 }
             let boards = current.keys.sorted().compactMap { id -> StoredBoard? in
-                guard !service.stale.contains(id), let board = cached[id], board.incarnation == current[id]?.incarnation else { return nil }
+                guard !service.stale.contains(id), let board = cached[id], board.incarnation == current[id]?.incarnation,
+                    board.epoch == current[id]?.epoch
+                else { return nil }
                 return board
             }
             // One round per node for every board (in slices, so a hung node delays only its slice).
@@ -155,8 +159,9 @@ public final class RealtimeRecovery: Service, Sendable {
             for (board, applied) in observed {
                 if Task.isShuttingDownGracefully || Task.isCancelled { return }
                 let id = board.config.id
-                // Deleted, or created again, since the Redis read: the next check looks again.
-                guard let row = sequences[id], row.incarnation == board.incarnation else { continue }
+                // Deleted, created again, or switched to another layout since the Redis read: the
+                // next check looks again.
+                guard let row = sequences[id], row.incarnation == board.incarnation, row.epoch == board.epoch else { continue }
                 let target = row.seq
                 if applied.contains(where: { $0 == nil }) {
                     // A board being created has no metadata for a moment: act when it is still
@@ -276,6 +281,12 @@ public final class RealtimeRecovery: Service, Sendable {
         guard let current = sequences[id], current.incarnation == snapshot.board.incarnation else {
             await service.dropKeys(of: snapshot.board)
             return .gone
+        }
+        // The layout switched while this rebuild ran: what it wrote is of the retired epoch, which
+        // no read uses any more (its removal may already have run).
+        guard current.epoch == snapshot.board.epoch else {
+            try? await service.realtime.deleteBoard(snapshot.board)
+            return .rebuilt
         }
         // Changes committed since the snapshot, which the switch may have undone on a shard.
         if current.seq > snapshot.seq {

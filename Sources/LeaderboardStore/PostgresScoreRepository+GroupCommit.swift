@@ -395,11 +395,12 @@ extension PostgresScoreRepository {
         try await changeSequencesAndIncarnations().mapValues(\.seq)
     }
 
-    /// Each board's newest change number and its incarnation (a cheap query, for the per-second check).
-    public func changeSequencesAndIncarnations() async throws -> [String: (seq: Int64, incarnation: Int64)] {
-        var sequences: [String: (seq: Int64, incarnation: Int64)] = [:]
-        for row in try await pool.query("SELECT id, change_seq, incarnation FROM leaderboards").rows {
-            sequences[try row.text(0)] = (try row.int64(1), try row.int64(2))
+    /// Each board's newest change number, its incarnation and its layout epoch (a cheap query,
+    /// for the per-second check).
+    public func changeSequencesAndIncarnations() async throws -> [String: (seq: Int64, incarnation: Int64, epoch: Int)] {
+        var sequences: [String: (seq: Int64, incarnation: Int64, epoch: Int)] = [:]
+        for row in try await pool.query("SELECT id, change_seq, incarnation, layout_epoch FROM leaderboards").rows {
+            sequences[try row.text(0)] = (try row.int64(1), try row.int64(2), Int(try row.int64(3)))
         }
         return sequences
     }
