@@ -210,6 +210,93 @@ import Glibc
         for server in servers { #expect(!server.crashed, "the server on :\(server.port) died: \(server.crashReport)") }
     }
 
+    /// kill -9 of the process running a change, mid-build: another process (started after the
+    /// kill) takes the change over once its lease runs out and completes it. Meanwhile that
+    /// process serves the board from the old epoch (every read right or 503) and acknowledges
+    /// writes; afterwards the board equals PostgreSQL on the new layout, nothing half-switched.
+    @Test(.timeLimit(.minutes(4))) func aKilledMigrationIsTakenOverAndCompleted() async throws {
+        let client = HTTPClient.shared
+        let environment = ["LEADERBOARD_LEADERBOARD_CONFIG_CACHE_TTL": Self.cacheTTL]
+        let id = TestEnvironment.uniqueID("relayout-kill")
+        let postgres = PGConnectionPool(configuration: TestEnvironment.config.postgresPool)
+        defer { Task { await postgres.shutdown() } }
+        let first = try await ServerProcess.start(port: try freeLoopbackPort(), extraEnvironment: environment, client: client)
+        defer { first.stop() }
+        let created = try await first.call(
+            client, .POST, "/api/v1/leaderboards", body: #"{"id": "\#(id)", "max_entries": 0, "layout": {"strategy": "hash", "shards": 4}}"#
+        )
+        #expect(created.status == .created)
+        // A board big enough that its build takes a while: 150,000 players straight into
+        // PostgreSQL, then the real-time view rebuilt from it; 200 more through the API.
+        _ = try await postgres.query(
+            "INSERT INTO player_scores (leaderboard_id, player_id, score) SELECT $1, 'm' || g, (g * 7919) % 100000 FROM generate_series(1, 150000) g",
+            [id]
+        )
+        let (rebuilt, output) = try await ServerProcess.runCommand(["rebuild", "--board", id], timeout: .seconds(120))
+        #expect(rebuilt == 0, "\(output.suffix(1000))")
+        var acknowledged: [String: Int64] = [:]
+        let tracked = (0..<200).map { ("t\($0)", Int64(($0 * 331) % 100_000)) }
+        try await first.submitBatch(client, board: id, tracked)
+        for (player, score) in tracked { acknowledged[player] = score }
+
+        let started = try await first.call(client, .PUT, "/api/v1/leaderboards/\(id)/layout", body: #"{"layout": {"strategy": "hash", "shards": 8}}"#)
+        #expect(started.status == .accepted, "\(started.json)")
+        try await Task.sleep(for: .milliseconds(300))
+        kill(first.process.processIdentifier, SIGKILL)
+        first.process.waitUntilExit()
+        let state = try await postgres.query("SELECT state FROM board_migrations WHERE leaderboard_id = $1 AND epoch = 2", [id]).rows.first?[0]
+        #expect(state == "migrating", "the change was not mid-way when the process was killed (\(state ?? "no row")): the board is too small to test this")
+        let target = try await postgres.query("SELECT migration_target IS NOT NULL, layout_epoch FROM leaderboards WHERE id = $1", [id]).rows.first
+        #expect(target?[0] == "t" && target?[1] == "1", "half-switched: \(String(describing: target))")
+
+        let second = try await ServerProcess.start(port: try freeLoopbackPort(), extraEnvironment: environment, client: client)
+        defer { second.stop() }
+        var random = SeededRandom(seed: UInt64.random(in: 1...UInt64.max / 2))
+        var reads = ReadTally()
+        let check = PageCheck(order: .desc)
+        var switched = false
+        let deadline = ContinuousClock.now + .seconds(90)
+        while !switched, ContinuousClock.now < deadline {
+            // Writes through the new process, and reads of it, while the change is taken over.
+            let (player, _) = tracked[Int(random.next() % UInt64(tracked.count))]
+            let score = Int64(random.next() % 100_000)
+            let write = try await second.call(client, .POST, "/api/v1/scores", body: ServerProcess.scoreBody(board: id, player, score))
+            if write.status == .ok { acknowledged[player] = score } else { #expect(write.status.code == 503, "\(write.status) \(write.json)") }
+            let page = try await second.get(client, "/api/v1/leaderboards/\(id)/range?start=1&end=200")
+            if page.status == .ok {
+                var problems = check.problems(page.entries, total: page.total, start: 1, count: 200)
+                if page.total != 150_200 { problems.append("total \(page.total ?? -1), expected 150200") }
+                reads.record("top 200", problems)
+            } else {
+                #expect(page.status.code == 503, "\(page.status) \(page.json)")
+                reads.unavailable += 1
+            }
+            let layout = try await second.get(client, "/api/v1/leaderboards/\(id)/layout")
+            switched = layout.integer("epoch") == 2 && layout["state"] == .string("stable")
+        }
+        print("layout-change kill -9: \(reads) while the change was taken over")
+        #expect(switched, "the change was never completed after the kill: \(second.logTail())")
+        #expect(second.log.contains("taking over an abandoned layout change"), "the second process did not take the change over")
+        #expect(reads.wrong == 0, "\(reads.examples.prefix(3))")
+
+        // Afterwards: the board equals PostgreSQL, with every acknowledged write.
+        let stored = try await postgresScores(postgres, board: id)
+        for (player, score) in acknowledged { #expect(stored[player] == score, "\(player): acknowledged \(score), PostgreSQL has \(String(describing: stored[player]))") }
+        let want = stored.map { LeaderboardEntry(rank: 0, playerID: $0.key, score: $0.value) }
+            .sorted { SortOrder.desc.precedes(($0.score, $0.playerID), ($1.score, $1.playerID)) }
+        let top = try await second.get(client, "/api/v1/leaderboards/\(id)/range?start=1&end=1000")
+        #expect(top.total == 150_200)
+        #expect(top.entries.map(\.playerID) == want.prefix(1000).map(\.playerID))
+        let deep = try await second.get(client, "/api/v1/leaderboards/\(id)/range?start=100000&end=100050")
+        #expect(deep.entries.map(\.playerID) == want[99_999..<100_050].map(\.playerID))
+        for (player, _) in tracked.prefix(20) {
+            let entry = try await second.get(client, "/api/v1/leaderboards/\(id)/player/\(player)").entry
+            let rank = want.firstIndex { $0.playerID == player }.map { $0 + 1 }
+            #expect(entry?.rank == rank && entry?.score == stored[player], "\(player): \(String(describing: entry))")
+        }
+        #expect(!second.crashed, "\(second.crashReport)")
+    }
+
     /// Sends the board's change through `server` and watches it through `other` until it switched.
     static func change(_ board: Board, _ server: ServerProcess, _ other: ServerProcess, _ client: HTTPClient) async {
         var layout = board.to
