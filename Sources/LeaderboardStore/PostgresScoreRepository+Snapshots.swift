@@ -51,7 +51,6 @@ extension PostgresScoreRepository {
     static let snapshotPage = 50_000
     static let snapshotPace = 1
 
-    /// Band bounds that split the board's current players into `bands` bands of about equal size
     // MARK: - Official snapshots and sync
 
     /// SyncToDatabase: computes the board's standings in its total order (a window function over

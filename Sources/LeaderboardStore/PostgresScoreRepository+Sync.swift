@@ -2,34 +2,8 @@ import Foundation
 import LeaderboardCore
 import PostgresClient
 
-/// What the sync worker and the planner read: current scores, leases, reports.
+/// What the sync worker reads: current scores, leases, reports.
 extension PostgresScoreRepository {
-    /// (scores at the quantiles i/bands; repeated scores make fewer bands), with each band's size.
-    public func proposeBands(board: String, bands: Int) async throws -> (bounds: [Int64], sizes: [Int64]) {
-        precondition(bands >= 2)
-        let fractions = (1..<bands).map { String(Double($0) / Double(bands)) }
-        let quantiles = try await readPool.query(
-            "SELECT percentile_disc($2::float8[]) WITHIN GROUP (ORDER BY score) FROM player_scores WHERE leaderboard_id = $1",
-            [board, "{" + fractions.joined(separator: ",") + "}"]
-        )
-        guard let literal = quantiles.rows.first?[0] else { return ([], []) }
-        let values = PGArray.parse(literal).compactMap { $0.flatMap(Int64.init) }
-        var bounds: [Int64] = []
-        for value in values where bounds.last.map({ value > $0 }) ?? true { bounds.append(value) }
-        let sizes = try await readPool.query(
-            """
-            SELECT band, count(*) FROM (
-                SELECT (SELECT count(*) FROM unnest($2::bigint[]) AS u(bound) WHERE u.bound <= s.score) AS band
-                FROM player_scores s WHERE s.leaderboard_id = $1
-            ) banded GROUP BY band ORDER BY band
-            """,
-            [board, PGArray.int64(bounds)]
-        )
-        var counts = [Int64](repeating: 0, count: bounds.count + 1)
-        for row in sizes.rows { counts[Int(try row.int64(0))] = try row.int64(1) }
-        return (bounds, counts)
-    }
-
     /// The current scores of the board's best `limit` players (everyone when 0), for reconciling shards.
     public func currentScores(board id: String, order: LeaderboardCore.SortOrder, limit: Int) async throws -> [(playerID: String, score: Int64)] {
         let orderBy = order.sqlOrder()

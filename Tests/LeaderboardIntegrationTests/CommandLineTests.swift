@@ -9,7 +9,7 @@ import Glibc
 /// The command-line tools as an operator meets them: help, usage errors, progress, and start-up
 /// failures that end the process instead of leaving it hung.
 @Suite struct CommandLineTests {
-    @Test(arguments: [[], ["serve"], ["sync"], ["rebuild"], ["propose-bands"], ["plan"]])
+    @Test(arguments: [[], ["serve"], ["sync"], ["rebuild"], ["reshard"], ["plan"], ["propose-bands"]])
     func everyCommandHasHelp(_ command: [String]) async throws {
         let (status, output) = try await ServerProcess.runCommand(command + ["--help"], timeout: .seconds(20))
         #expect(status == 0, "\(output)")
@@ -17,7 +17,10 @@ import Glibc
         #expect(output.contains("--config"))
     }
 
-    @Test(arguments: [["--bogus"], ["import", "--board", "x"], ["rebuild"], ["rebuild", "--board", "x", "--shard", "-1"], ["sync", "--nope"]])
+    @Test(arguments: [["--bogus"], ["import", "--board", "x"], ["rebuild"], ["rebuild", "--board", "x", "--shard", "-1"], ["sync", "--nope"],
+        ["reshard", "--board", "x"], ["reshard", "--board", "x", "--shards", "4", "--bands", "4"], ["reshard", "--board", "x", "--bounds", "5,3"],
+        ["reshard", "--board", "x", "--shards", "0"], ["plan", "--board", "x"], ["plan", "--board", "x", "--bands", "1"],
+    ])
     func usageErrorsExitWithTwo(_ arguments: [String]) async throws {
         let (status, output) = try await ServerProcess.runCommand(arguments, timeout: .seconds(20))
         #expect(status == 2, "\(arguments) exited with \(String(describing: status)): \(output.suffix(500))")
@@ -44,6 +47,42 @@ import Glibc
         try await withTestApp { api, _ in
             let top = try await api.get("/api/v1/leaderboards/\(board)/top?limit=1")
             #expect(top.integer("total") == 100_000)
+        }
+    }
+
+    /// `reshard` changes a live board's layout, showing progress, and `plan` prints the table and
+    /// writes the picture.
+    @Test(.timeLimit(.minutes(3))) func reshardAndPlanChangeAndDescribeALayout() async throws {
+        let board = TestEnvironment.uniqueID("cli-reshard")
+        let scores = (0..<3000).map { ("p\($0)", Int64(($0 * 7919) % 5000)) }
+        try await withTestApp { api, _ in
+            try await api.createBoard(board, #""max_entries": 0, "layout": {"strategy": "hash", "shards": 2}"#)
+            try await api.submit(board, scores)
+        }
+        let picture = FileManager.default.temporaryDirectory.appendingPathComponent("\(board).svg").path
+        defer { try? FileManager.default.removeItem(atPath: picture) }
+        let (planned, table) = try await ServerProcess.runCommand(["plan", "--board", board, "--bands", "4", "--svg", picture], timeout: .seconds(60))
+        #expect(planned == 0, "\(table.suffix(2000))")
+        #expect(table.contains("reshard --board \(board) --bounds "), "\(table)")
+        #expect(table.split(separator: "\n").filter { $0.hasPrefix("    0") || $0.hasPrefix("    3") }.count == 2, "\(table)")
+        let svg = (try? String(contentsOfFile: picture, encoding: .utf8)) ?? ""
+        #expect(svg.hasPrefix("<?xml") && svg.contains("<svg") && svg.hasSuffix("</svg>\n"), "\(svg.prefix(200))")
+
+        let (status, output) = try await ServerProcess.runCommand(["reshard", "--board", board, "--shards", "8"], timeout: .seconds(120))
+        #expect(status == 0, "\(output.suffix(2000))")
+        let lines = output.split(separator: "\n").filter { $0.hasPrefix("reshard \(board) to epoch 2: ") }
+        #expect(lines.last?.contains("3000/3000 members (100%)") == true, "\(output.suffix(2000))")
+        #expect(output.contains("switched to epoch 2 (hash, 8 shards)"), "\(output.suffix(2000))")
+        let (again, repeated) = try await ServerProcess.runCommand(["reshard", "--board", board, "--shards", "8"], timeout: .seconds(60))
+        #expect(again == 0 && repeated.contains("already has that layout (epoch 2)"), "\(repeated.suffix(1000))")
+        try await withTestApp { api, _ in
+            let layout = try await api.get("/api/v1/leaderboards/\(board)/layout")
+            #expect(layout.integer("epoch") == 2)
+            #expect(layout["layout"] == .object(["strategy": .string("hash"), "shards": .integer(8)]))
+            let top = try await api.get("/api/v1/leaderboards/\(board)/top?limit=5")
+            #expect(top.total == 3000)
+            let want = scores.sorted { ($0.1, $0.0) > ($1.1, $1.0) }.prefix(5).map(\.0)
+            #expect(top.entries.map(\.playerID) == Array(want))
         }
     }
 

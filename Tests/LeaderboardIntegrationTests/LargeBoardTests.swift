@@ -2,13 +2,14 @@ import Foundation
 import LeaderboardApp
 import LeaderboardCore
 import LeaderboardStore
+import LeaderboardService
 import LeaderboardTestSupport
 import PostgresClient
 import Synchronization
 import Testing
 
 /// 1,000,000 players on an 8-shard hash board and an 8-band board (bands proposed from the
-/// data, as `propose-bands` does): ranks and ranges at the top, middle and bottom equal
+/// data, as the planner does): ranks and ranges at the top, middle and bottom equal
 /// PostgreSQL's order. The test command runs it as its own step.
 @Suite(.serialized) struct LargeBoardTests {
     static let players = 1_000_000
@@ -22,7 +23,10 @@ import Testing
             try await api.createBoard(hashBoard, #""max_entries": 0, "layout": {"strategy": "hash", "shards": 8}"#)
             try await load(hashBoard, system, seed: seed)
 
-            let (bounds, sizes) = try await system.service.repository.proposeBands(board: hashBoard, bands: 8)
+            // The planner's bounds (GET .../layout/plan?strategy=band&shards=8) for the hash board's scores.
+            let plan = try await LayoutPlanner(service: system.service).plan(board: hashBoard, strategy: .band, shards: 8).plan
+            guard case .band(let bounds) = plan.layout else { throw TestFailure("the planner proposed \(plan.layout)") }
+            let sizes = plan.members
             #expect(bounds.count == 7)
             #expect(sizes.allSatisfy { abs(Double($0) - Double(Self.players) / 8) < Double(Self.players) / 40 }, "band sizes \(sizes)")
             let bandBoard = TestEnvironment.uniqueID("million-band")
