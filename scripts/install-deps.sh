@@ -11,6 +11,8 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 [ -f /usr/include/postgresql/libpq-fe.h ] || need+=(libpq-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 if [ "${WITH_LOAD_TOOLS:-0}" = 1 ]; then command -v wrk >/dev/null 2>&1 || need+=(wrk); fi
+# Headless Chromium, for screenshots of the planner's picture (scripts/svg-screenshot.sh).
+if [ "${WITH_BROWSER:-0}" = 1 ]; then command -v chromium >/dev/null 2>&1 || need+=(chromium); fi
 
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 echo "installing: ${need[*]}"

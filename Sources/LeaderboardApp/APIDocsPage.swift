@@ -15,7 +15,7 @@ enum APIDocsPage {
         for path in paths.keys.sorted() {
             guard let item = paths[path] as? [String: Any] else { continue }
             let shared = item["parameters"] as? [Any] ?? []
-            for method in ["get", "post", "delete"] {
+            for method in ["get", "put", "post", "delete"] {
                 guard let operation = item[method] as? [String: Any] else { continue }
                 body += "<h2><code>\(method.uppercased()) \(escape(path))</code></h2>"
                 body += "<p>\(escape(operation["summary"] as? String ?? ""))</p>"

@@ -9,6 +9,8 @@ public enum RouteTable {
         ("POST", "/api/v1/leaderboards/{id}/reset"),
         ("GET", "/api/v1/leaderboards/{id}/periods"),
         ("POST", "/api/v1/leaderboards/{id}/sync"), ("GET", "/api/v1/leaderboards/{id}/sync"),
+        ("GET", "/api/v1/leaderboards/{id}/layout"), ("PUT", "/api/v1/leaderboards/{id}/layout"),
+        ("GET", "/api/v1/leaderboards/{id}/layout/plan"),
         ("POST", "/api/v1/scores"), ("POST", "/api/v1/scores/batch"),
         ("GET", "/api/v1/leaderboards/{id}/player/{player_id}"), ("DELETE", "/api/v1/leaderboards/{id}/player/{player_id}"),
         ("GET", "/api/v1/leaderboards/{id}/top"),

@@ -81,6 +81,59 @@ import Testing
         }
     }
 
+    /// The planner on a skewed board (log-normal scores rounded to 50: heavy ties): bands within
+    /// ±5 % of equal where the ties allow, the picture as SVG, and a hash plan whose members per
+    /// shard are exactly what the board then holds on that layout.
+    @Test(.timeLimit(.minutes(3))) func thePlannerBalancesASkewedBoard() async throws {
+        let id = TestEnvironment.uniqueID("layout-plan")
+        var random = SeededRandom(seed: UInt64.random(in: 1...UInt64.max / 2))
+        let scores = (0..<20_000).map { index -> (String, Int64) in
+            let u1 = max(Double(random.next() % 1_000_000) / 1_000_000, 1e-6)
+            let u2 = Double(random.next() % 1_000_000) / 1_000_000
+            let normal = (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
+            return ("p\(index)", Int64((exp(8 + 0.8 * normal) / 50).rounded()) * 50)
+        }
+        try await withTestApp { api, _ in
+            try await api.createBoard(id, #""max_entries": 0, "layout": {"strategy": "hash", "shards": 2}"#)
+            try await api.submit(id, scores)
+            let ties = Dictionary(grouping: scores, by: \.1).mapValues(\.count)
+            let plan = try await api.get("/api/v1/leaderboards/\(id)/layout/plan?strategy=band&shards=8")
+            #expect(plan.status == .ok, "\(plan.json)")
+            #expect(plan["strategy"] == .string("band"))
+            guard case .array(let bounds)? = plan["bounds"], case .array(let members)? = plan["members"] else {
+                throw TestFailure("no bounds or members: \(plan.json)")
+            }
+            let sizes = members.compactMap { value -> Int? in if case .integer(let n) = value { return Int(n) } else { return nil } }
+            let cuts = bounds.compactMap { value -> Int64? in if case .integer(let n) = value { return n } else { return nil } }
+            #expect(cuts.count == 7 && sizes.count == 8 && sizes.reduce(0, +) == 20_000, "\(plan.json)")
+            let share = 20_000.0 / 8
+            for (index, size) in sizes.enumerated() {
+                // A band may differ from its share by more than 5 % only by a tie at one of its bounds.
+                let edges = [index > 0 ? cuts[index - 1] : nil, index < cuts.count ? cuts[index] : nil].compactMap { $0 }
+                let tieAllowance = edges.map { ties[$0] ?? 0 }.max() ?? 0
+                #expect(abs(Double(size) - share) <= max(share * 0.05, Double(tieAllowance)), "band \(index): \(size) players, bounds \(cuts)")
+            }
+            print("planner: 8 bands of a skewed board: \(sizes), imbalance \(plan["imbalance"] ?? .null)")
+
+            let picture = try await api.get("/api/v1/leaderboards/\(id)/layout/plan?strategy=band&shards=8&format=svg")
+            #expect(picture.status == .ok)
+            #expect(picture.headers[.contentType]?.hasPrefix("image/svg+xml") == true)
+            if case .string(let svg) = picture.json {
+                #expect(svg.hasPrefix("<?xml") && svg.contains("Score distribution") && cuts.allSatisfy { svg.contains(">\($0)</text>") })
+            } else {
+                Issue.record("the picture is not text: \(picture.json)")
+            }
+
+            let hashPlan = try await api.get("/api/v1/leaderboards/\(id)/layout/plan?strategy=hash&shards=5")
+            guard case .array(let planned)? = hashPlan["members"] else { throw TestFailure("\(hashPlan.json)") }
+            let change = try await api.request(.put, "/api/v1/leaderboards/\(id)/layout", body: #"{"layout": {"strategy": "hash", "shards": 5}}"#)
+            #expect(change.status == .accepted)
+            let after = try await Self.waitForStable(api, id, epoch: 2)
+            guard case .array(let shards)? = after["shards"] else { throw TestFailure("\(after.json)") }
+            #expect(shards.compactMap { $0.object?["members"] } == planned, "the hash plan's counts differ from the shards': \(after.json)")
+        }
+    }
+
     @Test func badLayoutRequestsChangeNothing() async throws {
         let id = TestEnvironment.uniqueID("layout-bad")
         try await withTestApp { api, _ in

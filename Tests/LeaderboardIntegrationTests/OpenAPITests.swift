@@ -76,6 +76,20 @@ import Testing
             #expect(try await call(.get, "/api/v1/leaderboards/{id}/sync", "\(boardPath)/sync", key: Self.admin) == 200)
             for (template, path) in reads { #expect(try await call(.get, template, path + (path.contains("?") ? "&" : "?") + "source=batch") == 200) }
 
+            let layout = "/api/v1/leaderboards/{id}/layout"
+            let plan = "/api/v1/leaderboards/{id}/layout/plan"
+            #expect(try await call(.get, layout, "\(boardPath)/layout") == 401)
+            #expect(try await call(.get, layout, "\(boardPath)/layout", key: Self.admin) == 200)
+            #expect(try await call(.get, plan, "\(boardPath)/layout/plan?strategy=band&shards=2", key: Self.admin) == 200)
+            #expect(try await call(.get, plan, "\(boardPath)/layout/plan?strategy=hash&shards=3&format=svg", key: Self.admin) == 200)
+            #expect(try await call(.get, plan, "\(boardPath)/layout/plan?strategy=hash", key: Self.admin) == 400)
+            let same = #"{"layout": {"strategy": "hash", "shards": 2}}"#
+            #expect(try await call(.put, layout, "\(boardPath)/layout", body: same, key: Self.admin) == 200)
+            #expect(try await call(.put, layout, "\(boardPath)/layout", body: #"{"layout": {"strategy": "hash"}}"#, key: Self.admin) == 400)
+            #expect(try await call(.put, layout, "\(boardPath)/layout", body: #"{"layout": {"strategy": "single"}}"#, key: Self.admin) == 202)
+            // At once again: the first change still runs (409), or already switched (a second one starts).
+            #expect([202, 409].contains(try await call(.put, layout, "\(boardPath)/layout", body: same, key: Self.admin)))
+            #expect(try await call(.get, layout, "\(boardPath)/layout", key: Self.admin) == 200)
             #expect(try await call(.delete, player, "\(boardPath)/player/p3", key: Self.admin) == 204)
             #expect(try await call(.delete, player, "\(boardPath)/player/p3", key: Self.admin) == 404)
             #expect(try await call(.post, "/api/v1/leaderboards/{id}/reset", "\(boardPath)/reset", key: Self.admin) == 200)
