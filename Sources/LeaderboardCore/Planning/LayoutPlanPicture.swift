@@ -21,16 +21,42 @@ public struct LayoutPlanPicture: Sendable {
     static let height = 640.0
     static let bins = 60
 
-    /// The histogram's bins over [lowest, highest] score: (bin lower edge, players).
-    func binned() -> (low: Int64, high: Int64, counts: [Int]) {
-        guard let low = histogram.first?.score, let high = histogram.last?.score else { return (0, 1, []) }
-        let span = Double(high) - Double(low)
-        var counts = [Int](repeating: 0, count: Self.bins)
-        for (score, count) in histogram {
-            let position = span > 0 ? (Double(score) - Double(low)) / span : 0
-            counts[min(Self.bins - 1, Int(position * Double(Self.bins)))] += count
+    /// Where a score sits on the x axis, from 0 to 1: linear, or logarithmic for positive scores
+    /// spread over more than two orders of magnitude (a skewed board's long tail would otherwise
+    /// squeeze most players into the first bins).
+    struct Axis {
+        let low: Double
+        let high: Double
+        let logarithmic: Bool
+
+        init(low: Int64, high: Int64) {
+            self.low = Double(low)
+            self.high = Double(max(high, low + 1))
+            logarithmic = low > 0 && Double(high) / Double(low) > 100
         }
-        return (low, max(high, low + 1), counts)
+
+        func position(_ score: Double) -> Double {
+            let value = min(max(score, low), high)
+            if logarithmic { return (log(value) - log(low)) / (log(high) - log(low)) }
+            return (value - low) / (high - low)
+        }
+
+        func score(at position: Double) -> Double {
+            if logarithmic { return exp(log(low) + (log(high) - log(low)) * position) }
+            return low + (high - low) * position
+        }
+    }
+
+    var axis: Axis { Axis(low: histogram.first?.score ?? 0, high: histogram.last?.score ?? 1) }
+
+    /// Players per bin of the x axis.
+    func binned() -> [Int] {
+        let axis = axis
+        var counts = [Int](repeating: 0, count: histogram.isEmpty ? 0 : Self.bins)
+        for (score, count) in histogram {
+            counts[min(Self.bins - 1, Int(axis.position(Double(score)) * Double(Self.bins)))] += count
+        }
+        return counts
     }
 
     public func svg() -> String {
@@ -56,7 +82,8 @@ public struct LayoutPlanPicture: Sendable {
     /// The top panel: players per score bin, with the proposed bounds as labelled red lines.
     private func distribution(x: Double, y: Double, width: Double, height: Double) -> String {
         var out = text(x, y - 8, "Score distribution (players per score range)", size: 14, weight: "bold")
-        let (low, high, counts) = binned()
+        let axis = axis
+        let counts = binned()
         let tallest = max(counts.max() ?? 0, 1)
         let barWidth = width / Double(Self.bins)
         for (index, count) in counts.enumerated() where count > 0 {
@@ -65,7 +92,7 @@ public struct LayoutPlanPicture: Sendable {
         }
         out += axes(x: x, y: y, width: width, height: height)
         for tick in 0...4 {
-            let value = Double(low) + (Double(high) - Double(low)) * Double(tick) / 4
+            let value = axis.score(at: Double(tick) / 4)
             let tx = x + width * Double(tick) / 4
             out += line(tx, y + height, tx, y + height + 5, "#333")
             out += text(tx, y + height + 18, String(Int64(value.rounded())), anchor: "middle")
@@ -74,14 +101,15 @@ public struct LayoutPlanPicture: Sendable {
             out += line(x - 5, ty, x, ty, "#333")
             out += text(x - 8, ty + 4, String(count), anchor: "end")
         }
-        out += text(x + width / 2, y + height + 36, "score", anchor: "middle", weight: "bold")
-        out += rotated(x - 58, y + height / 2, "players")
+        out += text(x + width / 2, y + height + 36, axis.logarithmic ? "score (logarithmic scale)" : "score", anchor: "middle", weight: "bold")
+        out += rotated(x - 58, y + height / 2, "players per bin")
         if case .band(let bounds) = proposal.layout {
-            for bound in bounds {
-                let position = (Double(bound) - Double(low)) / (Double(high) - Double(low))
-                let bx = x + width * min(max(position, 0), 1)
+            out += text(x + width, y - 8, "dashed red: proposed band bounds", size: 11, anchor: "end", color: "#d0342c")
+            for (index, bound) in bounds.enumerated() {
+                let bx = x + width * axis.position(Double(bound))
                 out += ##"<line x1="\##(f(bx))" y1="\##(f(y))" x2="\##(f(bx))" y2="\##(f(y + height))" stroke="#d0342c" stroke-width="1.5" stroke-dasharray="5,3"/>"## + "\n"
-                out += text(bx + 3, y + 12, String(bound), size: 10, color: "#d0342c")
+                // Labels in four staggered rows, so close bounds stay readable.
+                out += text(bx + 3, y + 12 + Double(index % 4) * 13, String(bound), size: 10, color: "#d0342c")
             }
         }
         return out
