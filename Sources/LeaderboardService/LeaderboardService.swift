@@ -2,6 +2,7 @@ import Foundation
 import LeaderboardCore
 import LeaderboardStore
 import Logging
+import Metrics
 
 /// The operations of the REST contract, over the stores. Every error it throws is a
 /// ``LeaderboardError`` of the contract.
@@ -318,6 +319,8 @@ public final class LeaderboardService: Sendable {
     /// How long a read waits for a layout switch it ran into (the old epoch is retired, the new
     /// one not yet committed) before it answers 503.
     static let switchWait: Duration = .seconds(1)
+    /// Reads answered 503 because a layout switch took longer than ``switchWait``.
+    static let switchUnavailable = Counter(label: "leaderboard_layout_switch_unavailable_total")
 
     /// Runs a real-time read on the board's current layout; a board found missing in Redis is
     /// marked stale and answered with 503. A read that finds its epoch retired (the layout
@@ -336,6 +339,7 @@ public final class LeaderboardService: Sendable {
                     continue
                 }
                 guard ContinuousClock.now < deadline else {
+                    Self.switchUnavailable.increment()
                     throw LeaderboardError.unavailable("leaderboard '\(id)' is switching to a new layout; retry shortly")
                 }
                 try? await Task.sleep(for: .milliseconds(20))
