@@ -31,7 +31,7 @@ import Synchronization
 /// A process that dies mid-change leaves its lease to run out; any process then takes the change
 /// over and redoes it from step 2 (the new shards are rebuilt from a new snapshot).
 public final class LayoutMigrator: Service, Sendable {
-    private let service: LeaderboardService
+    let service: LeaderboardService
     private let logger: Logger
     /// This process's name on the leases it holds.
     public let holder: String
@@ -55,7 +55,7 @@ public final class LayoutMigrator: Service, Sendable {
         self.holder = holder ?? "layout-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: .min ... .max))"
     }
 
-    private var leaseSeconds: Int { max(Int(lease.components.seconds), 1) }
+    var leaseSeconds: Int { max(Int(lease.components.seconds), 1) }
 
     // MARK: - Requests
 
@@ -82,6 +82,7 @@ public final class LayoutMigrator: Service, Sendable {
         case .notFound: throw LeaderboardError.leaderboardNotFound(id)
         case .unchanged(let epoch): return .stable(epoch: epoch)
         case .inProgress(let epoch): throw LeaderboardError.migrationInProgress(id, epoch: epoch)
+        case .running(let epoch): return .migrating(epoch: epoch)
         case .started(let epoch):
             service.directory.invalidate(id)
             logger.info("layout change recorded", metadata: ["board": "\(id)", "epoch": "\(epoch)", "layout": "\(layout.strategy)/\(layout.shardCount)"])
@@ -129,8 +130,9 @@ public final class LayoutMigrator: Service, Sendable {
 
     /// Runs the change of board `id` to `epoch` to its switch; `progress` hears members copied of how many.
     /// Returns true when switched, false when the change is no longer this holder's (taken over,
-    /// cancelled, or the board is gone). Throws when it failed too often (the lease then runs out
-    /// and the change is taken over).
+    /// cancelled, or the board is gone). Throws when every attempt failed; after
+    /// ``mostFailedRuns`` such runs (here or in processes that took it over) the change is
+    /// cancelled, so a change that cannot be built does not hold the board forever.
     @discardableResult
     public func migrate(board id: String, epoch: Int, progress: (@Sendable (_ copied: Int, _ total: Int) -> Void)? = nil) async throws -> Bool {
         Self.active.record(running.withLockedValue { $0.count })
@@ -151,7 +153,51 @@ public final class LayoutMigrator: Service, Sendable {
                 logger.warning("layout change attempt failed; retrying", metadata: ["board": "\(id)", "epoch": "\(epoch)", "error": "\(error)"])
             }
         }
+        if let runs = try? await service.repository.migrationFailed(board: id, epoch: epoch), runs >= Self.mostFailedRuns {
+            if (try? await service.repository.cancelMigration(board: id, epoch: epoch)) == true {
+                service.directory.invalidate(id)
+                logger.error("layout change cancelled: it failed too often", metadata: ["board": "\(id)", "epoch": "\(epoch)", "error": "\(String(describing: lastError))"])
+            }
+        }
         throw lastError ?? Failure.notCaughtUp
+    }
+
+    /// Runs of a change (each of up to 8 attempts) that may fail before it is cancelled.
+    static let mostFailedRuns = 3
+
+    /// Renews this holder's lease every third of it while `body` runs, with the progress so far;
+    /// `lost` turns true when another holder took the change (or it is no longer running).
+    private final class LeaseKeeper: Sendable {
+        let progress = Mutex((copied: 0, total: 0))
+        let lost = Mutex(false)
+        private let task = Mutex<Task<Void, Never>?>(nil)
+
+        func start(_ migrator: LayoutMigrator, _ id: String, _ epoch: Int) {
+            let repository = migrator.service.repository
+            task.withLock {
+                $0 = Task {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: migrator.lease / 3)
+                        if Task.isCancelled { return }
+                        let (copied, total) = self.progress.withLock { ($0.copied, $0.total) }
+                        let renewed = try? await repository.renewMigration(
+                            board: id, epoch: epoch, holder: migrator.holder, lease: migrator.leaseSeconds, copied: copied, total: total
+                        )
+                        // A database that does not answer keeps the lease as it is; only another holder ends it.
+                        if renewed == false {
+                            self.lost.withLock { $0 = true }
+                            return
+                        }
+                    }
+                }
+            }
+        }
+
+        func stop() { task.withLock { $0?.cancel() } }
+
+        func check() throws {
+            if lost.withLock({ $0 }) { throw Failure.leaseLost }
+        }
     }
 
     private func attemptMigration(_ id: String, _ epoch: Int, progress observer: (@Sendable (Int, Int) -> Void)?) async throws -> Bool {
@@ -161,87 +207,101 @@ public final class LayoutMigrator: Service, Sendable {
         guard try await repository.renewMigration(board: id, epoch: epoch, holder: holder, lease: leaseSeconds, copied: 0, total: 0) else {
             throw Failure.leaseLost
         }
+        // This holder has the lease and the switch has not happened, so no process is switching:
+        // marks left on the current epoch by a switch that died before its rollback go now.
+        try await realtime.retire(row.at(epoch: row.epoch, layout: row.config.layout, placement: row.placement), false)
+        let keeper = LeaseKeeper()
+        keeper.start(self, id, epoch)
+        defer { keeper.stop() }
+
         let limit = row.config.maxEntries > 0 ? row.config.maxEntries : nil
         guard let snapshot = try await repository.snapshot(board: id, limit: limit), let target = snapshot.board.migrationTarget,
             target.epoch == epoch
         else { return false }
+        try keeper.check()
         let old = snapshot.board.at(epoch: snapshot.board.epoch, layout: snapshot.board.config.layout, placement: snapshot.board.placement)
-
-        // The lease is renewed, with the progress, while the build runs.
-        let copied = Mutex((0, snapshot.entries.count))
-        let renewer = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: lease / 3)
-                if Task.isCancelled { return false }
-                let (done, total) = copied.withLock { $0 }
-                if (try? await repository.renewMigration(board: id, epoch: epoch, holder: holder, lease: leaseSeconds, copied: done, total: total)) == false {
-                    return true
-                }
-            }
-            return false
-        }
-        defer { renewer.cancel() }
+        let total = snapshot.entries.count
+        keeper.progress.withLock { $0 = (0, total) }
         let built = try await realtime.rebuild(
             target, entries: snapshot.entries, lastEventID: snapshot.lastEventID, seq: snapshot.seq, only: nil, force: false,
             progress: { done, total in
-                copied.withLock { $0 = (done, total) }
+                keeper.progress.withLock { $0 = (done, total) }
                 Self.copiedGauge.record(done)
                 observer?(done, total)
             }
         )
         guard built else { throw Failure.targetLost }
-        renewer.cancel()
-        if await renewer.value { throw Failure.leaseLost }
-        let total = snapshot.entries.count
-        guard try await repository.renewMigration(board: id, epoch: epoch, holder: holder, lease: leaseSeconds, copied: total, total: total) else {
-            throw Failure.leaseLost
-        }
+        try keeper.check()
         observer?(total, total)
 
         // Most of the gap closes before the lock is taken, so the switch itself has little to do.
         let now = try await repository.changeSequencesAndIncarnations()[id]
-        guard let now, now.incarnation == snapshot.board.incarnation else { return false }
-        try await bringUp(target, through: now.seq)
-
-        return try await switchOver(id, epoch, old: old, target: target)
+        guard let now, now.incarnation == snapshot.board.incarnation else {
+            // Deleted (or deleted and created again) meanwhile: what the build wrote is the gone board's.
+            try? await realtime.deleteBoard(target)
+            return false
+        }
+        var reached = try await bringUp(target, through: now.seq)
+        // The switch can fail for reasons of the moment (the lock not had within its bound, a slow
+        // node): it is tried again, after catching up again, before the build is redone.
+        for attempt in 0..<5 {
+            try keeper.check()
+            do {
+                return try await switchOver(id, epoch, old: old, target: target, reached: reached)
+            } catch Failure.targetLost {
+                throw Failure.targetLost
+            } catch {
+                if attempt == 4 { throw error }
+                logger.info("layout switch deferred; trying again", metadata: ["board": "\(id)", "epoch": "\(epoch)", "error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(100 << attempt))
+                let latest = try await repository.changeSequencesAndIncarnations()[id]?.seq ?? reached
+                reached = try await bringUp(target, through: latest)
+            }
+        }
+        return false
     }
 
-    /// Step 4: the switch, under the board's row lock.
-    private func switchOver(_ id: String, _ epoch: Int, old: StoredBoard, target: StoredBoard) async throws -> Bool {
+    /// Step 4: the switch, under the board's row lock. `reached`: the change the new shards hold
+    /// (the lock's transaction reads the changes after it).
+    private func switchOver(_ id: String, _ epoch: Int, old: StoredBoard, target: StoredBoard, reached: Int64) async throws -> Bool {
         let realtime = service.realtime
         let pending = Mutex<Task<Void, any Error>?>(nil)
         let started = ContinuousClock.now
         let switched: StoredBoard?
         do {
             switched = try await service.repository.switchLayout(
-                board: id, epoch: epoch, holder: holder, removalDelay: Int(max(removalDelay.components.seconds, 1))
-            ) { locked, seq in
-                // On PostgreSQL's thread, holding the lock: the Redis steps run as a task it waits for.
-                let target = target
+                board: id, epoch: epoch, holder: holder, removalDelay: Int(max(removalDelay.components.seconds, 1)), stepsAfter: reached
+            ) { locked, seq, steps in
+                // On PostgreSQL's thread, holding the lock: the Redis steps run as a task it waits
+                // for, bounded, so commits of the board wait well under a second.
                 let work = Task {
-                    try await self.bringUp(target, through: seq)
+                    try await self.finish(target, through: seq, steps: steps)
                     try await realtime.retire(old, true)
                 }
                 pending.withLock { $0 = work }
-                try Self.wait(for: work, within: .seconds(3))
+                try Self.wait(for: work, within: Self.lockedBound)
             }
         } catch {
-            // Rolled back (or the commit's outcome is unknown): unless the board now has the new
-            // epoch, the old one is still the board's view, so its marks are taken back once the
-            // marking task has surely finished.
-            if let work = pending.withLock({ $0 }) { _ = await work.result }
-            if (try? await service.repository.leaderboard(id))?.epoch != epoch {
-                try? await realtime.retire(old, false)
+            // Only marks this attempt set are taken back, once its task has surely finished, and
+            // only when the switch surely did not commit and the change is still this holder's
+            // (another holder may be switching now, with marks of its own).
+            guard let work = pending.withLock({ $0 }) else { throw error }
+            _ = await work.result
+            switch await switchOutcome(id, epoch) {
+            case .switched:
+                service.directory.invalidate(id)
+                return true
+            case .pending:
+                if (try? await service.repository.renewMigration(board: id, epoch: epoch, holder: holder, lease: leaseSeconds, copied: 0, total: 0)) == true {
+                    try? await realtime.retire(old, false)
+                }
+                throw error
+            case .unknown:
+                // The marks stay; whoever runs the change next takes them back first.
                 throw error
             }
-            service.directory.invalidate(id)
-            return true
         }
-        guard let switched else {
-            if let work = pending.withLock({ $0 }) { _ = await work.result }
-            try? await realtime.retire(old, false)
-            return false
-        }
+        guard let switched else { return false }
         service.directory.update(id, switched)
         Self.switches.increment()
         Self.switchPause.record(duration: ContinuousClock.now - started)
@@ -250,6 +310,22 @@ public final class LayoutMigrator: Service, Sendable {
             metadata: ["board": "\(id)", "epoch": "\(epoch)", "layout": "\(target.config.layout.strategy)/\(target.config.layout.shardCount)", "switch": "\(ContinuousClock.now - started)"]
         )
         return true
+    }
+
+    /// How long the Redis work under the board's lock may take before the switch rolls back.
+    static let lockedBound: Duration = .milliseconds(800)
+
+    private enum Outcome { case switched, pending, unknown }
+
+    /// Whether the board is now on `epoch`, asked until PostgreSQL answers (a few seconds at most).
+    private func switchOutcome(_ id: String, _ epoch: Int) async -> Outcome {
+        for attempt in 0..<10 {
+            if let board = try? await service.repository.leaderboard(id) {
+                return board.epoch == epoch ? .switched : (board.migration?.epoch == epoch ? .pending : .unknown)
+            }
+            try? await Task.sleep(for: .milliseconds(100 * (attempt + 1)))
+        }
+        return .unknown
     }
 
     /// Waits on a blocking thread (PostgreSQL's) for an async task, at most `bound`.
@@ -270,23 +346,45 @@ public final class LayoutMigrator: Service, Sendable {
     }
 
     /// Brings every shard of the new epoch up to change `seq` from the change log, in rounds of
-    /// at most ``ViewSequencer/mostReplayed`` changes.
-    func bringUp(_ target: StoredBoard, through seq: Int64) async throws {
+    /// at most ``ViewSequencer/mostReplayed`` changes. Returns the change every shard then holds.
+    @discardableResult
+    func bringUp(_ target: StoredBoard, through seq: Int64) async throws -> Int64 {
         let id = target.config.id
         for _ in 0..<64 {
-            let sequences = try await service.realtime.appliedSequences(target)
-            guard sequences.allSatisfy({ $0 != nil }) else { throw Failure.targetLost }
-            let held = sequences.map { $0! }
-            guard let lowest = held.min(), lowest < seq else { return }
+            let held = try await heldSequences(target)
+            guard let lowest = held.min(), lowest < seq else { return held.min() ?? seq }
             let through = min(seq, lowest + ViewSequencer.mostReplayed)
             let steps = try await service.repository.viewSteps(board: id, after: lowest, through: through)
-            guard steps.count == Int(through - lowest), steps.first?.seq == lowest + 1 else { throw Failure.logGap }
-            var batch = RealtimeBatch()
-            batch.boards[id] = .init(board: target, steps: steps, shards: Set(held.indices.filter { held[$0] < through }))
-            let after = try await service.realtime.apply(batch)[id] ?? [:]
-            guard after.values.allSatisfy({ $0 != nil }) else { throw Failure.targetLost }
+            try await applyContiguous(target, steps, after: lowest, through: through, held: held)
         }
         throw Failure.notCaughtUp
+    }
+
+    /// Under the lock: the new shards brought up to `seq` with `steps` (read on the lock's
+    /// connection), and checked to hold it.
+    private func finish(_ target: StoredBoard, through seq: Int64, steps: [ViewStep]) async throws {
+        let held = try await heldSequences(target)
+        guard let lowest = held.min() else { throw Failure.targetLost }
+        if lowest < seq {
+            try await applyContiguous(target, steps.filter { $0.seq > lowest }, after: lowest, through: seq, held: held)
+            guard try await heldSequences(target).allSatisfy({ $0 >= seq }) else { throw Failure.notCaughtUp }
+        }
+    }
+
+    /// Each shard of the new epoch's change number (throws when one lost its metadata).
+    private func heldSequences(_ target: StoredBoard) async throws -> [Int64] {
+        let sequences = try await service.realtime.appliedSequences(target)
+        guard sequences.allSatisfy({ $0 != nil }) else { throw Failure.targetLost }
+        return sequences.map { $0! }
+    }
+
+    /// Applies `steps` (all of (after, through], in order) to the shards of `target` behind `through`.
+    private func applyContiguous(_ target: StoredBoard, _ steps: [ViewStep], after: Int64, through: Int64, held: [Int64]) async throws {
+        guard steps.count == Int(through - after), steps.first?.seq == after + 1 else { throw Failure.logGap }
+        var batch = RealtimeBatch()
+        batch.boards[target.config.id] = .init(board: target, steps: steps, shards: Set(held.indices.filter { held[$0] < through }))
+        let after = try await service.realtime.apply(batch)[target.config.id] ?? [:]
+        guard after.values.allSatisfy({ $0 != nil }) else { throw Failure.targetLost }
     }
 
     // MARK: - Status

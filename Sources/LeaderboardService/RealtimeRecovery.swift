@@ -284,8 +284,11 @@ public final class RealtimeRecovery: Service, Sendable {
         }
         // The layout switched while this rebuild ran: what it wrote is of the retired epoch, which
         // no read uses any more (its removal may already have run).
+        // The new epoch was itself built from PostgreSQL and brought up to the switch under the
+        // board's lock, so the marks made before this rebuild began are covered.
         guard current.epoch == snapshot.board.epoch else {
             try? await service.realtime.deleteBoard(snapshot.board)
+            if let generation { service.stale.clear(id, coveredBy: generation) }
             return .rebuilt
         }
         // Changes committed since the snapshot, which the switch may have undone on a shard.

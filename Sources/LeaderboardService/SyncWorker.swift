@@ -173,10 +173,13 @@ public final class SyncWorker: Service, Sendable {
 
     private func pass(_ id: String, started: ContinuousClock.Instant, progress: (@Sendable (Int, Int) -> Void)?) async throws -> Report {
         let repository = service.repository
+        // The layout epoch the pass reconciles (a switch meanwhile removes its keys later).
+        let epochRead = Mutex(0)
         do {
             guard let snapshot = try await repository.takeSnapshot(board: id), let board = try await repository.leaderboard(id) else {
                 throw LeaderboardError.leaderboardNotFound(id)
             }
+            epochRead.withLock { $0 = board.epoch }
             var shards: [ShardReport] = []
             if service.stale.contains(id) {
                 // Being rebuilt from the database already: that is a full repair.
@@ -220,6 +223,11 @@ public final class SyncWorker: Service, Sendable {
             return report
         } catch RealtimeStoreError.boardMissing {
             if await service.boardIsGone(id) { throw LeaderboardError.leaderboardNotFound(id) }
+            // The layout switched during the pass and the old epoch's keys went: nothing is lost,
+            // the next pass checks the new shards.
+            if let now = try? await repository.leaderboard(id), now.epoch != epochRead.withLock({ $0 }) {
+                throw LeaderboardError.unavailable("leaderboard '\(id)' changed its layout during the sync pass; the next pass checks it")
+            }
             service.stale.markMissing(id)
             throw LeaderboardError.unavailable("a shard of leaderboard '\(id)' lost its data; it is being rebuilt")
         } catch {

@@ -45,22 +45,45 @@ public final class ViewSequencer: Sendable {
         await queue.apply(batch) { batch in await self.applyNow(batch) }
     }
 
-    /// The key of a migrating board's new epoch in an expanded batch (no board id starts with NUL).
+    /// The key of a migrating board's new epoch in a batch (no board id starts with NUL).
     static func targetKey(_ id: String) -> String { "\u{0}" + id }
 
-    private func applyNow(_ original: RealtimeBatch) async {
-        // A board whose layout is changing gets every change on its new epoch's shards too, in
-        // the same round. Those shards are the migration's business: until they are built they
-        // have no metadata (a change to them is dropped, the build's catch-up brings it in), and
-        // one that falls behind is caught up here without ever marking the board for a rebuild.
-        var batch = original
-        for (id, changes) in original.boards {
+    /// The queues of the new epochs' shards of boards whose layout is changing.
+    private let targetQueue = BoardApplyQueue()
+
+    /// A board whose layout is changing gets every change on its new epoch's shards too, in a
+    /// round of its own that nobody waits for: those shards are the migration's business. Until
+    /// they are built they have no metadata (a change to them is dropped; the build's catch-up
+    /// brings it in); one that falls behind is caught up here, without ever marking the board for
+    /// a rebuild; and the migration's switch brings them up to date under the board's lock anyway.
+    /// So a slow, hung or missing node of the new layout never delays the board's acknowledgements.
+    private func applyToTargets(of batch: RealtimeBatch) {
+        var targets = RealtimeBatch()
+        for (id, changes) in batch.boards {
             guard let target = changes.board.migrationTarget else { continue }
             var copy = changes
             copy.board = target
             copy.shards = nil
-            batch.boards[Self.targetKey(id)] = copy
+            targets.boards[Self.targetKey(id)] = copy
         }
+        guard !targets.isEmpty else { return }
+        Task {
+            await targetQueue.apply(targets) { batch in
+                let applied = try? await self.realtime.apply(batch)
+                for (key, changes) in batch.boards {
+                    guard let last = changes.steps.last?.seq else { continue }
+                    let behind = (applied?[key] ?? [:]).filter { ($0.value ?? Int64.max) < last }
+                    guard applied == nil || !behind.isEmpty else { continue }
+                    // Another process's earlier change is probably landing right now.
+                    try? await Task.sleep(for: self.patience.last ?? .milliseconds(16))
+                    _ = try? await self.catchUp(changes.board, through: last, shards: applied == nil ? nil : Set(behind.keys), quiet: true)
+                }
+            }
+        }
+    }
+
+    private func applyNow(_ batch: RealtimeBatch) async {
+        applyToTargets(of: batch)
         var applied: [String: [Int: Int64?]]
         do {
             applied = try await realtime.apply(batch)
@@ -71,12 +94,6 @@ public final class ViewSequencer: Sendable {
             logger.warning("real-time apply failed; catching up", metadata: ["error": "\(error)"])
             await withTaskGroup(of: Void.self) { group in
                 for (id, changes) in batch.boards {
-                    if id.hasPrefix("\u{0}") {
-                        if let target = changes.steps.last?.seq {
-                            group.addTask { _ = try? await self.catchUp(changes.board, through: target, quiet: true) }
-                        }
-                        continue
-                    }
                     // Usernames are not in the change log: a rebuild writes them. A board already
                     // marked is rebuilt anyway (and a hung node would only make this wait again).
                     guard let target = changes.steps.last?.seq, changes.usernames.isEmpty, !stale.contains(id) else {
@@ -92,10 +109,9 @@ public final class ViewSequencer: Sendable {
         }
         for (id, changes) in batch.boards {
             guard let target = changes.steps.last?.seq else { continue }
-            let isTarget = id.hasPrefix("\u{0}")
             var shards = applied[id] ?? [:]
             if shards.values.contains(where: { $0 == nil }) {
-                if !isTarget { stale.markMissing(id) }
+                stale.markMissing(id)
                 shards = shards.filter { $0.value != nil }
             }
             var behind = Set(shards.filter { ($0.value ?? 0) < target }.keys)
@@ -110,10 +126,6 @@ public final class ViewSequencer: Sendable {
                 behind = Set(again.filter { ($0.value ?? Int64.max) < target }.keys)
             }
             guard !behind.isEmpty else { continue }
-            if isTarget {
-                _ = try? await catchUp(changes.board, through: target, shards: behind, quiet: true)
-                continue
-            }
             do {
                 try await catchUp(changes.board, through: target, shards: behind)
             } catch {

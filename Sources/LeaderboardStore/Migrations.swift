@@ -229,6 +229,7 @@ enum Migrations {
                 state TEXT NOT NULL,
                 copied BIGINT NOT NULL DEFAULT 0,
                 total BIGINT NOT NULL DEFAULT 0,
+                failures INT NOT NULL DEFAULT 0,
                 started_at TIMESTAMPTZ NOT NULL DEFAULT now(),
                 finished_at TIMESTAMPTZ,
                 holder TEXT,

@@ -368,14 +368,21 @@ extension PostgresScoreRepository {
     /// The board's numbered view changes after `seq` up to `through` (inclusive), in order; fewer
     /// when some are no longer kept (the caller then rebuilds instead).
     public func viewSteps(board id: String, after seq: Int64, through last: Int64) async throws -> [ViewStep] {
-        let rows = try await pool.query(
-            """
-            SELECT seq, reset, period, players, before_scores, after_scores, last_event_id FROM board_changes
-            WHERE leaderboard_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq
-            """,
-            [id, String(seq), String(last)]
-        )
-        return try rows.rows.map { row in
+        try Self.viewSteps(try await pool.query(Self.viewStepsQuery, [id, String(seq), String(last)]))
+    }
+
+    /// ``viewSteps(board:after:through:)`` on a connection the caller holds (inside its transaction).
+    static func viewSteps(board id: String, after seq: Int64, through last: Int64, on connection: PGConnection) throws -> [ViewStep] {
+        try viewSteps(try connection.query(viewStepsQuery, [id, String(seq), String(last)]))
+    }
+
+    static let viewStepsQuery = """
+        SELECT seq, reset, period, players, before_scores, after_scores, last_event_id FROM board_changes
+        WHERE leaderboard_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq
+        """
+
+    static func viewSteps(_ rows: PGRows) throws -> [ViewStep] {
+        try rows.rows.map { row in
             let players = PGArray.parse(try row.text(3)).map { $0 ?? "" }
             let before = PGArray.parse(try row.text(4)).map { $0.flatMap(Int64.init) }
             let after = PGArray.parse(try row.text(5)).map { $0.flatMap(Int64.init) }

@@ -29,6 +29,8 @@ extension PostgresScoreRepository {
     public enum MigrationStart: Sendable, Equatable {
         /// Recorded: the new epoch is being built.
         case started(epoch: Int)
+        /// The same change already runs (its epoch): a repeated request.
+        case running(epoch: Int)
         /// The layout asked for is already the board's (its epoch).
         case unchanged(epoch: Int)
         /// Another change of the board runs (its epoch).
@@ -64,7 +66,10 @@ extension PostgresScoreRepository {
                 ).rows
                 guard let row = rows.first else { return .notFound }
                 let board = try Self.board(from: row)
-                if let running = board.migration { return .inProgress(epoch: running.epoch) }
+                if let running = board.migration {
+                    // The same change asked for again (a retried request): the one that runs.
+                    return running.layout == layout ? .running(epoch: running.epoch) : .inProgress(epoch: running.epoch)
+                }
                 if board.config.layout == layout { return .unchanged(epoch: board.epoch) }
                 let used = try connection.query(
                     "SELECT coalesce(max(epoch), 0) FROM board_migrations WHERE leaderboard_id = $1", [id]
@@ -130,12 +135,13 @@ extension PostgresScoreRepository {
     /// layout and queues the old epoch's keys for removal after `removalDelay` seconds. Returns
     /// the board as switched, or nil when the change is no longer `holder`'s to switch.
     public func switchLayout(
-        board id: String, epoch: Int, holder: String, removalDelay: Int, underLock: @escaping @Sendable (_ board: StoredBoard, _ seq: Int64) throws -> Void
+        board id: String, epoch: Int, holder: String, removalDelay: Int, stepsAfter: Int64,
+        underLock: @escaping @Sendable (_ board: StoredBoard, _ seq: Int64, _ steps: [ViewStep]) throws -> Void
     ) async throws -> StoredBoard? {
         try await pool.withConnection { connection in
             try connection.transaction { connection in
                 // Commits wait for the lock; a switch that cannot get it soon gives up and retries.
-                try connection.execute("SET LOCAL lock_timeout = '2s'")
+                try connection.execute("SET LOCAL lock_timeout = '1s'")
                 guard let row = try connection.query("SELECT \(Self.lockedColumns) FROM leaderboards WHERE id = $1 FOR UPDATE", [id]).rows.first
                 else { return nil }
                 let locked = try Self.locked(from: row)
@@ -145,7 +151,11 @@ extension PostgresScoreRepository {
                     [id, String(epoch), holder]
                 )
                 guard !held.isEmpty else { return nil }
-                try underLock(locked.board, locked.seq)
+                // The changes the new epoch may still miss, read here: the step under the lock
+                // then needs no other connection of the pool (which commits waiting for this
+                // lock may hold).
+                let steps = try Self.viewSteps(board: id, after: min(stepsAfter, locked.seq), through: locked.seq, on: connection)
+                try underLock(locked.board, locked.seq, steps)
                 let layoutText = String(decoding: try JSONEncoder().encode(target.layout), as: UTF8.self)
                 let placementText = String(decoding: try JSONEncoder().encode(target.placement), as: UTF8.self)
                 try connection.query(
@@ -171,6 +181,14 @@ extension PostgresScoreRepository {
                 return try Self.board(from: switched.rows[0])
             }
         }
+    }
+
+    /// Counts a run of the change that gave up (every attempt failed); returns the count so far.
+    public func migrationFailed(board id: String, epoch: Int) async throws -> Int {
+        try await pool.query(
+            "UPDATE board_migrations SET failures = failures + 1 WHERE leaderboard_id = $1 AND epoch = $2 RETURNING failures",
+            [id, String(epoch)]
+        ).rows.first.map { Int(try $0.int64(0)) } ?? 0
     }
 
     /// Gives up the running change to `epoch` (the board keeps its layout); its new shards' keys

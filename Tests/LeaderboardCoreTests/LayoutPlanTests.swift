@@ -30,6 +30,13 @@ import FoundationXML
         #expect(plan.members.reduce(0, +) == 1000)
     }
 
+    @Test func aTieAtTheTopLeavesEveryBandAScore() {
+        // 1, 2, 3 once each and 100 players on 4: four bands are possible (one score each).
+        let plan = LayoutPlan.band(histogram: [(1, 1), (2, 1), (3, 1), (4, 100)], bands: 4)
+        #expect(plan.layout == .band(bounds: [2, 3, 4]))
+        #expect(plan.members == [1, 1, 1, 100])
+    }
+
     @Test func fewerDistinctScoresThanBandsMakeFewerBands() {
         let plan = LayoutPlan.band(histogram: Self.histogram([5, 5, 7, 7, 7, 9]), bands: 8)
         #expect(plan.layout == .band(bounds: [7, 9]))

@@ -25,7 +25,7 @@ import Testing
     static func keys(of id: String, _ system: LeaderboardSystemKeys) async throws -> [String] {
         var keys: [String] = []
         for pool in system.pools {
-            let reply = try await pool.command("KEYS", "leaderboard:\(id):*")
+            let reply = try await pool.command("KEYS", "leaderboard:\(id)[:#]*")
             keys += (reply.array ?? []).compactMap(\.string)
         }
         return keys.sorted()
@@ -75,7 +75,7 @@ import Testing
             var left: [String] = []
             repeat {
                 try await Task.sleep(for: .milliseconds(250))
-                left = try await Self.keys(of: id, nodes).filter { !$0.hasPrefix("leaderboard:\(id):e\(expectedEpoch):") }
+                left = try await Self.keys(of: id, nodes).filter { !$0.hasPrefix("leaderboard:\(id)#e\(expectedEpoch):") }
             } while !left.isEmpty && ContinuousClock.now < deadline
             #expect(left.isEmpty, "keys of an old epoch remain: \(left.prefix(5))")
         }

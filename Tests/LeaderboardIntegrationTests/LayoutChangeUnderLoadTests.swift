@@ -200,8 +200,8 @@ import Glibc
             repeat {
                 left = []
                 for pool in redis {
-                    let reply = try await pool.command("KEYS", "leaderboard:\(board.id):*")
-                    left += (reply.array ?? []).compactMap(\.string).filter { !$0.hasPrefix("leaderboard:\(board.id):e2:") }
+                    let reply = try await pool.command("KEYS", "leaderboard:\(board.id)[:#]*")
+                    left += (reply.array ?? []).compactMap(\.string).filter { !$0.hasPrefix("leaderboard:\(board.id)#e2:") }
                 }
                 if !left.isEmpty { try await Task.sleep(for: .milliseconds(250)) }
             } while !left.isEmpty && ContinuousClock.now < deadline

@@ -43,7 +43,11 @@ public struct LayoutPlan: Sendable, Equatable {
             guard last + 1 < histogram.count else { break }
             let target = Double(below[last]) + Double(total - below[last]) / Double(bands - band + 1)
             var index = last + 1
-            while index + 1 < histogram.count, abs(Double(below[index + 1]) - target) <= abs(Double(below[index]) - target) {
+            // Each band still to come keeps a distinct score of its own when there are enough.
+            let highest = max(last + 1, histogram.count - (bands - band))
+            while index + 1 <= highest, index + 1 < histogram.count,
+                abs(Double(below[index + 1]) - target) <= abs(Double(below[index]) - target)
+            {
                 index += 1
             }
             bounds.append(histogram[index].score)

@@ -15,8 +15,10 @@ public enum RedisKeys {
 
     /// The keys of layout epoch 1 (every board's first) are the seed's; a later epoch (a layout
     /// changed online) names its own, so both can live side by side while the board migrates.
+    /// The epoch follows a `#`, which no board id holds (ids may hold `:`, so `:e2:` could be
+    /// another board's name).
     static func prefix(_ board: String, _ epoch: Int) -> String {
-        epoch <= 1 ? "leaderboard:\(board):" : "leaderboard:\(board):e\(epoch):"
+        epoch <= 1 ? "leaderboard:\(board):" : "leaderboard:\(board)#e\(epoch):"
     }
 
     /// Hash of a player's info (username), on every node that holds one of the player's shards.

@@ -28,6 +28,8 @@ if staged then
 else
   redis.call('UNLINK', KEYS[2])
 end
+-- Metadata of an older incarnation goes whole (a `retired` mark of that board must not stay).
+if meta[2] and meta[2] ~= ARGV[2] then redis.call('DEL', KEYS[3]) end
 redis.call('HSET', KEYS[3], unpack(ARGV, 5))
 redis.call('HINCRBY', KEYS[3], 'version', 1)
 return 1
