@@ -79,6 +79,10 @@ public struct AppConfig: Sendable, Equatable {
         public var commitWindow: Duration = .milliseconds(2)
         public var commitMaxEvents = 2000
         public var configCacheTTL: Duration = .seconds(5)
+        /// A layout change's build: members per staging command, and the rest after each round
+        /// (and each page of its snapshot) as a multiple of its time.
+        public var migrationBatch = 1000
+        public var migrationPace = 0.5
     }
 
     public var server = Server()
@@ -291,6 +295,8 @@ extension AppConfig {
             throw ConfigError(key: "leaderboard.commit_max_events", problem: "must be at least leaderboard.max_batch_size")
         }
         leaderboard.configCacheTTL = try reader.duration("leaderboard.config_cache_ttl", default: leaderboard.configCacheTTL)
+        leaderboard.migrationBatch = try reader.int("leaderboard.migration_batch", default: leaderboard.migrationBatch, in: 1...100_000)
+        leaderboard.migrationPace = try reader.double("leaderboard.migration_pace", default: leaderboard.migrationPace, in: 0...100)
         topology = try reader.string("topology", default: topology)
         if let unknown = reader.unread.sorted().first {
             throw ConfigError(key: unknown, problem: "unknown key")

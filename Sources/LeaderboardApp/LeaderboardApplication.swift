@@ -58,7 +58,10 @@ public struct LeaderboardSystem: Sendable {
         let sync = SyncWorker(service: service, configuration: .init(interval: config.sync.interval, batchSize: config.sync.batchSize, requestWait: config.sync.requestWait, lease: config.sync.lease), logger: logger)
         let periods = PeriodScheduler(service: service, logger: logger)
         // An old layout epoch's keys stay until no process can still hold the board's old row.
-        let migrator = LayoutMigrator(service: service, logger: logger, removalDelay: config.leaderboard.configCacheTTL * 2 + .seconds(1))
+        let migrator = LayoutMigrator(
+            service: service, logger: logger, removalDelay: config.leaderboard.configCacheTTL * 2 + .seconds(1),
+            pace: BuildPace(members: config.leaderboard.migrationBatch, rest: config.leaderboard.migrationPace)
+        )
         // The buckets live on the topology's first node, shared by every process.
         let limiter = RateLimiter(
             configuration: config.rateLimit, store: RedisRateLimitStore(pool: redisNodes[topology.nodes[0].id]!), logger: logger

@@ -46,6 +46,29 @@ public final class BoardDirectory: Sendable {
         cache.withLockedValue { $0[id] = Entry(board: board, loaded: .now) }
     }
 
+    /// Loads of rows asked for again now, one per board at a time (see ``fresh(_:loadedAfter:)``).
+    private let loading = NIOLockedValueBox<[String: Task<StoredBoard?, any Error>]>([:])
+
+    /// The board's row as loaded at or after `instant`: the cached one when it is that recent,
+    /// else read from PostgreSQL — once for all the callers asking at the same time (every read
+    /// that meets a layout switch asks), not once each. Nil when the board does not exist.
+    public func fresh(_ id: String, loadedAfter instant: ContinuousClock.Instant) async throws -> StoredBoard? {
+        if let entry = cache.withLockedValue({ $0[id] }), entry.loaded >= instant { return entry.board }
+        let task = loading.withLockedValue { loading -> Task<StoredBoard?, any Error> in
+            if let running = loading[id] { return running }
+            let task = Task { [repository, cache] in
+                let started = ContinuousClock.now
+                let board = try await repository.leaderboard(id)
+                cache.withLockedValue { $0[id] = Entry(board: board, loaded: started) }
+                return board
+            }
+            loading[id] = task
+            return task
+        }
+        defer { loading.withLockedValue { if $0[id] == task { $0[id] = nil } } }
+        return try await task.value
+    }
+
     /// Forgets the cached row, so the next lookup reads PostgreSQL.
     public func invalidate(_ id: String) {
         cache.withLockedValue { _ = $0.removeValue(forKey: id) }

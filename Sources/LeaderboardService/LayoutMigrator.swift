@@ -47,8 +47,16 @@ public final class LayoutMigrator: Service, Sendable {
     static let duration = Timer(label: "leaderboard_layout_migration_duration_seconds")
     static let switchPause = Timer(label: "leaderboard_layout_switch_seconds")
 
-    public init(service: LeaderboardService, logger: Logger, lease: Duration = .seconds(6), removalDelay: Duration = .seconds(15), holder: String? = nil) {
+    /// How hard a change's build may push (the board keeps serving from its old epoch meanwhile,
+    /// so it can go faster than a rebuild; `leaderboard.migration_batch` and `_pace`).
+    let pace: BuildPace
+
+    public init(
+        service: LeaderboardService, logger: Logger, lease: Duration = .seconds(6), removalDelay: Duration = .seconds(15),
+        pace: BuildPace = .rebuild, holder: String? = nil
+    ) {
         self.service = service
+        self.pace = pace
         self.logger = logger
         self.lease = lease
         self.removalDelay = removalDelay
@@ -215,7 +223,7 @@ public final class LayoutMigrator: Service, Sendable {
         defer { keeper.stop() }
 
         let limit = row.config.maxEntries > 0 ? row.config.maxEntries : nil
-        guard let snapshot = try await repository.snapshot(board: id, limit: limit), let target = snapshot.board.migrationTarget,
+        guard let snapshot = try await repository.snapshot(board: id, limit: limit, pace: pace.rest), let target = snapshot.board.migrationTarget,
             target.epoch == epoch
         else { return false }
         try keeper.check()
@@ -228,7 +236,8 @@ public final class LayoutMigrator: Service, Sendable {
                 keeper.progress.withLock { $0 = (done, total) }
                 Self.copiedGauge.record(done)
                 observer?(done, total)
-            }
+            },
+            pace: pace
         )
         guard built else { throw Failure.targetLost }
         try keeper.check()

@@ -343,7 +343,7 @@ public final class LeaderboardService: Sendable {
                     throw LeaderboardError.unavailable("leaderboard '\(id)' is switching to a new layout; retry shortly")
                 }
                 try? await Task.sleep(for: .milliseconds(20))
-                if let fresh = try? await readableBoard(id) { board = fresh }
+                if let fresh = await freshBoard(id) { board = fresh }
             }
         }
     }
@@ -351,10 +351,9 @@ public final class LeaderboardService: Sendable {
     /// A read found its epoch retired or gone, with the board's row read again (nil when it could not be).
     private struct EpochMoved: Error { var fresh: StoredBoard? }
 
-    /// The board's row from PostgreSQL, bypassing (and refreshing) this process's cache.
-    private func freshBoard(_ id: String) async -> StoredBoard? {
-        directory.invalidate(id)
-        return try? await directory.board(id)
+    /// The board's row from PostgreSQL as it is now (loaded after `since`; concurrent callers share one load).
+    private func freshBoard(_ id: String, since: ContinuousClock.Instant = .now) async -> StoredBoard? {
+        try? await directory.fresh(id, loadedAfter: since)
     }
 
     private func realtimeAttempt<T: Sendable>(_ id: String, epoch: Int, _ body: @Sendable () async throws -> T) async throws -> T {

@@ -272,7 +272,7 @@ public final class RealtimeRecovery: Service, Sendable {
         guard
             try await service.realtime.rebuild(
                 snapshot.board, entries: snapshot.entries, lastEventID: snapshot.lastEventID, seq: snapshot.seq, only: shards,
-                force: force, progress: progress.report
+                force: force, progress: progress.report, pace: .rebuild
             )
         else { return .retry }
         // Deleted (or deleted and created again) while the rebuild ran: the keys it just wrote are

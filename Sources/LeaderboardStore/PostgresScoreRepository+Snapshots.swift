@@ -8,7 +8,7 @@ extension PostgresScoreRepository {
     /// the board's order (every player, in no particular order, when `limit` is nil), with
     /// usernames, the newest event id and the number of the last view change they include, all
     /// from one transaction.
-    public func snapshot(board id: String, limit: Int?) async throws -> BoardSnapshot? {
+    public func snapshot(board id: String, limit: Int?, pace: Double = Double(snapshotPace)) async throws -> BoardSnapshot? {
         try await readPool.withConnection { connection in
             try connection.transaction("ISOLATION LEVEL REPEATABLE READ READ ONLY") { connection in
                 guard let row = try connection.query("SELECT \(Self.lockedColumns) FROM leaderboards WHERE id = $1", [id]).rows.first else {
@@ -39,7 +39,7 @@ extension PostgresScoreRepository {
                     }
                     if page.rows.count < Self.snapshotPage { break }
                     let took = ContinuousClock.now - started
-                    usleep(UInt32(clamping: (took.components.seconds * 1_000_000 + took.components.attoseconds / 1_000_000_000_000) * Int64(Self.snapshotPace)))
+                    usleep(UInt32(clamping: Int64(Double(took.components.seconds * 1_000_000 + took.components.attoseconds / 1_000_000_000_000) * max(pace, 0))))
                 }
                 let last = try connection.query("SELECT coalesce(max(id), 0) FROM score_events WHERE leaderboard_id = $1", [id])
                 return BoardSnapshot(board: board, entries: entries, lastEventID: try last.rows[0].int64(0), seq: locked.seq)
@@ -49,7 +49,7 @@ extension PostgresScoreRepository {
 
     /// Rows per page of a rebuild's snapshot, and the rest after each page (times the page's time).
     static let snapshotPage = 50_000
-    static let snapshotPace = 1
+    public static let snapshotPace = 1
 
     // MARK: - Official snapshots and sync
 

@@ -22,10 +22,11 @@ public protocol RealtimeStore: Sendable {
     /// `force` (its content is wrong though its number is not, as for a shard ahead of
     /// PostgreSQL, or an operator's rebuild); changes after `seq` that a forced shard had applied
     /// are applied again by the caller from the change log. Returns false when a staging set
-    /// vanished (the caller retries). `progress` hears how many members were written so far, and of how many.
+    /// vanished (the caller retries). `progress` hears how many members were written so far, and of how many;
+    /// `pace` bounds the staging rounds.
     func rebuild(
         _ board: StoredBoard, entries: [LeaderboardEntry], lastEventID: Int64, seq: Int64, only: Set<Int>?, force: Bool,
-        progress: (@Sendable (_ written: Int, _ total: Int) -> Void)?
+        progress: (@Sendable (_ written: Int, _ total: Int) -> Void)?, pace: BuildPace
     ) async throws -> Bool
     /// Per shard, the number of the last view change it applied; nil where its metadata is missing.
     func appliedSequences(_ board: StoredBoard) async throws -> [Int64?]
@@ -121,6 +122,6 @@ public enum RealtimeStoreError: Error, Sendable, Equatable {
 extension RealtimeStore {
     /// Rebuilds every shard of the board, without progress reports.
     public func rebuild(_ board: StoredBoard, entries: [LeaderboardEntry], lastEventID: Int64, seq: Int64) async throws -> Bool {
-        try await rebuild(board, entries: entries, lastEventID: lastEventID, seq: seq, only: nil, force: false, progress: nil)
+        try await rebuild(board, entries: entries, lastEventID: lastEventID, seq: seq, only: nil, force: false, progress: nil, pace: .rebuild)
     }
 }

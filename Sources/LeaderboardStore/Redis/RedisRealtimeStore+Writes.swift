@@ -69,9 +69,10 @@ extension RedisRealtimeStore {
 
     public func rebuild(
         _ board: StoredBoard, entries: [LeaderboardEntry], lastEventID: Int64, seq: Int64, only: Set<Int>?, force: Bool,
-        progress: (@Sendable (_ written: Int, _ total: Int) -> Void)?
+        progress: (@Sendable (_ written: Int, _ total: Int) -> Void)?, pace: BuildPace
     ) async throws -> Bool {
         let allShards = try shards(board)
+        let rebuildChunk = max(pace.members, 1)
         let shards = allShards.filter { only?.contains($0.index) ?? true }
         let router = board.router
         // Band boards: a player's username must be on every node it can move to.
@@ -83,12 +84,12 @@ extension RedisRealtimeStore {
             if index % 65_536 == 65_535 { await Task.yield() }
         }
         // The staging writes go round by round, and a round carries at most one bounded piece of
-        // work per node (a ZADD of at most `rebuildChunk` members, or the usernames of as many):
+        // work per node (a ZADD of at most `pace.members` members, or the usernames of as many):
         // Redis runs one client's pipeline to its end before it serves another client, so a round
         // of many big ZADDs to one node would hold that node, and every other board's writes and
         // reads on it, for tens of milliseconds. One piece per node holds it for well under a
         // millisecond, the nodes work in parallel, the commands are encoded a round at a time, and
-        // the rest after each round (`rebuildPace`) leaves nodes and cores to the other boards.
+        // the rest after each round (`pace.rest`) leaves nodes and cores to the other boards.
         // The switches go last, together.
         var switches: [(node: String, command: [String])] = []
         var stagingKeys: [String] = []
@@ -153,7 +154,7 @@ extension RedisRealtimeStore {
             try RedisReplies.check(try await round(commands))
             written += members
             progress?(written, total)
-            try await Task.sleep(for: (ContinuousClock.now - started) * rebuildPace)
+            try await Task.sleep(for: (ContinuousClock.now - started) * max(pace.rest, 0))
         }
         let replies = try await round(switches)
         try RedisReplies.check(replies)

@@ -18,11 +18,6 @@ public final class RedisRealtimeStore: RealtimeStore {
     /// The node of boards stored without a placement.
     private let defaultNode: String
     let chunkSize = 1000
-    /// The members of one staging command of a rebuild (one per node and round).
-    let rebuildChunk = 500
-    /// A rebuild rests this many times as long as each staging round took, so that rebuilding a
-    /// big board leaves the nodes and the cores to the other boards' requests (1: half the time).
-    let rebuildPace = 1.0
     /// How often a read is tried before it answers 503 (each try sees the board change meanwhile).
     let readAttempts = 8
 
