@@ -102,8 +102,15 @@ public final class LayoutMigrator: Service, Sendable {
     /// Runs the change in the background of this process, unless it already runs here.
     private func spawn(_ id: String, _ epoch: Int) {
         guard running.withLockedValue({ $0.insert("\(id)#\(epoch)").inserted }) else { return }
+        Self.active.record(running.withLockedValue { $0.count })
         Task {
-            defer { _ = running.withLockedValue { $0.remove("\(id)#\(epoch)") } }
+            defer {
+                let left = running.withLockedValue { running in
+                    running.remove("\(id)#\(epoch)")
+                    return running.count
+                }
+                Self.active.record(left)
+            }
             _ = try? await migrate(board: id, epoch: epoch)
         }
     }
@@ -143,7 +150,6 @@ public final class LayoutMigrator: Service, Sendable {
     /// cancelled, so a change that cannot be built does not hold the board forever.
     @discardableResult
     public func migrate(board id: String, epoch: Int, progress: (@Sendable (_ copied: Int, _ total: Int) -> Void)? = nil) async throws -> Bool {
-        Self.active.record(running.withLockedValue { $0.count })
         let started = ContinuousClock.now
         var lastError: (any Error)?
         for attempt in 0..<8 {

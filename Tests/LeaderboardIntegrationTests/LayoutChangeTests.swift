@@ -1,5 +1,6 @@
 import Foundation
 import LeaderboardCore
+import LeaderboardService
 import LeaderboardStore
 import LeaderboardTestSupport
 import RedisClient
@@ -131,6 +132,79 @@ import Testing
             let after = try await Self.waitForStable(api, id, epoch: 2)
             guard case .array(let shards)? = after["shards"] else { throw TestFailure("\(after.json)") }
             #expect(shards.compactMap { $0.object?["members"] } == planned, "the hash plan's counts differ from the shards': \(after.json)")
+        }
+    }
+
+    /// The worst moments of a switch, with faults injected on purpose: the old epoch's marks set
+    /// but their reply lost (twice), so the switch rolls back; and marks left by a switch whose
+    /// process died before its rollback. Reads of the board stay right throughout (never stuck on
+    /// a retired epoch), the change still completes, and the board equals the model afterwards.
+    @Test(.timeLimit(.minutes(2))) func aSwitchThatFailsAfterRetiringRollsBackCleanly() async throws {
+        let id = TestEnvironment.uniqueID("layout-fault")
+        try await withTestApp { api, system in
+            try await api.createBoard(id, #""max_entries": 0, "layout": {"strategy": "hash", "shards": 2}"#)
+            var model = ReferenceBoard(order: .desc, mode: .replace)
+            let scores = (0..<300).map { ("p\($0)", Int64(($0 * 53) % 400)) }
+            for (player, score) in scores { model.submit(player, score) }
+            try await api.submit(id, scores)
+
+            // A second service over the same stores whose real-time store fails on purpose.
+            let real = system.service
+            let faulty = FaultyRealtimeStore(base: real.realtime)
+            let stale = StaleBoards()
+            let service = LeaderboardService(
+                configuration: real.configuration, repository: real.repository, realtime: faulty, writer: real.writer,
+                directory: BoardDirectory(repository: real.repository, ttl: .seconds(1)), stale: stale,
+                sequencer: ViewSequencer(repository: real.repository, realtime: faulty, stale: stale, logger: TestEnvironment.logger),
+                topology: real.topology, logger: TestEnvironment.logger
+            )
+            let migrator = LayoutMigrator(service: service, logger: TestEnvironment.logger)
+
+            // 1. Marks a dead switch left on the board's current epoch: reads wait, then 503 —
+            // never an answer from a retired epoch — until the next attempt takes them back.
+            let board = try #require(try await real.repository.leaderboard(id))
+            try await faulty.base.retire(board, true)
+            await #expect(throws: LeaderboardError.self) { _ = try await real.top(board: id, limit: 10) }
+
+            // 2. The change, whose first two switches lose the reply of their marks.
+            faulty.failingRetires.withLockedValue { $0 = 2 }
+            guard case .migrating(let epoch) = try await migrator.change(board: id, to: .hash(shards: 4), runHere: false) else {
+                throw TestFailure("the change did not start")
+            }
+            let want = model.ranked()
+            let reading = Task {
+                var tally = ReadTally()
+                let check = PageCheck(order: .desc)
+                for _ in 0..<400 {
+                    do {
+                        let page = try await real.range(board: id, start: 1, end: 300)
+                        tally.record("top 300", check.problems(page.entries, total: page.total, start: 1, count: 300) + (page.entries == want ? [] : ["not the model's board"]))
+                    } catch let error as LeaderboardError where error.code == .unavailable {
+                        tally.unavailable += 1
+                    } catch {
+                        tally.record("top 300", ["\(error)"])
+                    }
+                    try? await Task.sleep(for: .milliseconds(5))
+                }
+                return tally
+            }
+            let switched = try await migrator.migrate(board: id, epoch: epoch)
+            #expect(switched)
+            let tally = await reading.value
+            print("layout-fault: \(tally); retire calls \(faulty.retires.withLockedValue { $0 })")
+            #expect(tally.wrong == 0, "\(tally.examples)")
+            let calls = faulty.retires.withLockedValue { $0 }
+            // The attempt began by taking back the dead switch's marks; each failed switch took its own back.
+            #expect(calls.first.map { $0.epoch == 1 && !$0.retired } == true, "\(calls)")
+            let failed = calls.indices.filter { calls[$0].failed }
+            #expect(failed.count == 2, "\(calls)")
+            for index in failed { #expect(index + 1 < calls.count && calls[index + 1].epoch == 1 && !calls[index + 1].retired, "\(calls)") }
+            #expect(calls.last.map { $0.epoch == 1 && $0.retired && !$0.failed } == true, "the last switch marked and committed: \(calls)")
+
+            let after = try await api.get("/api/v1/leaderboards/\(id)/top?limit=300")
+            #expect(after.entries == model.ranked())
+            let layout = try await api.get("/api/v1/leaderboards/\(id)/layout")
+            #expect(layout.integer("epoch") == Int64(epoch) && layout["state"] == .string("stable"), "\(layout.json)")
         }
     }
 
