@@ -5,7 +5,7 @@ read and write latency before, during and after, 503s, and no acknowledged write
 Seeds BOARD (hash-4, untrimmed) with N players through POST /scores/batch (or reuses it), finds
 the client's capacity with a closed loop of reads and writes, then runs paced load at half of it
 (reads: player rank and top 10; writes: POST /scores of players each thread owns) and, during it,
-changes the layout twice: hash 4 -> hash 8, then hash 8 -> the planner's 8 bands. Each phase
+changes the layout three times: hash 4 -> hash 8, hash 8 -> the planner's 8 bands, and back to hash 4. Each phase
 (before, during, after) is reported; "during" runs from the PUT until GET .../layout says stable.
 
     Benchmarks/layout-change.py URL [players, default 1000000] [seconds before/after, default 8]
@@ -115,7 +115,8 @@ def scenario():
     begin = time.perf_counter()
     time.sleep(quiet)
     phases.append(("before", begin, time.perf_counter()))
-    for name, target in [("hash 4 -> hash 8", {"strategy": "hash", "shards": 8}), ("hash 8 -> planned band 8", None)]:
+    # (The last change takes the board back to hash 4, so KEEP=1 reuses it without seeding again.)
+    for name, target in [("hash 4 -> hash 8", {"strategy": "hash", "shards": 8}), ("hash 8 -> planned band 8", None), ("band 8 -> hash 4", {"strategy": "hash", "shards": 4})]:
         if target is None:
             plan = json.loads(call("GET", f"/api/v1/leaderboards/{board}/layout/plan?strategy=band&shards=8")[1])
             target = plan["layout"]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Online layout changes of a 1M-player board under load (Benchmarks/layout-change.py): hash 4 -> 8
-# and hash -> the planner's 8 bands while reads and writes run at half the client's capacity.
+# Online layout changes of a 1M-player board under load (Benchmarks/layout-change.py): hash 4 -> 8,
+# hash -> the planner's 8 bands and back to hash 4, while reads and writes run at half the client's capacity.
 # Starts the given server binary (default .build/release/leaderboard-server) on port 8095 with a
 # fresh database (lb_relayout) and Redis db 12; services must be up (scripts/services.sh up).
 #
