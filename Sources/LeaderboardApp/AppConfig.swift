@@ -81,8 +81,8 @@ public struct AppConfig: Sendable, Equatable {
         public var configCacheTTL: Duration = .seconds(5)
         /// A layout change's build: members per staging command, and the rest after each round
         /// (and each page of its snapshot) as a multiple of its time.
-        public var migrationBatch = 1000
-        public var migrationPace = 0.5
+        public var migrationBatch = 500
+        public var migrationPace = 1.0
     }
 
     public var server = Server()

@@ -229,12 +229,14 @@ public final class LayoutMigrator: Service, Sendable {
         defer { keeper.stop() }
 
         let limit = row.config.maxEntries > 0 ? row.config.maxEntries : nil
+        let began = ContinuousClock.now
         guard let snapshot = try await repository.snapshot(board: id, limit: limit, pace: pace.rest), let target = snapshot.board.migrationTarget,
             target.epoch == epoch
         else { return false }
         try keeper.check()
         let old = snapshot.board.at(epoch: snapshot.board.epoch, layout: snapshot.board.config.layout, placement: snapshot.board.placement)
         let total = snapshot.entries.count
+        let snapshotTook = ContinuousClock.now - began
         keeper.progress.withLock { $0 = (0, total) }
         let built = try await realtime.rebuild(
             target, entries: snapshot.entries, lastEventID: snapshot.lastEventID, seq: snapshot.seq, only: nil, force: false,
@@ -248,6 +250,13 @@ public final class LayoutMigrator: Service, Sendable {
         guard built else { throw Failure.targetLost }
         try keeper.check()
         observer?(total, total)
+        logger.info(
+            "layout built",
+            metadata: [
+                "board": "\(id)", "epoch": "\(epoch)", "members": "\(total)", "snapshot": "\(snapshotTook)",
+                "staging": "\(ContinuousClock.now - began - snapshotTook)",
+            ]
+        )
 
         // Most of the gap closes before the lock is taken, so the switch itself has little to do.
         let now = try await repository.changeSequencesAndIncarnations()[id]
