@@ -21,7 +21,7 @@ public struct LayoutRoutes: Sendable {
     public func register<Context: RequestContext>(on router: Router<Context>) {
         let api = router.group("api/v1")
         api.put("leaderboards/:id/layout") { request, context in
-            let id = try Self.pathParameter(context, "id")
+            let id = try context.pathParameter("id")
             let layout = try Self.parseChange(try await JSONIO.body(request, limit: maxBodyBytes))
             switch try await migrator.change(board: id, to: layout) {
             case .migrating(let epoch):
@@ -31,11 +31,11 @@ public struct LayoutRoutes: Sendable {
             }
         }
         api.get("leaderboards/:id/layout") { _, context in
-            let id = try Self.pathParameter(context, "id")
+            let id = try context.pathParameter("id")
             return try JSONIO.response(Status(id, try await migrator.status(board: id)))
         }
         api.get("leaderboards/:id/layout/plan") { request, context in
-            let id = try Self.pathParameter(context, "id")
+            let id = try context.pathParameter("id")
             let queries = request.uri.queryParameters
             let (strategy, shards) = try LayoutPlanner.parse(strategy: queries.get("strategy"), shards: queries.get("shards"))
             let svg: Bool
@@ -64,13 +64,6 @@ public struct LayoutRoutes: Sendable {
             throw LeaderboardError.invalidRequest("unknown field '\(unknown)'")
         }
         return try LeaderboardConfig.parseLayout(layout)
-    }
-
-    static func pathParameter<Context: RequestContext>(_ context: Context, _ name: String) throws -> String {
-        guard let decoded = try context.parameters.require(name).removingPercentEncoding else {
-            throw LeaderboardError.invalidRequest("\(name) is not valid percent-encoding")
-        }
-        return decoded
     }
 
     // MARK: - Answers

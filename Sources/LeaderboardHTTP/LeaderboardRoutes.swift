@@ -32,16 +32,16 @@ public struct LeaderboardRoutes: Sendable {
             try JSONIO.response(Responses.Leaderboards(leaderboards: try await service.listLeaderboards()))
         }
         api.delete("leaderboards/:id") { _, context in
-            try await service.deleteLeaderboard(try pathParameter(context, "id"))
+            try await service.deleteLeaderboard(try context.pathParameter("id"))
             return Response(status: .noContent)
         }
         api.post("leaderboards/:id/reset") { _, context in
-            let id = try pathParameter(context, "id")
+            let id = try context.pathParameter("id")
             let reset = try await service.resetLeaderboard(id)
             return try JSONIO.response(Responses.Reset(leaderboardID: id, period: reset.current, archivedPeriod: reset.archived))
         }
         api.post("leaderboards/:id/sync") { _, context in
-            let id = try pathParameter(context, "id")
+            let id = try context.pathParameter("id")
             try Identifier.check(id, field: "leaderboard id")
             _ = try await service.directory.board(id)
             guard let report = try await sync.requestPass(id) else {
@@ -53,7 +53,7 @@ public struct LeaderboardRoutes: Sendable {
             return try JSONIO.response(report)
         }
         api.get("leaderboards/:id/sync") { _, context in
-            let id = try pathParameter(context, "id")
+            let id = try context.pathParameter("id")
             try Identifier.check(id, field: "leaderboard id")
             guard let report = try await service.lastSyncReport(board: id) else {
                 return try JSONIO.response(["leaderboard_id": id, "status": "no sync pass has run yet"])
@@ -72,15 +72,15 @@ public struct LeaderboardRoutes: Sendable {
             return try JSONIO.response(Responses.Batch(accepted: results.count, results: results))
         }
         api.delete("leaderboards/:id/player/:player_id") { _, context in
-            try await service.removePlayer(board: try pathParameter(context, "id"), player: try pathParameter(context, "player_id"))
+            try await service.removePlayer(board: try context.pathParameter("id"), player: try context.pathParameter("player_id"))
             return Response(status: .noContent)
         }
         api.get("leaderboards/:id/periods") { _, context in
-            let id = try pathParameter(context, "id")
+            let id = try context.pathParameter("id")
             return try JSONIO.response(Responses.Periods(leaderboardID: id, periods: try await service.periods(board: id)))
         }
         api.get("leaderboards/:id/top") { request, context in
-            let id = try pathParameter(context, "id")
+            let id = try context.pathParameter("id")
             let limit = try service.configuration.limits.limit(query(request, "limit"))
             if let source = try await rankedSource(request, id) {
                 let answer = try await service.rankedRange(source, board: id, start: 1, end: limit)
@@ -89,7 +89,7 @@ public struct LeaderboardRoutes: Sendable {
             return try pageResponse(id, try await service.top(board: id, limit: limit))
         }
         api.get("leaderboards/:id/range") { request, context in
-            let id = try pathParameter(context, "id")
+            let id = try context.pathParameter("id")
             let window = try service.configuration.limits.window(start: query(request, "start"), end: query(request, "end"))
             if let source = try await rankedSource(request, id) {
                 let answer = try await service.rankedRange(source, board: id, start: window.start, end: window.end)
@@ -98,9 +98,9 @@ public struct LeaderboardRoutes: Sendable {
             return try pageResponse(id, try await service.range(board: id, start: window.start, end: window.end))
         }
         api.get("leaderboards/:id/around/:player_id") { request, context in
-            let id = try pathParameter(context, "id")
+            let id = try context.pathParameter("id")
             let radius = try service.configuration.limits.radius(query(request, "range"))
-            let player = try pathParameter(context, "player_id")
+            let player = try context.pathParameter("player_id")
             if let source = try await rankedSource(request, id) {
                 let answer = try await service.rankedAround(source, board: id, player: player, radius: radius)
                 return try pageResponse(id, answer.page, answer.info)
@@ -108,8 +108,8 @@ public struct LeaderboardRoutes: Sendable {
             return try pageResponse(id, try await service.around(board: id, player: player, radius: radius))
         }
         api.get("leaderboards/:id/player/:player_id") { request, context in
-            let id = try pathParameter(context, "id")
-            let player = try pathParameter(context, "player_id")
+            let id = try context.pathParameter("id")
+            let player = try context.pathParameter("player_id")
             if let source = try await rankedSource(request, id) {
                 let answer = try await service.rankedPlayer(source, board: id, player: player)
                 return try JSONIO.response(Responses.PlayerEntry(entry: answer.entry, leaderboardID: id, info: answer.info))
@@ -128,14 +128,6 @@ public struct LeaderboardRoutes: Sendable {
 
     private func pageResponse(_ id: String, _ page: LeaderboardPage, _ info: LeaderboardService.SourceInfo? = nil) throws -> Response {
         try JSONIO.response(Responses.Page(leaderboardID: id, page: page, info: info))
-    }
-
-    /// A path parameter, percent-decoded (a client may send `:` as `%3A`).
-    private func pathParameter<Context: RequestContext>(_ context: Context, _ name: String) throws -> String {
-        guard let decoded = try context.parameters.require(name).removingPercentEncoding else {
-            throw LeaderboardError.invalidRequest("\(name) is not valid percent-encoding")
-        }
-        return decoded
     }
 
     private func query(_ request: Request, _ name: String) -> String? {
