@@ -59,7 +59,7 @@ pg_up() {
 listen_addresses = '127.0.0.1'
 port = $pg_port
 unix_socket_directories = '$data/pg-socket'
-max_connections = 200
+max_connections = 400
 max_locks_per_transaction = 256
 shared_buffers = 256MB
 fsync = on
@@ -72,7 +72,9 @@ CONF
                 "stop it, or use PG_PORT=<port> with LEADERBOARD_POSTGRES_PORT=<port>" >&2
             return 1
         fi
-        as_postgres "$pg_bin/pg_ctl" -D "$pg_data" -l "$data/pg-log/postgres.log" -w -t 60 start >/dev/null \
+        # (max_connections also here, so a data directory made by an older script gets it: the test
+        # run opens a pool per test, and its suites run side by side.)
+        as_postgres "$pg_bin/pg_ctl" -D "$pg_data" -l "$data/pg-log/postgres.log" -o "-c max_connections=400" -w -t 60 start >/dev/null \
             || { tail -20 "$data/pg-log/postgres.log" >&2; return 1; }
     fi
     for _ in $(seq 1 100); do

@@ -8,7 +8,8 @@ import Testing
 
 /// Online layout changes (DESIGN.md, "Changing a board's layout online") in one process: the
 /// contract of PUT and GET .../layout, and a board that reads exactly the same before and after.
-@Suite struct LayoutChangeTests {
+/// One test at a time: each opens its own pools, beside every other suite's.
+@Suite(.serialized) struct LayoutChangeTests {
     /// Waits until GET .../layout says stable at `epoch` (at most `limit`); its last answer.
     static func waitForStable(_ api: TestAPI, _ id: String, epoch: Int64, limit: Duration = .seconds(60)) async throws -> APIResponse {
         let deadline = ContinuousClock.now + limit
