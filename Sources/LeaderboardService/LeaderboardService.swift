@@ -351,9 +351,9 @@ public final class LeaderboardService: Sendable {
     /// A read found its epoch retired or gone, with the board's row read again (nil when it could not be).
     private struct EpochMoved: Error { var fresh: StoredBoard? }
 
-    /// The board's row from PostgreSQL as it is now (loaded after `since`; concurrent callers share one load).
-    private func freshBoard(_ id: String, since: ContinuousClock.Instant = .now) async -> StoredBoard? {
-        try? await directory.fresh(id, loadedAfter: since)
+    /// The board's row from PostgreSQL as it is now (concurrent callers share one load).
+    private func freshBoard(_ id: String) async -> StoredBoard? {
+        try? await directory.fresh(id, loadedAfter: .now)
     }
 
     private func realtimeAttempt<T: Sendable>(_ id: String, epoch: Int, _ body: @Sendable () async throws -> T) async throws -> T {

@@ -45,9 +45,6 @@ public final class ViewSequencer: Sendable {
         await queue.apply(batch) { batch in await self.applyNow(batch) }
     }
 
-    /// The key of a migrating board's new epoch in a batch (no board id starts with NUL).
-    static func targetKey(_ id: String) -> String { "\u{0}" + id }
-
     /// The queues of the new epochs' shards of boards whose layout is changing.
     private let targetQueue = BoardApplyQueue()
 
@@ -64,7 +61,7 @@ public final class ViewSequencer: Sendable {
             var copy = changes
             copy.board = target
             copy.shards = nil
-            targets.boards[Self.targetKey(id)] = copy
+            targets.boards[id] = copy  // (a queue of their own: the board's id names them)
         }
         guard !targets.isEmpty else { return }
         Task {
