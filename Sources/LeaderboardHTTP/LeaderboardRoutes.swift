@@ -82,40 +82,66 @@ public struct LeaderboardRoutes: Sendable {
         api.get("leaderboards/:id/top") { request, context in
             let id = try context.pathParameter("id")
             let limit = try service.configuration.limits.limit(query(request, "limit"))
+            let ranking = try RankStyle.parse(query(request, "rank"))
             if let source = try await rankedSource(request, id) {
-                let answer = try await service.rankedRange(source, board: id, start: 1, end: limit)
+                let answer = try await service.rankedRange(source, board: id, start: 1, end: limit, ranking: ranking)
                 return try pageResponse(id, answer.page, answer.info)
             }
-            return try pageResponse(id, try await service.top(board: id, limit: limit))
+            return try pageResponse(id, try await service.top(board: id, limit: limit, ranking: ranking))
         }
         api.get("leaderboards/:id/range") { request, context in
             let id = try context.pathParameter("id")
             let window = try service.configuration.limits.window(start: query(request, "start"), end: query(request, "end"))
+            let ranking = try RankStyle.parse(query(request, "rank"))
             if let source = try await rankedSource(request, id) {
-                let answer = try await service.rankedRange(source, board: id, start: window.start, end: window.end)
+                let answer = try await service.rankedRange(source, board: id, start: window.start, end: window.end, ranking: ranking)
                 return try pageResponse(id, answer.page, answer.info)
             }
-            return try pageResponse(id, try await service.range(board: id, start: window.start, end: window.end))
+            return try pageResponse(id, try await service.range(board: id, start: window.start, end: window.end, ranking: ranking))
         }
         api.get("leaderboards/:id/around/:player_id") { request, context in
             let id = try context.pathParameter("id")
             let radius = try service.configuration.limits.radius(query(request, "range"))
             let player = try context.pathParameter("player_id")
+            let ranking = try RankStyle.parse(query(request, "rank"))
             if let source = try await rankedSource(request, id) {
-                let answer = try await service.rankedAround(source, board: id, player: player, radius: radius)
+                let answer = try await service.rankedAround(source, board: id, player: player, radius: radius, ranking: ranking)
                 return try pageResponse(id, answer.page, answer.info)
             }
-            return try pageResponse(id, try await service.around(board: id, player: player, radius: radius))
+            return try pageResponse(id, try await service.around(board: id, player: player, radius: radius, ranking: ranking))
         }
         api.get("leaderboards/:id/player/:player_id") { request, context in
             let id = try context.pathParameter("id")
             let player = try context.pathParameter("player_id")
+            let ranking = try RankStyle.parse(query(request, "rank"))
             if let source = try await rankedSource(request, id) {
-                let answer = try await service.rankedPlayer(source, board: id, player: player)
-                return try JSONIO.response(Responses.PlayerEntry(entry: answer.entry, leaderboardID: id, info: answer.info))
+                let answer = try await service.rankedPlayer(source, board: id, player: player, ranking: ranking)
+                return try JSONIO.response(Responses.PlayerEntry(standing: answer.standing, leaderboardID: id, info: answer.info))
             }
-            let entry = try await service.player(board: id, player: player)
-            return try JSONIO.response(Responses.PlayerEntry(entry: entry, leaderboardID: id, info: nil))
+            let standing = try await service.player(board: id, player: player, ranking: ranking)
+            return try JSONIO.response(Responses.PlayerEntry(standing: standing, leaderboardID: id, info: nil))
+        }
+        api.get("leaderboards/:id/players") { request, context in
+            let id = try context.pathParameter("id")
+            guard let raw = query(request, "ids") else { throw LeaderboardError.invalidRequest("ids is required: player ids separated by commas") }
+            let ids = raw.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            let ranking = try RankStyle.parse(query(request, "rank"))
+            if let source = try await rankedSource(request, id) {
+                let answer = try await service.rankedPlayers(source, board: id, ids: ids, ranking: ranking)
+                return try JSONIO.response(Responses.Players(leaderboardID: id, page: answer.page, missing: answer.missing, info: answer.info))
+            }
+            let answer = try await service.players(board: id, ids: ids, ranking: ranking)
+            return try JSONIO.response(Responses.Players(leaderboardID: id, page: answer.page, missing: answer.missing, info: nil))
+        }
+        api.get("leaderboards/:id/cutoff") { request, context in
+            let id = try context.pathParameter("id")
+            let tier = try RewardCutoff.Tier.parse(rank: query(request, "rank"), topPercent: query(request, "top_percent"))
+            if let source = try await rankedSource(request, id) {
+                let answer = try await service.rankedCutoff(source, board: id, tier: tier)
+                return try JSONIO.response(Responses.Cutoff(leaderboardID: id, cutoff: answer.cutoff, info: answer.info))
+            }
+            let cutoff = try await service.cutoff(board: id, tier: tier)
+            return try JSONIO.response(Responses.Cutoff(leaderboardID: id, cutoff: cutoff, info: nil))
         }
     }
 

@@ -85,19 +85,65 @@ enum Responses {
         }
     }
 
+    /// A player's entry with `top_percent` (100 × rank / total, rounded up to 2 decimals).
     struct PlayerEntry: Encodable {
-        let entry: LeaderboardEntry
+        let standing: PlayerStanding
         let leaderboardID: String
         let info: LeaderboardService.SourceInfo?
 
         enum CodingKeys: String, CodingKey {
             case leaderboardID = "leaderboard_id"
+            case topPercent = "top_percent"
         }
 
         func encode(to encoder: any Encoder) throws {
-            try entry.encode(to: encoder)
+            try standing.entry.encode(to: encoder)
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(leaderboardID, forKey: .leaderboardID)
+            try container.encode(Double(standing.topPercentHundredths) / 100, forKey: .topPercent)
+            try Source(info).encode(to: encoder)
+        }
+    }
+
+    /// A friends list: those players in board order with global ranks, and the ids not on the board.
+    struct Players: Encodable {
+        let leaderboardID: String
+        let page: LeaderboardPage
+        let missing: [String]
+        let info: LeaderboardService.SourceInfo?
+
+        enum CodingKeys: String, CodingKey {
+            case leaderboardID = "leaderboard_id"
+            case total, entries, missing
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(leaderboardID, forKey: .leaderboardID)
+            try container.encode(page.total, forKey: .total)
+            try container.encode(page.entries, forKey: .entries)
+            try container.encode(missing, forKey: .missing)
+            try Source(info).encode(to: encoder)
+        }
+    }
+
+    /// The entry a reward tier ends at; `entry` is null when the board has fewer players.
+    struct Cutoff: Encodable {
+        let leaderboardID: String
+        let cutoff: RankCutoff
+        let info: LeaderboardService.SourceInfo?
+
+        enum CodingKeys: String, CodingKey {
+            case leaderboardID = "leaderboard_id"
+            case total, rank, entry
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(leaderboardID, forKey: .leaderboardID)
+            try container.encode(cutoff.total, forKey: .total)
+            try container.encode(cutoff.rank, forKey: .rank)
+            if let entry = cutoff.entry { try container.encode(entry, forKey: .entry) } else { try container.encodeNil(forKey: .entry) }
             try Source(info).encode(to: encoder)
         }
     }

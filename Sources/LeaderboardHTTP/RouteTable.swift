@@ -16,6 +16,7 @@ public enum RouteTable {
         ("GET", "/api/v1/leaderboards/{id}/top"),
         ("GET", "/api/v1/leaderboards/{id}/around/{player_id}"),
         ("GET", "/api/v1/leaderboards/{id}/range"),
+        ("GET", "/api/v1/leaderboards/{id}/players"), ("GET", "/api/v1/leaderboards/{id}/cutoff"),
     ]
 
     /// The methods the path takes (empty when no route has this path).

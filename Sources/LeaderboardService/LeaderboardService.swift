@@ -190,28 +190,66 @@ public final class LeaderboardService: Sendable {
 
     // MARK: - Reads
 
-    public func top(board id: String, limit: Int) async throws -> LeaderboardPage {
-        try await range(board: id, start: 1, end: limit)
+    public func top(board id: String, limit: Int, ranking: RankStyle = .ordinal) async throws -> LeaderboardPage {
+        try await range(board: id, start: 1, end: limit, ranking: ranking)
     }
 
-    public func range(board id: String, start: Int, end: Int) async throws -> LeaderboardPage {
-        try await realtimeRead(id) { board in try await self.realtime.range(board, start: start, end: end) }
+    public func range(board id: String, start: Int, end: Int, ranking: RankStyle = .ordinal) async throws -> LeaderboardPage {
+        try await realtimeRead(id) { board in try await self.realtime.range(board, start: start, end: end, ranking: ranking) }
     }
 
-    public func player(board id: String, player: String) async throws -> LeaderboardEntry {
+    /// The player's entry and the number of ranked players (for `top_percent`).
+    public func player(board id: String, player: String, ranking: RankStyle = .ordinal) async throws -> PlayerStanding {
         try Identifier.check(player, field: "player id")
-        guard let entry = try await realtimeRead(id, { board in try await self.realtime.player(board, playerID: player) }) else {
+        guard let standing = try await realtimeRead(id, { board in try await self.realtime.player(board, playerID: player, ranking: ranking) }) else {
             throw LeaderboardError.playerNotFound(player, in: id)
         }
-        return entry
+        return standing
     }
 
-    public func around(board id: String, player: String, radius: Int) async throws -> LeaderboardPage {
+    public func around(board id: String, player: String, radius: Int, ranking: RankStyle = .ordinal) async throws -> LeaderboardPage {
         try Identifier.check(player, field: "player id")
-        guard let page = try await realtimeRead(id, { board in try await self.realtime.around(board, playerID: player, radius: radius) }) else {
+        guard let page = try await realtimeRead(id, { board in
+            try await self.realtime.around(board, playerID: player, radius: radius, ranking: ranking)
+        }) else {
             throw LeaderboardError.playerNotFound(player, in: id)
         }
         return page
+    }
+
+    /// Most ids of one friends-list read.
+    public static let maxPlayersPerRead = 100
+
+    /// A friends list: those of `ids` on the board, in board order with global ranks, and the ids
+    /// that are not (absent, or trimmed away), in the order asked.
+    public func players(board id: String, ids: [String], ranking: RankStyle = .ordinal) async throws -> (page: LeaderboardPage, missing: [String]) {
+        let ids = try Self.friendIDs(ids)
+        let page = try await realtimeRead(id) { board in try await self.realtime.players(board, ids: ids, ranking: ranking) }
+        return (page, Self.missing(ids, page.entries))
+    }
+
+    /// The entry a reward tier ends at (a fixed rank, or a percentage of the ranked players).
+    /// (`rank` is the query's number there, so the entry keeps its ordinal rank.)
+    public func cutoff(board id: String, tier: RewardCutoff.Tier) async throws -> RankCutoff {
+        try await realtimeRead(id) { board in try await self.realtime.cutoff(board, rank: tier.rank(of:)) }
+    }
+
+    /// The ids of a friends list: 1…``maxPlayersPerRead`` valid ids, repeats dropped.
+    static func friendIDs(_ ids: [String]) throws -> [String] {
+        guard !ids.isEmpty else { throw LeaderboardError.invalidRequest("ids must name at least one player") }
+        var seen = Set<String>()
+        var unique: [String] = []
+        for player in ids {
+            try Identifier.check(player, field: "player id")
+            if seen.insert(player).inserted { unique.append(player) }
+        }
+        guard unique.count <= maxPlayersPerRead else { throw LeaderboardError.invalidRequest("ids names at most \(maxPlayersPerRead) players") }
+        return unique
+    }
+
+    private static func missing(_ ids: [String], _ entries: [LeaderboardEntry]) -> [String] {
+        let found = Set(entries.map(\.playerID))
+        return ids.filter { !found.contains($0) }
     }
 
     public func count(board id: String) async throws -> Int {
@@ -233,30 +271,37 @@ public final class LeaderboardService: Sendable {
     }
 
     /// Ranks start…end of the snapshot or an archived period.
-    public func rankedRange(_ source: RankedSource, board id: String, start: Int, end: Int) async throws -> (page: LeaderboardPage, info: SourceInfo) {
+    public func rankedRange(
+        _ source: RankedSource, board id: String, start: Int, end: Int, ranking: RankStyle = .ordinal
+    ) async throws -> (page: LeaderboardPage, info: SourceInfo) {
         let board = try await directory.board(id)
         return try await store {
             let (table, players, info) = try await self.ranked(source, board: board)
             let total = self.clip(board, players)
             let last = min(end, total)
             let entries = start <= last ? try await self.repository.rankedEntries(table, board: id, first: start, last: last) : []
-            return (LeaderboardPage(total: total, entries: entries), info)
+            return (LeaderboardPage(total: total, entries: try await self.numbered(entries, ranking, table, id)), info)
         }
     }
 
-    public func rankedPlayer(_ source: RankedSource, board id: String, player: String) async throws -> (entry: LeaderboardEntry, info: SourceInfo) {
+    public func rankedPlayer(
+        _ source: RankedSource, board id: String, player: String, ranking: RankStyle = .ordinal
+    ) async throws -> (standing: PlayerStanding, info: SourceInfo) {
         try Identifier.check(player, field: "player id")
         let board = try await directory.board(id)
         return try await store {
             let (table, players, info) = try await self.ranked(source, board: board)
-            guard let rank = try await self.repository.rank(table, board: id, player: player), rank <= self.clip(board, players),
+            let total = self.clip(board, players)
+            guard let rank = try await self.repository.rank(table, board: id, player: player), rank <= total,
                 let entry = try await self.repository.rankedEntries(table, board: id, first: rank, last: rank).first
             else { throw LeaderboardError.playerNotFound(player, in: id) }
-            return (entry, info)
+            return (PlayerStanding(entry: try await self.numbered([entry], ranking, table, id)[0], total: total), info)
         }
     }
 
-    public func rankedAround(_ source: RankedSource, board id: String, player: String, radius: Int) async throws -> (page: LeaderboardPage, info: SourceInfo) {
+    public func rankedAround(
+        _ source: RankedSource, board id: String, player: String, radius: Int, ranking: RankStyle = .ordinal
+    ) async throws -> (page: LeaderboardPage, info: SourceInfo) {
         try Identifier.check(player, field: "player id")
         let board = try await directory.board(id)
         return try await store {
@@ -266,8 +311,50 @@ public final class LeaderboardService: Sendable {
                 throw LeaderboardError.playerNotFound(player, in: id)
             }
             let entries = try await self.repository.rankedEntries(table, board: id, first: max(1, rank - radius), last: min(total, rank + radius))
-            return (LeaderboardPage(total: total, entries: entries), info)
+            return (LeaderboardPage(total: total, entries: try await self.numbered(entries, ranking, table, id)), info)
         }
+    }
+
+    /// A friends list from the snapshot or an archived period.
+    public func rankedPlayers(
+        _ source: RankedSource, board id: String, ids: [String], ranking: RankStyle = .ordinal
+    ) async throws -> (page: LeaderboardPage, missing: [String], info: SourceInfo) {
+        let ids = try Self.friendIDs(ids)
+        let board = try await directory.board(id)
+        return try await store {
+            let (table, players, info) = try await self.ranked(source, board: board)
+            let total = self.clip(board, players)
+            let entries = try await self.repository.rankedPlayers(table, board: id, ids: ids).filter { $0.rank <= total }
+            let page = LeaderboardPage(total: total, entries: try await self.numbered(entries, ranking, table, id))
+            return (page, Self.missing(ids, entries), info)
+        }
+    }
+
+    /// A reward tier's cutoff in the snapshot or an archived period.
+    public func rankedCutoff(
+        _ source: RankedSource, board id: String, tier: RewardCutoff.Tier
+    ) async throws -> (cutoff: RankCutoff, info: SourceInfo) {
+        let board = try await directory.board(id)
+        return try await store {
+            let (table, players, info) = try await self.ranked(source, board: board)
+            let total = self.clip(board, players)
+            let rank = tier.rank(of: total)
+            guard rank <= total, let entry = try await self.repository.rankedEntries(table, board: id, first: rank, last: rank).first else {
+                return (RankCutoff(total: total, rank: rank, entry: nil), info)
+            }
+            return (RankCutoff(total: total, rank: rank, entry: entry), info)
+        }
+    }
+
+    /// Entries of a ranked table numbered `ranking`'s way.
+    private func numbered(_ entries: [LeaderboardEntry], _ ranking: RankStyle, _ table: RankedTable, _ id: String) async throws -> [LeaderboardEntry] {
+        guard ranking == .competition else { return entries }
+        let scores = RankStyle.scoresToCount(entries)
+        let better = scores.isEmpty ? [:] : try await repository.betterCounts(table, board: id, scores: scores)
+        guard let numbered = RankStyle.competition(entries, better: better) else {
+            throw LeaderboardError.unavailable("the snapshot of leaderboard '\(id)' changed during the read; retry")
+        }
+        return numbered
     }
 
     /// The table behind a source, how many players it ranks, and what the answer says about it.

@@ -242,5 +242,14 @@ enum Migrations {
             ALTER TABLE board_removals ADD PRIMARY KEY (leaderboard_id, incarnation, epoch);
             """
         ),
+        (
+            11,
+            """
+            -- Competition ranks from the official snapshot and archived periods: the first rank of a
+            -- score is found by index.
+            CREATE INDEX IF NOT EXISTS idx_snapshot_entries_score ON snapshot_entries (leaderboard_id, score, rank);
+            CREATE INDEX IF NOT EXISTS idx_archived_scores_score ON archived_scores (leaderboard_id, period, score, rank);
+            """
+        ),
     ]
 }

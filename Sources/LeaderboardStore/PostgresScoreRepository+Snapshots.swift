@@ -148,4 +148,31 @@ extension PostgresScoreRepository {
         return try rows.rows.first.map { Int(try $0.int64(0)) }
     }
 
+    /// The players of `ids` in the official snapshot or an archived period, in rank order, with usernames.
+    public func rankedPlayers(_ table: RankedTable, board id: String, ids: [String]) async throws -> [LeaderboardEntry] {
+        let rows = try await readPool.query(
+            """
+            SELECT e.rank, e.player_id, e.score, p.username FROM \(table.name) e LEFT JOIN players p ON p.player_id = e.player_id
+            WHERE e.leaderboard_id = $1 AND e.player_id = ANY($2::text[]) AND \(table.filter(parameter: 3)) ORDER BY e.rank
+            """,
+            [id, PGArray.text(ids)] + table.parameters
+        )
+        return try rows.rows.map { LeaderboardEntry(rank: Int(try $0.int64(0)), playerID: try $0.text(1), score: try $0.int64(2), username: $0[3]) }
+    }
+
+    /// For each of `scores`, how many players of the snapshot or archived period rank with a
+    /// strictly better score: the first rank holding that score, less one (ranks follow the
+    /// board's order, so every better score ranks before it). Scores nobody holds are left out.
+    public func betterCounts(_ table: RankedTable, board id: String, scores: [Int64]) async throws -> [Int64: Int] {
+        let rows = try await readPool.query(
+            """
+            SELECT e.score, min(e.rank) FROM \(table.name) e
+            WHERE e.leaderboard_id = $1 AND e.score = ANY($2::bigint[]) AND \(table.filter(parameter: 3)) GROUP BY e.score
+            """,
+            [id, "{" + scores.map(String.init).joined(separator: ",") + "}"] + table.parameters
+        )
+        var counts: [Int64: Int] = [:]
+        for row in rows.rows { counts[try row.int64(0)] = Int(try row.int64(1)) - 1 }
+        return counts
+    }
 }

@@ -34,12 +34,19 @@ public protocol RealtimeStore: Sendable {
     /// whose shards could not be asked.
     func appliedSequences(of boards: [StoredBoard]) async -> [[Int64?]?]
 
-    /// Ranks start…end (1-based, inclusive) and the number of ranked players.
-    func range(_ board: StoredBoard, start: Int, end: Int) async throws -> LeaderboardPage
-    /// The player's entry, nil when not on the board.
-    func player(_ board: StoredBoard, playerID: String) async throws -> LeaderboardEntry?
+    /// Ranks start…end (1-based, inclusive) and the number of ranked players; entries numbered
+    /// `ranking`'s way (competition ranks cost one more count, in the same state of the board).
+    func range(_ board: StoredBoard, start: Int, end: Int, ranking: RankStyle) async throws -> LeaderboardPage
+    /// The player's entry and the number of ranked players, nil when not on the board.
+    func player(_ board: StoredBoard, playerID: String, ranking: RankStyle) async throws -> PlayerStanding?
     /// Ranks r−radius … r+radius around the player (clipped), nil when not on the board.
-    func around(_ board: StoredBoard, playerID: String, radius: Int) async throws -> LeaderboardPage?
+    func around(_ board: StoredBoard, playerID: String, radius: Int, ranking: RankStyle) async throws -> LeaderboardPage?
+    /// The players of `ids` that are on the board, in board order with their global ranks, and
+    /// the number of ranked players (a friends list): one round for the scores, one for the counts.
+    func players(_ board: StoredBoard, ids: [String], ranking: RankStyle) async throws -> LeaderboardPage
+    /// The entry at the rank `rank` computes from the number of ranked players, both read in one
+    /// state of the board.
+    func cutoff(_ board: StoredBoard, rank: @Sendable (Int) -> Int) async throws -> RankCutoff
     /// Number of ranked players.
     func count(_ board: StoredBoard) async throws -> Int
 
@@ -123,5 +130,22 @@ extension RealtimeStore {
     /// Rebuilds every shard of the board, without progress reports.
     public func rebuild(_ board: StoredBoard, entries: [LeaderboardEntry], lastEventID: Int64, seq: Int64) async throws -> Bool {
         try await rebuild(board, entries: entries, lastEventID: lastEventID, seq: seq, only: nil, force: false, progress: nil, pace: .rebuild)
+    }
+}
+
+extension RealtimeStore {
+    /// Ranks start…end with ordinal ranks.
+    public func range(_ board: StoredBoard, start: Int, end: Int) async throws -> LeaderboardPage {
+        try await range(board, start: start, end: end, ranking: .ordinal)
+    }
+
+    /// The player's entry (ordinal rank), nil when not on the board.
+    public func player(_ board: StoredBoard, playerID: String) async throws -> LeaderboardEntry? {
+        try await player(board, playerID: playerID, ranking: .ordinal)?.entry
+    }
+
+    /// Ranks around the player (ordinal), nil when not on the board.
+    public func around(_ board: StoredBoard, playerID: String, radius: Int) async throws -> LeaderboardPage? {
+        try await around(board, playerID: playerID, radius: radius, ranking: .ordinal)
     }
 }

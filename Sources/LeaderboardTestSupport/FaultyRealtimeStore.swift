@@ -40,10 +40,20 @@ public final class FaultyRealtimeStore: RealtimeStore {
     }
     public func appliedSequences(_ board: StoredBoard) async throws -> [Int64?] { try await base.appliedSequences(board) }
     public func appliedSequences(of boards: [StoredBoard]) async -> [[Int64?]?] { await base.appliedSequences(of: boards) }
-    public func range(_ board: StoredBoard, start: Int, end: Int) async throws -> LeaderboardPage { try await base.range(board, start: start, end: end) }
-    public func player(_ board: StoredBoard, playerID: String) async throws -> LeaderboardEntry? { try await base.player(board, playerID: playerID) }
-    public func around(_ board: StoredBoard, playerID: String, radius: Int) async throws -> LeaderboardPage? {
-        try await base.around(board, playerID: playerID, radius: radius)
+    public func range(_ board: StoredBoard, start: Int, end: Int, ranking: RankStyle) async throws -> LeaderboardPage {
+        try await base.range(board, start: start, end: end, ranking: ranking)
+    }
+    public func player(_ board: StoredBoard, playerID: String, ranking: RankStyle) async throws -> PlayerStanding? {
+        try await base.player(board, playerID: playerID, ranking: ranking)
+    }
+    public func around(_ board: StoredBoard, playerID: String, radius: Int, ranking: RankStyle) async throws -> LeaderboardPage? {
+        try await base.around(board, playerID: playerID, radius: radius, ranking: ranking)
+    }
+    public func players(_ board: StoredBoard, ids: [String], ranking: RankStyle) async throws -> LeaderboardPage {
+        try await base.players(board, ids: ids, ranking: ranking)
+    }
+    public func cutoff(_ board: StoredBoard, rank: @Sendable (Int) -> Int) async throws -> RankCutoff {
+        try await base.cutoff(board, rank: rank)
     }
     public func count(_ board: StoredBoard) async throws -> Int { try await base.count(board) }
     public func ping() async throws { try await base.ping() }

@@ -70,9 +70,14 @@ struct BandShardReads: ShardReads {
         return (home.score, rank, home.username, ahead, sizes.reduce(0, +))
     }
 
-    func player(_ playerID: String) async throws -> LeaderboardEntry? {
+    func candidateShards(_ playerID: String) -> [RedisRealtimeStore.Shard] { context.shards }
+
+    func player(_ playerID: String) async throws -> PlayerStanding? {
         guard let position = try await locate(playerID) else { return nil }
-        return LeaderboardEntry(rank: position.rank, playerID: playerID, score: position.score, username: position.username)
+        return PlayerStanding(
+            entry: LeaderboardEntry(rank: position.rank, playerID: playerID, score: position.score, username: position.username),
+            total: context.clip(position.total)
+        )
     }
 
     func around(_ playerID: String, radius: Int) async throws -> LeaderboardPage? {

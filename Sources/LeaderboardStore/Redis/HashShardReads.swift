@@ -19,15 +19,25 @@ struct HashShardReads: ShardReads {
         return LeaderboardPage(total: context.clip(result.total), entries: context.ranked(result.members, from: start))
     }
 
-    func player(_ playerID: String) async throws -> LeaderboardEntry? {
+    func candidateShards(_ playerID: String) -> [RedisRealtimeStore.Shard] {
+        [context.shards[context.board.router.shard(player: playerID, score: 0)]]
+    }
+
+    func player(_ playerID: String) async throws -> PlayerStanding? {
         let home = context.shards[context.board.router.shard(player: playerID, score: 0)]
         guard let own = try await context.ownEntry(home, playerID) else { return nil }
         var rank = own.rank + 1
+        var total = own.shardSize
         let others = context.shards.filter { $0.index != home.index }
-        for row in try await context.plainCountsAhead(others, of: RankedMember(playerID: playerID, score: own.score)) { rank += row.ahead }
+        for row in try await context.plainCountsAhead(others, of: RankedMember(playerID: playerID, score: own.score)) {
+            rank += row.ahead
+            total += row.size
+        }
         let limit = context.board.config.maxEntries
         guard limit == 0 || rank <= limit else { return nil }
-        return LeaderboardEntry(rank: rank, playerID: playerID, score: own.score, username: own.username)
+        return PlayerStanding(
+            entry: LeaderboardEntry(rank: rank, playerID: playerID, score: own.score, username: own.username), total: context.clip(total)
+        )
     }
 
     /// Two rounds: the player's shard gives its window (and so the player's score); then every
@@ -120,13 +130,7 @@ struct ShardWindowReader: ShardReader {
     }
 
     func scoreCounts(of scores: [Int64]) async throws -> [[ScoreCount]] {
-        try await context.perNode(shards, script: Scripts.countBounds, arguments: [context.order.rawValue] + scores.map(String.init)) { items in
-            let values = items.compactMap(\.integer)
-            guard values.count == items.count, values.count == 1 + 2 * scores.count, values.allSatisfy({ $0 >= 0 }) else {
-                throw RedisError(.protocolViolation, "unexpected reply of the count script")
-            }
-            return scores.indices.map { ScoreCount(better: Int(values[1 + 2 * $0]), equal: Int(values[2 + 2 * $0])) }
-        }
+        try await context.scoreCounts(shards, of: scores)
     }
 
     func members(in ranges: [Range<Int>]) async throws -> (sizes: [Int?], lists: [[RankedMember]]) {

@@ -211,16 +211,50 @@ public final class RedisRealtimeStore: RealtimeStore {
         try await consistent(board) { try await reads(board, $0).count() }
     }
 
-    public func range(_ board: StoredBoard, start: Int, end: Int) async throws -> LeaderboardPage {
-        try await consistent(board) { try await reads(board, $0).range(start: start, end: end) }
+    public func range(_ board: StoredBoard, start: Int, end: Int, ranking: RankStyle) async throws -> LeaderboardPage {
+        try await consistent(board) { check in
+            let reads = try reads(board, check)
+            let page = try await reads.range(start: start, end: end)
+            return LeaderboardPage(total: page.total, entries: try await reads.context.numbered(page.entries, ranking))
+        }
     }
 
-    public func player(_ board: StoredBoard, playerID: String) async throws -> LeaderboardEntry? {
-        try await consistent(board) { try await reads(board, $0).player(playerID) }
+    public func player(_ board: StoredBoard, playerID: String, ranking: RankStyle) async throws -> PlayerStanding? {
+        try await consistent(board) { check in
+            let reads = try reads(board, check)
+            guard var standing = try await reads.player(playerID) else { return nil }
+            standing.entry = try await reads.context.numbered([standing.entry], ranking)[0]
+            return standing
+        }
     }
 
-    public func around(_ board: StoredBoard, playerID: String, radius: Int) async throws -> LeaderboardPage? {
-        try await consistent(board) { try await reads(board, $0).around(playerID, radius: radius) }
+    public func around(_ board: StoredBoard, playerID: String, radius: Int, ranking: RankStyle) async throws -> LeaderboardPage? {
+        try await consistent(board) { check in
+            let reads = try reads(board, check)
+            guard let page = try await reads.around(playerID, radius: radius) else { return nil }
+            return LeaderboardPage(total: page.total, entries: try await reads.context.numbered(page.entries, ranking))
+        }
+    }
+
+    public func players(_ board: StoredBoard, ids: [String], ranking: RankStyle) async throws -> LeaderboardPage {
+        try await consistent(board) { check in
+            let reads = try reads(board, check)
+            let page = try await reads.players(ids)
+            return LeaderboardPage(total: page.total, entries: try await reads.context.numbered(page.entries, ranking))
+        }
+    }
+
+    public func cutoff(_ board: StoredBoard, rank: @Sendable (Int) -> Int) async throws -> RankCutoff {
+        try await consistent(board) { check in
+            let reads = try reads(board, check)
+            let total = try await reads.count()
+            let wanted = rank(total)
+            guard wanted >= 1, wanted <= total else { return RankCutoff(total: total, rank: wanted, entry: nil) }
+            let page = try await reads.range(start: wanted, end: wanted)
+            // Both rounds saw one state, so the rank is there; if not, the view moved.
+            guard page.total == total, let entry = page.entries.first, entry.rank == wanted else { throw ViewMoved() }
+            return RankCutoff(total: total, rank: wanted, entry: entry)
+        }
     }
 
     /// The last board size a deep range read saw, as the next one's estimate (only a hint: a

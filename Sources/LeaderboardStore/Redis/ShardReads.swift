@@ -5,14 +5,25 @@ import RedisClient
 /// ``ReadContext/round(_:watching:)``, so the attempt fails with ``ViewMoved`` when it saw two
 /// states of the board, and the store tries again.
 protocol ShardReads: Sendable {
+    /// The attempt's board, shards and rounds.
+    var context: ReadContext { get }
     /// Number of ranked players.
     func count() async throws -> Int
     /// Ranks start…end (1-based, inclusive) and the number of ranked players.
     func range(start: Int, end: Int) async throws -> LeaderboardPage
-    /// The player's entry, nil when not on the board.
-    func player(_ playerID: String) async throws -> LeaderboardEntry?
+    /// The player's entry and the number of ranked players, nil when not on the board.
+    func player(_ playerID: String) async throws -> PlayerStanding?
     /// Ranks r−radius … r+radius around the player (clipped), nil when not on the board.
     func around(_ playerID: String, radius: Int) async throws -> LeaderboardPage?
+    /// The shards a player may be on (without its score): the one it hashes to, or every band.
+    func candidateShards(_ playerID: String) -> [RedisRealtimeStore.Shard]
+}
+
+extension ShardReads {
+    /// The players of `ids` on the board, in board order with global ranks (see ``ReadContext/players(_:candidates:)``).
+    func players(_ ids: [String]) async throws -> LeaderboardPage {
+        try await context.players(ids, candidates: candidateShards)
+    }
 }
 
 /// What every layout's reads share: the board, its shards, the attempt's ``ViewCheck``, and the
@@ -145,19 +156,112 @@ struct ReadContext: Sendable {
         return rows
     }
 
-    /// The player on one shard: its score, 0-based rank there and username; nil when absent.
-    func ownEntry(_ shard: RedisRealtimeStore.Shard, _ playerID: String) async throws -> (score: Int64, rank: Int, username: String?)? {
+    /// The player on one shard: its score, 0-based rank there, username and the shard's size; nil when absent.
+    func ownEntry(_ shard: RedisRealtimeStore.Shard, _ playerID: String) async throws
+        -> (score: Int64, rank: Int, username: String?, shardSize: Int)?
+    {
         let rankCommand = order == .desc ? "ZREVRANK" : "ZRANK"
         let replies = try await round(
             [
                 (shard.node, ["ZSCORE", shard.key, playerID]), (shard.node, [rankCommand, shard.key, playerID]),
-                (shard.node, ["HGET", RedisKeys.playerInfo(playerID), "username"]),
+                (shard.node, ["HGET", RedisKeys.playerInfo(playerID), "username"]), (shard.node, ["ZCARD", shard.key]),
             ],
             watching: [shard]
         )
         try RedisReplies.check(replies)
-        guard let score = replies[0].string.flatMap(RedisReplies.score), replies[1].integer != nil else { return nil }
-        return (score, try RedisReplies.count(replies[1]), replies[2].string)
+        guard replies.count == 4, let score = replies[0].string.flatMap(RedisReplies.score), replies[1].integer != nil else { return nil }
+        return (score, try RedisReplies.count(replies[1]), replies[2].string, try RedisReplies.count(replies[3]))
+    }
+
+    /// For each shard and each score: how many of its members have a better score, and how many
+    /// exactly that score (one script per node, all nodes at once).
+    func scoreCounts(_ shards: [RedisRealtimeStore.Shard], of scores: [Int64]) async throws -> [[ScoreCount]] {
+        try await perNode(shards, script: Scripts.countBounds, arguments: [order.rawValue] + scores.map(String.init)) { items in
+            let values = items.compactMap(\.integer)
+            guard values.count == items.count, values.count == 1 + 2 * scores.count, values.allSatisfy({ $0 >= 0 }) else {
+                throw RedisError(.protocolViolation, "unexpected reply of the count script")
+            }
+            return scores.indices.map { ScoreCount(better: Int(values[1 + 2 * $0]), equal: Int(values[2 + 2 * $0])) }
+        }
+    }
+
+    /// `entries` (board order, ordinal ranks, read in this attempt) numbered `style`'s way: for
+    /// competition ranks, one more round counts the players strictly better than the scores
+    /// that need it (``RankStyle/scoresToCount(_:)``), in the same state of the board.
+    func numbered(_ entries: [LeaderboardEntry], _ style: RankStyle) async throws -> [LeaderboardEntry] {
+        guard style == .competition else { return entries }
+        let scores = RankStyle.scoresToCount(entries)
+        var better: [Int64: Int] = [:]
+        if !scores.isEmpty {
+            for row in try await scoreCounts(shards, of: scores) {
+                for (score, count) in zip(scores, row) { better[score, default: 0] += count.better }
+            }
+        }
+        // Counts and ordinal ranks come from one state, so they fit; if not, the view moved.
+        guard let numbered = RankStyle.competition(entries, better: better) else { throw ViewMoved() }
+        return numbered
+    }
+
+    /// The players of `ids` on the board, in board order with global ranks, and the number of
+    /// ranked players. Two rounds whatever the number of ids: each shard's ZMSCORE of the ids
+    /// that may be on it (with each id's username from the nodes it may be on, and the shards'
+    /// sizes), then on every node the tie-rule count ahead of each player found. A player
+    /// trimmed away (rank beyond `max_entries`) is left out like an absent one.
+    func players(_ ids: [String], candidates: (String) -> [RedisRealtimeStore.Shard]) async throws -> LeaderboardPage {
+        var asked = [[String]](repeating: [], count: shards.count)
+        var nodesOf: [String: [String]] = [:]
+        for id in ids {
+            for shard in candidates(id) {
+                asked[shard.index].append(id)
+                if !(nodesOf[id]?.contains(shard.node) ?? false) { nodesOf[id, default: []].append(shard.node) }
+            }
+        }
+        var commands: [(node: String, command: [String])] = shards.map { ($0.node, ["ZCARD", $0.key]) }
+        var scoreReads: [(shard: Int, command: Int)] = []
+        for shard in shards where !asked[shard.index].isEmpty {
+            scoreReads.append((shard.index, commands.count))
+            commands.append((shard.node, ["ZMSCORE", shard.key] + asked[shard.index]))
+        }
+        var usernameReads: [String: Int] = [:]
+        for id in ids {
+            for node in nodesOf[id] ?? [] {
+                usernameReads[id + "\u{0}" + node] = commands.count
+                commands.append((node, ["HGET", RedisKeys.playerInfo(id), "username"]))
+            }
+        }
+        let replies = try await round(commands, watching: shards)
+        try RedisReplies.check(replies)
+        guard replies.count == commands.count else { throw RedisError(.protocolViolation, "a round answered the wrong number of replies") }
+        let total = try shards.indices.reduce(0) { $0 + (try RedisReplies.count(replies[$1])) }
+        var found: [String: (score: Int64, shard: Int)] = [:]
+        for (shard, command) in scoreReads {
+            guard let scores = replies[command].array, scores.count == asked[shard].count else {
+                throw RedisError(.protocolViolation, "unexpected reply of ZMSCORE")
+            }
+            for (id, item) in zip(asked[shard], scores) {
+                if case .null = item { continue }
+                guard let score = item.string.flatMap(RedisReplies.score) else { throw RedisError(.protocolViolation, "unexpected score in a ZMSCORE reply") }
+                // Every numbered change moves a player between bands at once: one state holds it once.
+                guard found[id] == nil else { throw RedisError(.protocolViolation, "a player is on two shards at one change number") }
+                found[id] = (score, shard)
+            }
+        }
+        let members = ids.compactMap { id in found[id].map { RankedMember(playerID: id, score: $0.score) } }
+        guard !members.isEmpty else { return LeaderboardPage(total: clip(total), entries: []) }
+        let counts = try await countsAhead(shards, pivots: members)
+        var entries: [LeaderboardEntry] = []
+        let limit = board.config.maxEntries
+        for (index, member) in members.enumerated() {
+            let rank = 1 + counts.reduce(0) { $0 + $1.counts[index] }
+            guard limit == 0 || rank <= limit else { continue }
+            let node = shards[found[member.playerID]!.shard].node
+            let username = usernameReads[member.playerID + "\u{0}" + node].flatMap { replies[$0].string }
+            entries.append(LeaderboardEntry(rank: rank, playerID: member.playerID, score: member.score, username: username))
+        }
+        entries.sort { $0.rank < $1.rank }
+        // Distinct players of one state have distinct ranks; equal ones mean the view moved.
+        for index in entries.indices.dropFirst() where entries[index].rank == entries[index - 1].rank { throw ViewMoved() }
+        return LeaderboardPage(total: clip(total), entries: entries)
     }
 
     func clip(_ total: Int) -> Int {

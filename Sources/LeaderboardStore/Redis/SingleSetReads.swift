@@ -16,12 +16,16 @@ struct SingleSetReads: ShardReads {
         return LeaderboardPage(total: context.clip(window.total), entries: context.ranked(window.members, from: start))
     }
 
-    func player(_ playerID: String) async throws -> LeaderboardEntry? {
+    func candidateShards(_ playerID: String) -> [RedisRealtimeStore.Shard] { [shard] }
+
+    func player(_ playerID: String) async throws -> PlayerStanding? {
         guard let own = try await context.ownEntry(shard, playerID) else { return nil }
         let rank = own.rank + 1
         let limit = context.board.config.maxEntries
         guard limit == 0 || rank <= limit else { return nil }
-        return LeaderboardEntry(rank: rank, playerID: playerID, score: own.score, username: own.username)
+        return PlayerStanding(
+            entry: LeaderboardEntry(rank: rank, playerID: playerID, score: own.score, username: own.username), total: context.clip(own.shardSize)
+        )
     }
 
     func around(_ playerID: String, radius: Int) async throws -> LeaderboardPage? {
