@@ -59,6 +59,9 @@ public struct APIResponse: Sendable {
         return nil
     }
 
+    /// An entry member that may be null (nil for null or absent).
+    public static func entryOrNil(_ value: JSONValue?) -> LeaderboardEntry? { value.flatMap(entry) }
+
     static func entry(_ value: JSONValue) -> LeaderboardEntry? {
         guard let object = value.object, case .integer(let rank)? = object["rank"], case .string(let player)? = object["player_id"],
             case .integer(let score)? = object["score"]

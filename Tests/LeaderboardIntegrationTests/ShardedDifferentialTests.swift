@@ -198,6 +198,78 @@ import Testing
             let want = Array(expected[(lower - 1)..<upper])
             if around.entries != want { return "\(where_): around \(entry.playerID) ±\(radius): got \(around.entries.map(\.rank)), want \(want.map(\.rank))" }
         }
+        return try await compareRankingOptions(api, path, where_, expected, model, sample, &random)
+    }
+
+    /// Competition ranks, friends lists, top_percent and cutoffs against the model.
+    static func compareRankingOptions(
+        _ api: TestAPI, _ path: String, _ where_: String, _ expected: [LeaderboardEntry], _ model: ReferenceBoard,
+        _ sample: [LeaderboardEntry], _ random: inout SeededRandom
+    ) async throws -> String? {
+        // Competition rank: 1 + players with a strictly better score = the first rank of that score.
+        var firstRank: [Int64: Int] = [:]
+        for entry in expected where firstRank[entry.score] == nil { firstRank[entry.score] = entry.rank }
+        let competition = expected.map { LeaderboardEntry(rank: firstRank[$0.score]!, playerID: $0.playerID, score: $0.score) }
+        let top = try await api.get("\(path)/top?limit=50&rank=competition")
+        if top.entries != Array(competition.prefix(50)) { return "\(where_): competition top: got \(top.entries.prefix(6)), want \(competition.prefix(6))" }
+        for _ in 0..<3 {
+            let start = Int(random.next() % UInt64(expected.count + 2)) + 1
+            let end = start + Int(random.next() % 20)
+            let page = try await api.get("\(path)/range?start=\(start)&end=\(end)&rank=competition")
+            let want = start <= expected.count ? Array(competition[(start - 1)..<min(end, expected.count)]) : []
+            if page.entries != want { return "\(where_): competition range \(start)-\(end): got \(page.entries.prefix(4)), want \(want.prefix(4))" }
+        }
+        for entry in sample.prefix(8) {
+            let answer = try await api.get("\(path)/player/\(entry.playerID)?rank=competition")
+            if answer.entry != competition[entry.rank - 1] { return "\(where_): competition player \(entry.playerID): got \(answer.json)" }
+            let plain = try await api.get("\(path)/player/\(entry.playerID)")
+            let hundredths = (10_000 * entry.rank + expected.count - 1) / expected.count
+            let percent: Double? =
+                switch plain["top_percent"] {
+                case .number(let value)?: value
+                case .integer(let value)?: Double(value)
+                default: nil
+                }
+            guard let percent, Int((percent * 100).rounded()) == hundredths else {
+                return "\(where_): top_percent of \(entry.playerID) (rank \(entry.rank) of \(expected.count)): got \(plain.json)"
+            }
+            let around = try await api.get("\(path)/around/\(entry.playerID)?range=2&rank=competition")
+            let want = Array(competition[(max(entry.rank - 2, 1) - 1)..<min(entry.rank + 2, expected.count)])
+            if around.entries != want { return "\(where_): competition around \(entry.playerID): got \(around.entries), want \(want)" }
+        }
+        // A friends list: some ranked players, some trimmed or removed ones, one never seen.
+        let known = model.scores.keys.sorted()
+        var ids = (0..<Int(random.next() % 12) + 1).map { _ in known.isEmpty ? "nobody" : known[Int(random.next() % UInt64(known.count))] }
+        ids.append("absent-friend")
+        var unique: [String] = []
+        for id in ids where !unique.contains(id) { unique.append(id) }
+        let rankOf = Dictionary(uniqueKeysWithValues: expected.map { ($0.playerID, $0) })
+        let wantFriends = unique.compactMap { rankOf[$0] }.sorted { $0.rank < $1.rank }
+        let wantMissing = unique.filter { rankOf[$0] == nil }
+        for style in ["ordinal", "competition"] {
+            let friends = try await api.get("\(path)/players?ids=\(ids.joined(separator: ","))&rank=\(style)")
+            let want = style == "ordinal" ? wantFriends : wantFriends.map { competition[$0.rank - 1] }
+            guard case .array(let missing)? = friends["missing"] else { return "\(where_): players: no missing in \(friends.json)" }
+            if friends.entries != want || missing.compactMap { if case .string(let id) = $0 { id } else { nil } } != wantMissing || friends.integer("total") != Int64(expected.count) {
+                return "\(where_): players \(style) \(ids): got \(friends.json), want \(want) missing \(wantMissing)"
+            }
+        }
+        // Cutoffs: fixed ranks (also past the end) and percentages.
+        for rank in [1, max(expected.count / 2, 1), expected.count, expected.count + 1] {
+            let cutoff = try await api.get("\(path)/cutoff?rank=\(rank)")
+            let want = rank <= expected.count ? expected[rank - 1] : nil
+            if APIResponse.entryOrNil(cutoff["entry"]) != want || cutoff.integer("rank") != Int64(rank) {
+                return "\(where_): cutoff rank \(rank): got \(cutoff.json), want \(String(describing: want))"
+            }
+        }
+        for (text, tenThousandths) in [("1", 10_000), ("0.5", 5_000), ("33.33", 333_300), ("100", 1_000_000)] {
+            let cutoff = try await api.get("\(path)/cutoff?top_percent=\(text)")
+            let rank = max(1, expected.count * tenThousandths / 1_000_000)
+            let want = rank <= expected.count ? expected[rank - 1] : nil
+            if APIResponse.entryOrNil(cutoff["entry"]) != want || cutoff.integer("rank") != Int64(rank) || cutoff.integer("total") != Int64(expected.count) {
+                return "\(where_): cutoff top_percent \(text): got \(cutoff.json), want rank \(rank) \(String(describing: want))"
+            }
+        }
         return nil
     }
 }
