@@ -64,11 +64,25 @@ import Testing
                 ("/api/v1/leaderboards/{id}/range", "\(boardPath)/range?start=2&end=3"),
                 ("/api/v1/leaderboards/{id}/around/{player_id}", "\(boardPath)/around/\(board)-p1?range=1"),
                 (player, "\(boardPath)/player/\(board)-p1"),
+                (player, "\(boardPath)/player/\(board)-p1?rank=competition"),
+                ("/api/v1/leaderboards/{id}/top", "\(boardPath)/top?rank=competition"),
+                ("/api/v1/leaderboards/{id}/players", "\(boardPath)/players?ids=\(board)-p1,nobody"),
+                ("/api/v1/leaderboards/{id}/players", "\(boardPath)/players?ids=\(board)-p1&source=batch"),
+                ("/api/v1/leaderboards/{id}/cutoff", "\(boardPath)/cutoff?rank=1"),
+                ("/api/v1/leaderboards/{id}/cutoff", "\(boardPath)/cutoff?rank=100000"),
+                ("/api/v1/leaderboards/{id}/cutoff", "\(boardPath)/cutoff?top_percent=50"),
+                ("/api/v1/leaderboards/{id}/cutoff", "\(boardPath)/cutoff?top_percent=1&source=batch"),
             ]
             for (template, path) in reads { #expect(try await call(.get, template, path) == 200, "\(path)") }
             #expect(try await call(.get, player, "\(boardPath)/player/nobody") == 404)
             #expect(try await call(.get, "/api/v1/leaderboards/{id}/top", "\(base)/nowhere/top") == 404)
             #expect(try await call(.get, "/api/v1/leaderboards/{id}/range", "\(boardPath)/range?start=5&end=1") == 400)
+            for bad in ["players", "players?ids=", "players?ids=a,,b", "players?ids=" + (0...100).map { "p\($0)" }.joined(separator: ","), "players?ids=a&rank=dense"] {
+                #expect(try await call(.get, "/api/v1/leaderboards/{id}/players", "\(boardPath)/\(bad)") == 400, "\(bad)")
+            }
+            for bad in ["cutoff", "cutoff?rank=0", "cutoff?rank=1&top_percent=1", "cutoff?top_percent=0", "cutoff?top_percent=100.5", "cutoff?top_percent=1e2"] {
+                #expect(try await call(.get, "/api/v1/leaderboards/{id}/cutoff", "\(boardPath)/\(bad)") == 400, "\(bad)")
+            }
             #expect(try await call(.get, "/api/v1/leaderboards/{id}/top", "\(boardPath)/top?source=batch") == 200, "the first snapshot, taken now")
 
             #expect(try await call(.get, "/api/v1/leaderboards/{id}/sync", "\(boardPath)/sync", key: Self.admin) == 200)
