@@ -84,6 +84,39 @@ public struct LeaderboardClient: Sendable {
         )
     }
 
+    /// Ranks `start`…`end` numbered `numbering`'s way (competition: equal scores share a rank).
+    public func range(_ board: String, start: Int, end: Int, numbering: RankNumbering, source: ReadSource = .realtime) async throws -> Page {
+        try await send(
+            .GET, "/api/v1/leaderboards/\(escape(board))/range",
+            query: [("start", String(start)), ("end", String(end)), ("rank", numbering.rawValue)] + read(source, nil)
+        )
+    }
+
+    /// The player's entry with competition or ordinal rank, and `topPercent`.
+    public func rank(_ board: String, player: String, numbering: RankNumbering, source: ReadSource = .realtime) async throws -> PlayerRank {
+        try await send(.GET, "/api/v1/leaderboards/\(escape(board))/player/\(escape(player))", query: [("rank", numbering.rawValue)] + read(source, nil))
+    }
+
+    /// A friends list: those of `ids` (at most 100) on the board, in board order with global ranks.
+    public func players(
+        _ board: String, ids: [String], numbering: RankNumbering = .ordinal, source: ReadSource = .realtime, period: Int? = nil
+    ) async throws -> PlayerList {
+        try await send(
+            .GET, "/api/v1/leaderboards/\(escape(board))/players",
+            query: [("ids", ids.joined(separator: ",")), ("rank", numbering.rawValue)] + read(source, period)
+        )
+    }
+
+    /// The entry at rank `rank`.
+    public func cutoff(_ board: String, rank: Int, source: ReadSource = .realtime, period: Int? = nil) async throws -> Cutoff {
+        try await send(.GET, "/api/v1/leaderboards/\(escape(board))/cutoff", query: [("rank", String(rank))] + read(source, period))
+    }
+
+    /// The entry that ends the top `topPercent` % (a decimal such as "1" or "0.5").
+    public func cutoff(_ board: String, topPercent: String, source: ReadSource = .realtime, period: Int? = nil) async throws -> Cutoff {
+        try await send(.GET, "/api/v1/leaderboards/\(escape(board))/cutoff", query: [("top_percent", topPercent)] + read(source, period))
+    }
+
     public func periods(_ board: String) async throws -> [ArchivedPeriod] {
         struct Answer: Decodable { let periods: [ArchivedPeriod] }
         let answer: Answer = try await send(.GET, "/api/v1/leaderboards/\(escape(board))/periods")

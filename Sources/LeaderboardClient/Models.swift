@@ -187,11 +187,14 @@ public struct PlayerRank: Decodable, Sendable, Equatable {
     public var leaderboardID: String
     public var source: String
     public var asOf: String?
+    /// 100 × rank / total, rounded up to 2 decimals.
+    public var topPercent: Double?
 
     enum CodingKeys: String, CodingKey {
         case leaderboardID = "leaderboard_id"
         case source
         case asOf = "as_of"
+        case topPercent = "top_percent"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -200,6 +203,41 @@ public struct PlayerRank: Decodable, Sendable, Equatable {
         leaderboardID = try container.decode(String.self, forKey: .leaderboardID)
         source = try container.decode(String.self, forKey: .source)
         asOf = try container.decodeIfPresent(String.self, forKey: .asOf)
+        topPercent = try container.decodeIfPresent(Double.self, forKey: .topPercent)
+    }
+}
+
+/// How a read numbers its entries: distinct ordinal ranks, or competition ranks ("1224").
+public enum RankNumbering: String, Sendable {
+    case ordinal
+    case competition
+}
+
+/// A friends list: the players found, in board order with global ranks, and the ids missing.
+public struct PlayerList: Decodable, Sendable, Equatable {
+    public var leaderboardID: String
+    public var total: Int
+    public var entries: [Entry]
+    public var missing: [String]
+    public var source: String
+
+    enum CodingKeys: String, CodingKey {
+        case leaderboardID = "leaderboard_id"
+        case total, entries, missing, source
+    }
+}
+
+/// The entry a reward tier ends at (nil when the board has fewer players).
+public struct Cutoff: Decodable, Sendable, Equatable {
+    public var leaderboardID: String
+    public var total: Int
+    public var rank: Int
+    public var entry: Entry?
+    public var source: String
+
+    enum CodingKeys: String, CodingKey {
+        case leaderboardID = "leaderboard_id"
+        case total, rank, entry, source
     }
 }
 
