@@ -32,9 +32,11 @@ public enum RewardCutoff {
 
         /// The rank of the tier's last player: max(1, ⌊total × P / 100⌋).
         public func rank(of total: Int) -> Int {
-            let product = UInt128(UInt(max(total, 0))) * UInt128(digits)
-            let divisor = UInt128(100) * UInt128(Percent.pow10(scale))
-            return max(1, Int(product / divisor))
+            // total × digits may pass 2^64; the divisor (≤ 100 × 10^15) fits, and so does the quotient.
+            let product = UInt64(max(total, 0)).multipliedFullWidth(by: digits)
+            let divisor = 100 * Percent.pow10(scale)
+            guard product.high < divisor else { return Int.max }
+            return max(1, Int(divisor.dividingFullWidth(product).quotient))
         }
 
         static func pow10(_ exponent: Int) -> UInt64 {
@@ -61,7 +63,7 @@ public enum RewardCutoff {
         public static func parse(rank: String?, topPercent: String?) throws(LeaderboardError) -> Tier {
             switch (rank, topPercent) {
             case (let raw?, nil):
-                guard raw.utf8.count <= 12, let value = Int(raw), (1...Int(Int32.max)).contains(value) else {
+                guard raw.utf8.count <= 12, raw.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let value = Int(raw), (1...Int(Int32.max)).contains(value) else {
                     throw .invalidRequest("rank must be an integer from 1 to \(Int32.max)")
                 }
                 return .rank(value)

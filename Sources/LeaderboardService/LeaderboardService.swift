@@ -237,6 +237,8 @@ public final class LeaderboardService: Sendable {
     /// The ids of a friends list: 1…``maxPlayersPerRead`` valid ids, repeats dropped.
     static func friendIDs(_ ids: [String]) throws -> [String] {
         guard !ids.isEmpty else { throw LeaderboardError.invalidRequest("ids must name at least one player") }
+        // Repeats count once, but a list far past the cap is refused before any work.
+        guard ids.count <= 4 * maxPlayersPerRead else { throw LeaderboardError.invalidRequest("ids names at most \(maxPlayersPerRead) players") }
         var seen = Set<String>()
         var unique: [String] = []
         for player in ids {

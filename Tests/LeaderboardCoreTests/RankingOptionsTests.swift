@@ -38,5 +38,7 @@ import Testing
         #expect(throws: LeaderboardError.self) { try RewardCutoff.Tier.parse(rank: "1", topPercent: "1") }
         #expect(throws: LeaderboardError.self) { try RewardCutoff.Tier.parse(rank: nil, topPercent: nil) }
         #expect(try RewardCutoff.Tier.parse(rank: "7", topPercent: nil) == .rank(7))
+        #expect(throws: LeaderboardError.self) { try RewardCutoff.Tier.parse(rank: "+5", topPercent: nil) }
+        #expect(try RewardCutoff.Percent.parse("99.999999999999999").rank(of: 2_000_000_000) == 1_999_999_999, "past 2^64 in between")
     }
 }
