@@ -43,18 +43,17 @@ import Testing
         let problems = NIOLockedValueBox<[String]>([])
         let answered = NIOLockedValueBox<(ok: Int, unavailable: Int)>((0, 0))
         func note(_ problem: String) { problems.withLockedValue { if $0.count < 10 { $0.append(problem) } } }
-        let writing = ManagedAtomicFlag()
+        let writing = NIOLockedValueBox(true)
         let path = "/api/v1/leaderboards/\(board)"
-        writing.set()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                defer { writing.clear() }
+                defer { writing.withLockedValue { $0 = false } }
                 for batch in arrivals { try await writer.submitBatch(client, board: board, batch) }
             }
             for worker in 0..<2 {
                 group.addTask {
                     var step = 0
-                    while writing.isSet, step < 2000 {
+                    while writing.withLockedValue({ $0 }), step < 2000 {
                         step += 1
                         let style = step % 2 == 0 ? "competition" : "ordinal"
                         let list = try await reader.call(client, .GET, "\(path)/players?ids=\(friends.joined(separator: ","))&rank=\(style)")
@@ -133,10 +132,3 @@ import Testing
     }
 }
 
-/// A flag shared by the writer and the readers of a test.
-final class ManagedAtomicFlag: Sendable {
-    private let value = NIOLockedValueBox(false)
-    func set() { value.withLockedValue { $0 = true } }
-    func clear() { value.withLockedValue { $0 = false } }
-    var isSet: Bool { value.withLockedValue { $0 } }
-}
