@@ -42,7 +42,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cat Benchmarks/http/read.lua Benchmarks/http/report.lua >"$work/read.lua"
 for board in bench-single bench-hash8 bench-band8; do
-    for op in player top around range; do
+    for op in player top around range friends cutoff; do
         line=$(BOARD=$board OP=$op PLAYERS=$players wrk -t2 -c64 -d"${seconds}s" --timeout 10s -s "$work/read.lua" http://127.0.0.1:8080 | grep '^RESULT')
         printf '%-14s %-8s %s\n' "$board" "$op" "${line#RESULT }"
     done

@@ -1,5 +1,5 @@
 -- wrk: read endpoints of board BOARD with PLAYERS players named p%012d (as leaderboard-bench loads them).
--- OP: player | top | around | range (50 entries at the middle rank).
+-- OP: player | top | around | range (50 entries at the middle rank) | friends (a list of 50) | cutoff (top 1 %).
 local board = os.getenv("BOARD") or "bench-single"
 local op = os.getenv("OP") or "player"
 local players = tonumber(os.getenv("PLAYERS") or "1000000")
@@ -12,6 +12,13 @@ request = function()
     elseif op == "range" then
         local start = math.floor(players / 2)
         return wrk.format("GET", string.format("%s/range?start=%d&end=%d", base, start, start + 49))
+    end
+    if op == "cutoff" then
+        return wrk.format("GET", base .. "/cutoff?top_percent=1")
+    elseif op == "friends" then
+        local ids = {}
+        for i = 1, 50 do ids[i] = string.format("p%012d", math.random(0, players - 1)) end
+        return wrk.format("GET", base .. "/players?ids=" .. table.concat(ids, ","))
     end
     local player = string.format("p%012d", math.random(0, players - 1))
     if op == "around" then

@@ -276,13 +276,9 @@ public final class LeaderboardService: Sendable {
     public func rankedRange(
         _ source: RankedSource, board id: String, start: Int, end: Int, ranking: RankStyle = .ordinal
     ) async throws -> (page: LeaderboardPage, info: SourceInfo) {
-        let board = try await directory.board(id)
-        return try await store {
-            let (table, players, info) = try await self.ranked(source, board: board)
-            let total = self.clip(board, players)
-            let last = min(end, total)
-            let entries = start <= last ? try await self.repository.rankedEntries(table, board: id, first: start, last: last) : []
-            return (LeaderboardPage(total: total, entries: try await self.numbered(entries, ranking, table, id)), info)
+        try await readRanked(source, board: id) { reader, total in
+            let entries = try reader.entries(first: start, last: min(end, total))
+            return LeaderboardPage(total: total, entries: try Self.numbered(entries, ranking, reader))
         }
     }
 
@@ -290,14 +286,11 @@ public final class LeaderboardService: Sendable {
         _ source: RankedSource, board id: String, player: String, ranking: RankStyle = .ordinal
     ) async throws -> (standing: PlayerStanding, info: SourceInfo) {
         try Identifier.check(player, field: "player id")
-        let board = try await directory.board(id)
-        return try await store {
-            let (table, players, info) = try await self.ranked(source, board: board)
-            let total = self.clip(board, players)
-            guard let rank = try await self.repository.rank(table, board: id, player: player), rank <= total,
-                let entry = try await self.repository.rankedEntries(table, board: id, first: rank, last: rank).first
-            else { throw LeaderboardError.playerNotFound(player, in: id) }
-            return (PlayerStanding(entry: try await self.numbered([entry], ranking, table, id)[0], total: total), info)
+        return try await readRanked(source, board: id) { reader, total in
+            guard let rank = try reader.rank(of: player), rank <= total, let entry = try reader.entries(first: rank, last: rank).first else {
+                throw LeaderboardError.playerNotFound(player, in: reader.board)
+            }
+            return PlayerStanding(entry: try Self.numbered([entry], ranking, reader)[0], total: total)
         }
     }
 
@@ -305,15 +298,10 @@ public final class LeaderboardService: Sendable {
         _ source: RankedSource, board id: String, player: String, radius: Int, ranking: RankStyle = .ordinal
     ) async throws -> (page: LeaderboardPage, info: SourceInfo) {
         try Identifier.check(player, field: "player id")
-        let board = try await directory.board(id)
-        return try await store {
-            let (table, players, info) = try await self.ranked(source, board: board)
-            let total = self.clip(board, players)
-            guard let rank = try await self.repository.rank(table, board: id, player: player), rank <= total else {
-                throw LeaderboardError.playerNotFound(player, in: id)
-            }
-            let entries = try await self.repository.rankedEntries(table, board: id, first: max(1, rank - radius), last: min(total, rank + radius))
-            return (LeaderboardPage(total: total, entries: try await self.numbered(entries, ranking, table, id)), info)
+        return try await readRanked(source, board: id) { reader, total in
+            guard let rank = try reader.rank(of: player), rank <= total else { throw LeaderboardError.playerNotFound(player, in: reader.board) }
+            let entries = try reader.entries(first: max(1, rank - radius), last: min(total, rank + radius))
+            return LeaderboardPage(total: total, entries: try Self.numbered(entries, ranking, reader))
         }
     }
 
@@ -322,56 +310,67 @@ public final class LeaderboardService: Sendable {
         _ source: RankedSource, board id: String, ids: [String], ranking: RankStyle = .ordinal
     ) async throws -> (page: LeaderboardPage, missing: [String], info: SourceInfo) {
         let ids = try Self.friendIDs(ids)
-        let board = try await directory.board(id)
-        return try await store {
-            let (table, players, info) = try await self.ranked(source, board: board)
-            let total = self.clip(board, players)
-            let entries = try await self.repository.rankedPlayers(table, board: id, ids: ids).filter { $0.rank <= total }
-            let page = LeaderboardPage(total: total, entries: try await self.numbered(entries, ranking, table, id))
-            return (page, Self.missing(ids, entries), info)
+        let (found, info) = try await readRanked(source, board: id) { reader, total in
+            let entries = try reader.players(ids).filter { $0.rank <= total }
+            return (LeaderboardPage(total: total, entries: try Self.numbered(entries, ranking, reader)), Self.missing(ids, entries))
         }
+        return (found.0, found.1, info)
     }
 
     /// A reward tier's cutoff in the snapshot or an archived period.
     public func rankedCutoff(
         _ source: RankedSource, board id: String, tier: RewardCutoff.Tier
     ) async throws -> (cutoff: RankCutoff, info: SourceInfo) {
-        let board = try await directory.board(id)
-        return try await store {
-            let (table, players, info) = try await self.ranked(source, board: board)
-            let total = self.clip(board, players)
+        try await readRanked(source, board: id) { reader, total in
             let rank = tier.rank(of: total)
-            guard rank <= total, let entry = try await self.repository.rankedEntries(table, board: id, first: rank, last: rank).first else {
-                return (RankCutoff(total: total, rank: rank, entry: nil), info)
-            }
-            return (RankCutoff(total: total, rank: rank, entry: entry), info)
+            let entry = rank <= total ? try reader.entries(first: rank, last: rank).first : nil
+            return RankCutoff(total: total, rank: rank, entry: entry)
         }
     }
 
-    /// Entries of a ranked table numbered `ranking`'s way.
-    private func numbered(_ entries: [LeaderboardEntry], _ ranking: RankStyle, _ table: RankedTable, _ id: String) async throws -> [LeaderboardEntry] {
+    /// Entries of a ranked table numbered `ranking`'s way, in the same transaction.
+    private static func numbered(_ entries: [LeaderboardEntry], _ ranking: RankStyle, _ reader: RankedTableReader) throws -> [LeaderboardEntry] {
         guard ranking == .competition else { return entries }
-        let scores = RankStyle.scoresToCount(entries)
-        let better = scores.isEmpty ? [:] : try await repository.betterCounts(table, board: id, scores: scores)
+        let better = try reader.betterCounts(RankStyle.scoresToCount(entries))
         guard let numbered = RankStyle.competition(entries, better: better) else {
-            throw LeaderboardError.unavailable("the snapshot of leaderboard '\(id)' changed during the read; retry")
+            // One transaction reads one snapshot: counts that do not fit the ranks mean a broken table.
+            throw LeaderboardError.unavailable("the snapshot of leaderboard '\(reader.board)' is inconsistent; retry")
         }
         return numbered
     }
 
-    /// The table behind a source, how many players it ranks, and what the answer says about it.
-    private func ranked(_ source: RankedSource, board: StoredBoard) async throws -> (RankedTable, Int, SourceInfo) {
-        let id = board.config.id
+    /// Runs `body` on the board's official snapshot or archived period, with the number of
+    /// players it ranks (clipped to `max_entries`), in one transaction (``RankedTableReader``).
+    private func readRanked<T: Sendable>(
+        _ source: RankedSource, board id: String, _ body: @escaping @Sendable (RankedTableReader, _ total: Int) throws -> T
+    ) async throws -> (T, SourceInfo) {
+        let board = try await directory.board(id)
+        let limit = board.config.maxEntries
+        let table: RankedTable
         switch source {
         case .snapshot:
             // A board no sync pass has reached yet gets its first snapshot now.
-            guard let info = try await repository.snapshotTakingIfMissing(board: id) else { throw LeaderboardError.leaderboardNotFound(id) }
-            return (.snapshot, info.players, SourceInfo(asOf: info.asOf, period: nil))
-        case .period(let period):
-            guard let archived = try await repository.period(board: id, period: period) else {
-                throw LeaderboardError.invalidRequest("period \(period) of leaderboard '\(id)' is not archived (the current period is \(board.period))")
+            guard try await store({ try await self.repository.snapshotTakingIfMissing(board: id) }) != nil else {
+                throw LeaderboardError.leaderboardNotFound(id)
             }
-            return (.archive(period: period), archived.players, SourceInfo(asOf: archived.endedAt, period: period))
+            table = .snapshot
+        case .period(let period): table = .archive(period: period)
+        }
+        let current = board.period
+        return try await store {
+            try await self.repository.readRanked(table, board: id) { reader in
+                guard let head = try reader.head() else {
+                    switch source {
+                    // Deleted since (a snapshot goes with its board).
+                    case .snapshot: throw LeaderboardError.leaderboardNotFound(id)
+                    case .period(let period):
+                        throw LeaderboardError.invalidRequest("period \(period) of leaderboard '\(id)' is not archived (the current period is \(current))")
+                    }
+                }
+                let total = limit > 0 ? min(head.players, limit) : head.players
+                let period: Int? = if case .period(let period) = source { period } else { nil }
+                return (try body(reader, total), SourceInfo(asOf: head.asOf, period: period))
+            }
         }
     }
 
@@ -379,10 +378,6 @@ public final class LeaderboardService: Sendable {
     public func lastSyncReport(board id: String) async throws -> String? {
         _ = try await directory.board(id)
         return try await store { try await self.repository.syncReport(board: id) }
-    }
-
-    private func clip(_ board: StoredBoard, _ count: Int) -> Int {
-        board.config.maxEntries > 0 ? min(count, board.config.maxEntries) : count
     }
 
     // MARK: - Health

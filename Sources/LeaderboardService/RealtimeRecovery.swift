@@ -94,8 +94,12 @@ public final class RealtimeRecovery: Service, Sendable {
         }
         let before = Dictionary(uniqueKeysWithValues: service.stale.all.compactMap { id in service.stale.generation(id).map { (id, $0) } })
         guard let shared = try? await service.repository.rebuildRequests() else { return }
-        for (id, whole) in shared { service.stale.adopt(id, whole: whole) }
+        // A board this process is rebuilding keeps its shared mark until the rebuild has
+        // finished in PostgreSQL, after it cleared the mark here: adopting it in between would
+        // mark the rebuilt board again (503s, and a second rebuild). A mark that outlives the
+        // rebuild (a newer one) is adopted at the next call.
         let running = rebuilding.withLock { $0 }
+        for (id, whole) in shared where !running.contains(id) { service.stale.adopt(id, whole: whole) }
         for (id, generation) in before where shared[id] == nil && !running.contains(id) && !service.stale.isUnpublished(id) {
             service.stale.clear(id, coveredBy: generation)
         }
@@ -116,6 +120,9 @@ public final class RealtimeRecovery: Service, Sendable {
         let covered = rebuilt && !service.stale.contains(id)
         if (try? await repository.finishRebuild(board: id, lease: lease, rebuilt: covered)) == true, covered {
             logger.debug("rebuild mark cleared", metadata: ["board": "\(id)"])
+        } else if let shared = try? await repository.rebuildRequests(), let whole = shared[id] {
+            // A newer mark (another process's, made during the rebuild) stands: take it up now.
+            service.stale.adopt(id, whole: whole)
         }
     }
 

@@ -14,7 +14,7 @@ import RedisClient
 // board, a whole sync pass, SyncFromDatabase of one shard and of the whole board, and catch-up
 // after a shard's data and metadata vanish (run by Benchmarks/sync.sh, which adds the COPY reference).
 //
-//   leaderboard-bench [--players N] [--seconds S] [--concurrency C] [--config PATH] [--sync] [--no-memory] [--ops rank,top,around,range]
+//   leaderboard-bench [--players N] [--seconds S] [--concurrency C] [--config PATH] [--sync] [--no-memory] [--ops rank,top,around,range,friends,cutoff]
 
 /// The command line (swift-argument-parser: `--help`, and exit status 2 on a usage error).
 struct BenchOptions: ParsableArguments {
@@ -184,13 +184,20 @@ let realtime = service.realtime
 let store = realtime as? RedisRealtimeStore
 /// --ops rank,top,range: only the operations whose names start with one of these.
 let opsFilter = options.ops.map { $0.split(separator: ",").map { $0 == "rank" ? "player rank" : String($0) } }
-let operationNames = ["player rank", "top 100", "top 50", "around ±5", "range 50 @500k"]
+let operationNames = ["player rank", "top 100", "top 50", "around ±5", "range 50 @500k", "friends 50", "cutoff top 1%"]
 func operation(_ name: String, _ board: StoredBoard) -> @Sendable (Int) async throws -> Void {
     switch name {
     case "player rank": return { step in _ = try await realtime.player(board, playerID: playerID((step &* 7919) % players)) }
     case "top 100": return { _ in _ = try await realtime.range(board, start: 1, end: 100) }
     case "top 50": return { _ in _ = try await realtime.range(board, start: 1, end: 50) }
     case "around ±5": return { step in _ = try await realtime.around(board, playerID: playerID((step &* 7919) % players), radius: 5) }
+    case "friends 50":
+        // A friends list: 50 players spread over the board (a different list each call).
+        return { step in
+            let ids = (0..<50).map { playerID((step &* 7919 &+ $0 &* 104_729) % players) }
+            _ = try await realtime.players(board, ids: ids, ranking: .ordinal)
+        }
+    case "cutoff top 1%": return { _ in _ = try await realtime.cutoff(board, rank: { max(1, $0 / 100) }) }
     default:
         // Starts spread over ±1,000 around the middle: how many rounds the locator needs depends on
         // where the probes happen to fall, so one fixed start would show one draw.

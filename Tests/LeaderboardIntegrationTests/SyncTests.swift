@@ -3,6 +3,7 @@ import LeaderboardApp
 import LeaderboardCore
 import LeaderboardStore
 import LeaderboardTestSupport
+import NIOConcurrencyHelpers
 import RedisClient
 import Testing
 
@@ -244,6 +245,64 @@ import Testing
             #expect(around.entries.map(\.rank) == [3, 4])
             let range = try await api.get("/api/v1/leaderboards/\(board)/range?start=2&end=5&source=batch")
             #expect(range.entries.map(\.playerID) == ["e", "c", "a"])
+        }
+    }
+
+    /// A `source=batch` read takes several statements (the player's rank, then the entry at it,
+    /// then counts); a sync pass replacing the snapshot between two of them must not mix two
+    /// snapshots. The snapshot alternates between two states in which every player's rank
+    /// differs: each answer must be all of one state.
+    @Test func batchReadsSeeOneSnapshotWhileItIsReplaced() async throws {
+        let board = TestEnvironment.uniqueID("batch-swap")
+        let players = 60
+        // State 0: p<i> scores i; state 1: p<i> scores 1000 - i (pairs tie, for competition ranks).
+        @Sendable func score(_ player: Int, _ state: Int) -> Int64 { state == 0 ? Int64(player) : Int64(1000 - player / 2) }
+        @Sendable func state(_ state: Int) -> [(String, Int64)] { (0..<players).map { ("p\($0)", score($0, state)) } }
+        // Per state, each player's expected (ordinal, competition) entry.
+        let expected: [[String: (ordinal: LeaderboardEntry, competition: LeaderboardEntry)]] = (0..<2).map { number in
+            var model = ReferenceBoard(order: .desc, mode: .replace)
+            for (player, value) in state(number) { model.submit(player, value) }
+            let ranked = model.ranked()
+            return Dictionary(uniqueKeysWithValues: ranked.map { entry in
+                let better = ranked.count { $0.score > entry.score }
+                return (entry.playerID, (entry, LeaderboardEntry(rank: better + 1, playerID: entry.playerID, score: entry.score)))
+            })
+        }
+        try await withTestApp { api, system in
+            try await api.createBoard(board, "\"max_entries\": 0")
+            try await api.submit(board, state(0))
+            _ = try await system.service.repository.takeSnapshot(board: board)
+            let swapping = NIOLockedValueBox(true)
+            let swaps = Task {
+                defer { swapping.withLockedValue { $0 = false } }
+                for round in 1...40 {
+                    try await api.submit(board, state(round % 2))
+                    _ = try await system.service.repository.takeSnapshot(board: board)
+                }
+            }
+            var checked = 0
+            var wrong: [String] = []
+            while swapping.withLockedValue({ $0 }) || checked == 0 {
+                let player = Int.random(in: 0..<players)
+                let competition = Bool.random()
+                let answer = try await api.get("/api/v1/leaderboards/\(board)/player/p\(player)?source=batch\(competition ? "&rank=competition" : "")")
+                guard let entry = answer.entry else {
+                    wrong.append("no entry: \(answer.json)")
+                    break
+                }
+                let got = LeaderboardEntry(rank: entry.rank, playerID: entry.playerID, score: entry.score)
+                let fits = expected.contains { model in
+                    guard let want = model["p\(player)"] else { return false }
+                    return (competition ? want.competition : want.ordinal) == got
+                }
+                if !fits { wrong.append("p\(player) competition=\(competition): \(entry)") }
+                checked += 1
+                if checked > 5000 { break }
+            }
+            try await swaps.value
+            print("batch-swap: \(checked) reads checked during 40 snapshot swaps, \(wrong.count) wrong")
+            #expect(checked > 40)
+            #expect(wrong.isEmpty, "\(wrong.prefix(5))")
         }
     }
 }
