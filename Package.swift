@@ -176,6 +176,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The bare Hummingbird route the HTTP costs are measured against (Benchmarks/cost.sh).
+        .executableTarget(
+            name: "leaderboard-bare-route",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: swiftSettings
+        ),
         // Store-level benchmark (Benchmarks/run.sh).
         .executableTarget(
             name: "leaderboard-bench",
@@ -210,7 +216,7 @@ let package = Package(
             name: "LeaderboardIntegrationTests",
             dependencies: [
                 "LeaderboardTestSupport", "LeaderboardClient", "LeaderboardApp", "LeaderboardCore", "LeaderboardService", "LeaderboardStore",
-                "RedisClient", "PostgresClient",
+                "LeaderboardHTTP", "RedisClient", "PostgresClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -23,6 +23,17 @@ enum JSONIO {
         }
     }
 
+    /// A hot answer, written without Foundation's encoder (the same bytes).
+    static func response(_ value: some JSONAnswer, status: HTTPResponse.Status = .ok) -> Response {
+        var json = JSONWriter()
+        value.write(to: &json)
+        return Response(
+            status: status,
+            headers: [.contentType: "application/json; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: json.bytes))
+        )
+    }
+
     static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]

@@ -63,13 +63,13 @@ public struct LeaderboardRoutes: Sendable {
         api.post("scores") { request, _ in
             let command = try ScoreCommand.parse(try await JSONIO.body(request, limit: maxBodyBytes))
             let score = try await service.submit(command, idempotencyKey: idempotencyKey(request))
-            return try JSONIO.response(Responses.Score(leaderboardID: command.leaderboardID, playerID: command.playerID, score: score))
+            return JSONIO.response(Responses.Score(leaderboardID: command.leaderboardID, playerID: command.playerID, score: score))
         }
         api.post("scores/batch") { request, _ in
             let commands = try parseBatch(try await JSONIO.body(request, limit: maxBodyBytes))
             let scores = try await service.submitBatch(commands, idempotencyKey: idempotencyKey(request))
             let results = zip(commands, scores).map { Responses.Score(leaderboardID: $0.leaderboardID, playerID: $0.playerID, score: $1) }
-            return try JSONIO.response(Responses.Batch(accepted: results.count, results: results))
+            return JSONIO.response(Responses.Batch(accepted: results.count, results: results))
         }
         api.delete("leaderboards/:id/player/:player_id") { _, context in
             try await service.removePlayer(board: try context.pathParameter("id"), player: try context.pathParameter("player_id"))
@@ -116,10 +116,10 @@ public struct LeaderboardRoutes: Sendable {
             let ranking = try RankStyle.parse(query(request, "rank"))
             if let source = try await rankedSource(request, id) {
                 let answer = try await service.rankedPlayer(source, board: id, player: player, ranking: ranking)
-                return try JSONIO.response(Responses.PlayerEntry(standing: answer.standing, leaderboardID: id, info: answer.info))
+                return JSONIO.response(Responses.PlayerEntry(standing: answer.standing, leaderboardID: id, info: answer.info))
             }
             let standing = try await service.player(board: id, player: player, ranking: ranking)
-            return try JSONIO.response(Responses.PlayerEntry(standing: standing, leaderboardID: id, info: nil))
+            return JSONIO.response(Responses.PlayerEntry(standing: standing, leaderboardID: id, info: nil))
         }
         api.get("leaderboards/:id/players") { request, context in
             let id = try context.pathParameter("id")
@@ -128,20 +128,20 @@ public struct LeaderboardRoutes: Sendable {
             let ranking = try RankStyle.parse(query(request, "rank"))
             if let source = try await rankedSource(request, id) {
                 let answer = try await service.rankedPlayers(source, board: id, ids: ids, ranking: ranking)
-                return try JSONIO.response(Responses.Players(leaderboardID: id, page: answer.page, missing: answer.missing, info: answer.info))
+                return JSONIO.response(Responses.Players(leaderboardID: id, page: answer.page, missing: answer.missing, info: answer.info))
             }
             let answer = try await service.players(board: id, ids: ids, ranking: ranking)
-            return try JSONIO.response(Responses.Players(leaderboardID: id, page: answer.page, missing: answer.missing, info: nil))
+            return JSONIO.response(Responses.Players(leaderboardID: id, page: answer.page, missing: answer.missing, info: nil))
         }
         api.get("leaderboards/:id/cutoff") { request, context in
             let id = try context.pathParameter("id")
             let tier = try RewardCutoff.Tier.parse(rank: query(request, "rank"), topPercent: query(request, "top_percent"))
             if let source = try await rankedSource(request, id) {
                 let answer = try await service.rankedCutoff(source, board: id, tier: tier)
-                return try JSONIO.response(Responses.Cutoff(leaderboardID: id, cutoff: answer.cutoff, info: answer.info))
+                return JSONIO.response(Responses.Cutoff(leaderboardID: id, cutoff: answer.cutoff, info: answer.info))
             }
             let cutoff = try await service.cutoff(board: id, tier: tier)
-            return try JSONIO.response(Responses.Cutoff(leaderboardID: id, cutoff: cutoff, info: nil))
+            return JSONIO.response(Responses.Cutoff(leaderboardID: id, cutoff: cutoff, info: nil))
         }
     }
 
@@ -153,7 +153,7 @@ public struct LeaderboardRoutes: Sendable {
     }
 
     private func pageResponse(_ id: String, _ page: LeaderboardPage, _ info: LeaderboardService.SourceInfo? = nil) throws -> Response {
-        try JSONIO.response(Responses.Page(leaderboardID: id, page: page, info: info))
+        JSONIO.response(Responses.Page(leaderboardID: id, page: page, info: info))
     }
 
     private func query(_ request: Request, _ name: String) -> String? {

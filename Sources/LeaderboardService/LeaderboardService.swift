@@ -270,6 +270,11 @@ public final class LeaderboardService: Sendable {
     public struct SourceInfo: Sendable, Equatable {
         public var asOf: String?
         public var period: Int?
+
+        public init(asOf: String?, period: Int?) {
+            self.asOf = asOf
+            self.period = period
+        }
     }
 
     /// Ranks start…end of the snapshot or an archived period.
