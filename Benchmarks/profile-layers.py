@@ -1,48 +1,82 @@
 #!/usr/bin/env python3
-"""Reads `perf report --no-children --sort dso,symbol --stdio -g none` on stdin and prints the
-share of the samples per layer of the server (Benchmarks/cost.sh), then the top symbols.
+"""Reads `perf script -F ip,sym,dso` of a `perf record -g` profile on stdin and prints the share
+of the samples per layer of the server (Benchmarks/cost.sh), then the hottest leaf symbols.
 
-A symbol belongs to the first layer whose pattern it matches, so the project's own modules win
-over the frameworks they specialize (a generic NIO function specialized in LeaderboardStore
-counts as the store's)."""
+Each sample is charged to the first frame, from the leaf up, that belongs to a layer of the
+program: a retain, a malloc or a memmove is paid for by the code that called it (JSON encoding,
+the Redis client, NIO…). Kernel samples stay the kernel's (syscalls, sockets, scheduling); what
+has no program frame at all (executor threads, the runtime on its own) is "runtime, unattributed".
+"""
 import re
 import sys
-from collections import defaultdict
+from collections import Counter
 
+# First match wins, so JSON code counts as JSON whichever module it is in, and the project's
+# modules win over the frameworks they specialize.
 LAYERS = [
-    ("our HTTP layer and middleware", re.compile(r"LeaderboardHTTP|Middleware")),
+    ("JSON (encoding answers, parsing bodies)", re.compile(r"JSONWriter|JSONEncoder|JSONAnswer|JSONIO|JSONParser|JSONValue|JSONDecoder")),
+    ("our HTTP layer and middleware", re.compile(r"LeaderboardHTTP|LeaderboardApp")),
     ("service", re.compile(r"LeaderboardService")),
     ("store (Redis/PostgreSQL logic)", re.compile(r"LeaderboardStore")),
-    ("core (pure logic, JSON parser)", re.compile(r"LeaderboardCore")),
-    ("Redis client and hiredis", re.compile(r"RedisClient|hiredis|redisReader|redisBuffer|sds")),
-    ("PostgreSQL client and libpq", re.compile(r"PostgresClient|libpq|PQ[a-z]")),
-    ("metrics and logging", re.compile(r"Metrics|Prometheus|Logging|Tracing|OTel")),
-    ("JSON (Foundation coders)", re.compile(r"JSON|Encoder|Decoder|Codable|Encodable")),
-    ("Hummingbird and NIO", re.compile(r"Hummingbird|NIO|HTTPTypes|ServiceLifecycle")),
-    ("Swift runtime (retain/release, allocation, generics)", re.compile(r"^swift_|libswiftCore|\$ss|_swift|swift::")),
+    ("core (pure logic)", re.compile(r"LeaderboardCore")),
+    ("Redis client and hiredis", re.compile(r"RedisClient|hiredis|redisReader|redisBuffer")),
+    ("PostgreSQL client and libpq", re.compile(r"PostgresClient|BlockingPool|libpq")),
+    ("metrics and logging", re.compile(r"Metrics|Prometheus|Logging")),
+    ("Hummingbird, NIO and HTTP types", re.compile(r"Hummingbird|NIO|HTTPTypes|ServiceLifecycle")),
     ("Foundation", re.compile(r"Foundation")),
-    ("malloc and libc", re.compile(r"libc\.so|malloc|free|memcpy|memmove|memset|pthread|jemalloc")),
-    ("kernel (syscalls, sockets, scheduling)", re.compile(r"\[kernel|\[k\]")),
 ]
+KERNEL = "kernel (syscalls, sockets, scheduling)"
+UNATTRIBUTED = "runtime and libc, unattributed (executors, threads)"
 
-line_pattern = re.compile(r"^\s*([0-9.]+)%\s+(\S+)\s+(\[[.k]\])\s+(.*)$")
-shares = defaultdict(float)
-symbols = []
+frame_pattern = re.compile(r"^\s*[0-9a-f]+\s+(.*?)\s+\((.*)\)\s*$")
+
+
+def layer_of(symbol, dso):
+    for name, pattern in LAYERS:
+        if pattern.search(symbol):
+            return name
+    return None
+
+
+layers = Counter()
+leaves = Counter()
+samples = 0
+
+
+def charge(frames):
+    global samples
+    if not frames:
+        return
+    samples += 1
+    leaf_symbol, leaf_dso = frames[0]
+    leaves[leaf_symbol] += 1
+    if "kernel" in leaf_dso:
+        layers[KERNEL] += 1
+        return
+    for symbol, dso in frames:
+        layer = layer_of(symbol, dso)
+        if layer:
+            layers[layer] += 1
+            return
+    layers[UNATTRIBUTED] += 1
+
+
+frames = []
 for line in sys.stdin:
-    match = line_pattern.match(line)
-    if not match:
-        continue
-    percent, dso, kind, symbol = float(match.group(1)), match.group(2), match.group(3), match.group(4).strip()
-    text = f"{dso} {kind} {symbol}"
-    layer = next((name for name, pattern in LAYERS if pattern.search(text)), "other")
-    shares[layer] += percent
-    symbols.append((percent, layer, symbol))
+    match = frame_pattern.match(line)
+    if match:
+        frames.append((match.group(1), match.group(2)))
+    elif not line.strip():
+        charge(frames)
+        frames = []
+charge(frames)
 
-if not symbols:
+if not samples:
     print("(no samples)")
     sys.exit(0)
-for name, share in sorted(shares.items(), key=lambda item: -item[1]):
-    print(f"{share:5.1f}%  {name}")
-print("  top symbols:")
-for percent, layer, symbol in sorted(symbols, reverse=True)[:8]:
-    print(f"  {percent:5.1f}%  {symbol[:110]}")
+print(f"{samples} samples")
+for name, count in layers.most_common():
+    print(f"{100 * count / samples:5.1f}%  {name}")
+print("  hottest leaves:")
+for symbol, count in leaves.most_common(6):
+    print(f"  {100 * count / samples:5.1f}%  {symbol[:110]}")

@@ -143,6 +143,12 @@ public func makeLogger(config: AppConfig) -> Logger {
             handler.logLevel = level
             return handler
         }
+    } else {
+        LoggingSystem.bootstrap { label in
+            var handler = TextLogHandler(label: label)
+            handler.logLevel = level
+            return handler
+        }
     }
     var logger = Logger(label: "leaderboard")
     logger.logLevel = level
