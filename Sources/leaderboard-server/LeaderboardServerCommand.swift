@@ -1,7 +1,5 @@
 import ArgumentParser
 import Foundation
-import NIOCore
-import NIOPosix
 
 /// `leaderboard-server`: the API server (the default command) and the operator's tools.
 @main
@@ -20,11 +18,6 @@ struct LeaderboardServerCommand: AsyncParsableCommand {
     /// Usage errors (an unknown option or command, a bad value) exit with 2, as command-line tools
     /// conventionally do; failures of the work itself exit with 1.
     static func main() async {
-        // Swift Concurrency's jobs run on NIO's event loops (one per core) instead of a thread pool
-        // of their own: a request no longer hops between an event loop and a pool thread at each
-        // await (measured in Benchmarks/cost.sh). Nothing blocking runs on them: libpq calls run on
-        // the PostgreSQL pools' own threads (BlockingPool).
-        _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         do {
             var command = try parseAsRoot()
             if var command = command as? any AsyncParsableCommand {
