@@ -28,6 +28,6 @@ public struct JSONLogHandler: LogHandler {
         }
         guard var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
         data.append(0x0A)
-        FileHandle.standardOutput.write(data)
+        try? FileHandle.standardOutput.write(contentsOf: data)
     }
 }

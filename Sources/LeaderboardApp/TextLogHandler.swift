@@ -28,7 +28,8 @@ public struct TextLogHandler: LogHandler {
         if let error = event.error { merged["error.message"] = "\(error)" }
         let pretty = merged.isEmpty ? "" : " " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         let line = "\(Self.timestamp()) \(event.level)\(label.isEmpty ? "" : " ")\(label):\(pretty) [\(event.source)] \(event.message)\n"
-        Self.output.withLock { _ in FileHandle.standardError.write(Data(line.utf8)) }
+        // A failed write (a closed or broken stderr, a full disk) drops the line; it must not trap.
+        Self.output.withLock { _ in try? FileHandle.standardError.write(contentsOf: Data(line.utf8)) }
     }
 
     private static func timestamp() -> String {

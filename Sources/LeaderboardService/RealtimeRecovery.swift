@@ -93,12 +93,12 @@ public final class RealtimeRecovery: Service, Sendable {
             return
         }
         let before = Dictionary(uniqueKeysWithValues: service.stale.all.compactMap { id in service.stale.generation(id).map { (id, $0) } })
-        guard let shared = try? await service.repository.rebuildRequests() else { return }
-        // A board this process is rebuilding keeps its shared mark until the rebuild has
-        // finished in PostgreSQL, after it cleared the mark here: adopting it in between would
-        // mark the rebuilt board again (503s, and a second rebuild). A mark that outlives the
-        // rebuild (a newer one) is adopted at the next call.
+        // The boards this process is rebuilding, taken before the shared marks are read: a
+        // rebuild that ends meanwhile has deleted its shared mark by then, and none starts
+        // during this call (they start in `run`, after it). Their shared marks are theirs to
+        // settle (``leasedRebuild`` adopts one that outlives the rebuild).
         let running = rebuilding.withLock { $0 }
+        guard let shared = try? await service.repository.rebuildRequests() else { return }
         for (id, whole) in shared where !running.contains(id) { service.stale.adopt(id, whole: whole) }
         for (id, generation) in before where shared[id] == nil && !running.contains(id) && !service.stale.isUnpublished(id) {
             service.stale.clear(id, coveredBy: generation)
@@ -111,14 +111,18 @@ public final class RealtimeRecovery: Service, Sendable {
         let repository = service.repository
         guard let lease = try? await repository.takeRebuildLease(board: id, holder: holder, seconds: Self.leaseSeconds) else { return }
         if lease.whole { service.stale.adopt(id, whole: true) }
+        let started = service.stale.generation(id)
         // A renewal that fails keeps the rebuild going: the lease lasts, and the rebuild is safe anyway.
+        // The local mark stays until the shared one is gone: reads here answer 503 until then, so a
+        // newer mark of another process (which keeps the shared row) never leaves a gap.
         let rebuilt = await LeaseRenewal.whileRenewing(every: .seconds(3), renew: {
             _ = try? await repository.takeRebuildLease(board: id, holder: self.holder, seconds: Self.leaseSeconds)
             return true
-        }) { await self.rebuild(id) } ?? false
-        // A mark made here during the rebuild (not published yet) keeps the shared one.
-        let covered = rebuilt && !service.stale.contains(id)
+        }) { (try? await self.rebuild(id, shards: nil, clearingMark: false)) ?? false } ?? false
+        // A mark made here during the rebuild (a newer generation) keeps the shared one.
+        let covered = rebuilt && service.stale.generation(id) == started
         if (try? await repository.finishRebuild(board: id, lease: lease, rebuilt: covered)) == true, covered {
+            if let started { service.stale.clear(id, coveredBy: started) }
             logger.debug("rebuild mark cleared", metadata: ["board": "\(id)"])
         } else if let shared = try? await repository.rebuildRequests(), let whole = shared[id] {
             // A newer mark (another process's, made during the rebuild) stands: take it up now.
@@ -224,13 +228,13 @@ public final class RealtimeRecovery: Service, Sendable {
     /// is wrong, not old).
     @discardableResult
     public func rebuild(
-        _ id: String, shards: Set<Int>?, force: Bool = false, attempts: Int = 5,
+        _ id: String, shards: Set<Int>?, force: Bool = false, attempts: Int = 5, clearingMark: Bool = true,
         progress: (@Sendable (_ written: Int, _ total: Int) -> Void)? = nil
     ) async throws -> Bool {
         do {
             for _ in 0..<attempts {
                 if Task.isShuttingDownGracefully || Task.isCancelled { return false }
-                switch try await attempt(id, shards: shards, force: force, progress: progress) {
+                switch try await attempt(id, shards: shards, force: force, clearingMark: clearingMark, progress: progress) {
                 case .rebuilt: return true
                 case .gone: return false
                 case .retry: continue
@@ -246,8 +250,10 @@ public final class RealtimeRecovery: Service, Sendable {
 
     private enum Outcome: Sendable { case rebuilt, gone, retry }
 
+    /// `clearingMark`: clear the board's mark when it is covered (``leasedRebuild`` clears it
+    /// itself, once the shared mark is gone).
     private func attempt(
-        _ id: String, shards: Set<Int>?, force: Bool, progress observer: (@Sendable (Int, Int) -> Void)?
+        _ id: String, shards: Set<Int>?, force: Bool, clearingMark: Bool, progress observer: (@Sendable (Int, Int) -> Void)?
     ) async throws -> Outcome {
         let started = ContinuousClock.now
         guard let board = try await service.repository.leaderboard(id) else {
@@ -265,7 +271,7 @@ public final class RealtimeRecovery: Service, Sendable {
             let missing = Set(sequences.indices.filter { sequences[$0] == nil })
             if missing.isEmpty, let generation {
                 // Already rebuilt (by another process, after this mark was made): nothing is missing.
-                service.stale.clear(id, coveredBy: generation)
+                if clearingMark { service.stale.clear(id, coveredBy: generation) }
                 return .rebuilt
             }
             if missing.count < sequences.count { shards = missing }
@@ -295,7 +301,7 @@ public final class RealtimeRecovery: Service, Sendable {
         // board's lock, so the marks made before this rebuild began are covered.
         guard current.epoch == snapshot.board.epoch else {
             try? await service.realtime.deleteBoard(snapshot.board)
-            if let generation { service.stale.clear(id, coveredBy: generation) }
+            if clearingMark, let generation { service.stale.clear(id, coveredBy: generation) }
             return .rebuilt
         }
         // Changes committed since the snapshot, which the switch may have undone on a shard.
@@ -303,7 +309,7 @@ public final class RealtimeRecovery: Service, Sendable {
             try await service.sequencer.catchUp(snapshot.board, through: current.seq, shards: shards)
         }
         // The marks made before this rebuild began are covered; a newer one stays.
-        if let generation, shards == nil || (requested == nil && scope == .missingShards) {
+        if clearingMark, let generation, shards == nil || (requested == nil && scope == .missingShards) {
             service.stale.clear(id, coveredBy: generation)
         }
         logger.info(
