@@ -346,37 +346,37 @@ public final class LeaderboardService: Sendable {
 
     /// Runs `body` on the board's official snapshot or archived period, with the number of
     /// players it ranks (clipped to `max_entries`), in one transaction (``RankedTableReader``).
+    /// A board no sync pass has reached yet gets its first snapshot, then is read again.
     private func readRanked<T: Sendable>(
         _ source: RankedSource, board id: String, _ body: @escaping @Sendable (RankedTableReader, _ total: Int) throws -> T
     ) async throws -> (T, SourceInfo) {
         let board = try await directory.board(id)
         let limit = board.config.maxEntries
-        let table: RankedTable
-        switch source {
-        case .snapshot:
-            // A board no sync pass has reached yet gets its first snapshot now.
-            guard try await store({ try await self.repository.snapshotTakingIfMissing(board: id) }) != nil else {
-                throw LeaderboardError.leaderboardNotFound(id)
+        let (table, period): (RankedTable, Int?) =
+            switch source {
+            case .snapshot: (.snapshot, nil)
+            case .period(let period): (.archive(period: period), period)
             }
-            table = .snapshot
-        case .period(let period): table = .archive(period: period)
-        }
-        let current = board.period
-        return try await store {
-            try await self.repository.readRanked(table, board: id) { reader in
-                guard let head = try reader.head() else {
-                    switch source {
-                    // Deleted since (a snapshot goes with its board).
-                    case .snapshot: throw LeaderboardError.leaderboardNotFound(id)
-                    case .period(let period):
-                        throw LeaderboardError.invalidRequest("period \(period) of leaderboard '\(id)' is not archived (the current period is \(current))")
-                    }
+        // nil: the table has no head (no snapshot yet, or no such archived period).
+        let read: @Sendable () async throws -> (T, SourceInfo)? = {
+            try await self.store {
+                try await self.repository.readRanked(table, board: id) { reader in
+                    guard let head = try reader.head() else { return nil }
+                    let total = limit > 0 ? min(head.players, limit) : head.players
+                    return (try body(reader, total), SourceInfo(asOf: head.asOf, period: period))
                 }
-                let total = limit > 0 ? min(head.players, limit) : head.players
-                let period: Int? = if case .period(let period) = source { period } else { nil }
-                return (try body(reader, total), SourceInfo(asOf: head.asOf, period: period))
             }
         }
+        if let answer = try await read() { return answer }
+        if let period {
+            throw LeaderboardError.invalidRequest("period \(period) of leaderboard '\(id)' is not archived (the current period is \(board.period))")
+        }
+        // No snapshot yet: take it (concurrent readers take it once), then read it. Still none:
+        // the board was deleted meanwhile (a snapshot goes with its board).
+        guard try await store({ try await self.repository.snapshotTakingIfMissing(board: id) }) != nil, let answer = try await read() else {
+            throw LeaderboardError.leaderboardNotFound(id)
+        }
+        return answer
     }
 
     /// The last sync report of the board (JSON), nil when no pass has run.
