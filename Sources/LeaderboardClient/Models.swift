@@ -10,6 +10,12 @@ public enum UpdateMode: String, Codable, Sendable {
     case replace, increment, best
 }
 
+/// How equal scores are ordered: by player id, or by when the score was committed.
+public enum TieBreak: String, Codable, Sendable {
+    case playerID = "player_id"
+    case earliest, latest
+}
+
 public enum ResetPeriod: String, Codable, Sendable {
     case never, daily, weekly, monthly
 }
@@ -55,11 +61,13 @@ public struct LeaderboardConfig: Codable, Sendable, Equatable {
     public var resetPeriod: ResetPeriod?
     public var maxEntries: Int?
     public var updateMode: UpdateMode?
+    /// The server refuses `earliest` and `latest` for now.
+    public var tieBreak: TieBreak?
     public var layout: Layout?
 
     public init(
         id: String, name: String? = nil, sortOrder: SortOrder? = nil, resetPeriod: ResetPeriod? = nil, maxEntries: Int? = nil,
-        updateMode: UpdateMode? = nil, layout: Layout? = nil
+        updateMode: UpdateMode? = nil, tieBreak: TieBreak? = nil, layout: Layout? = nil
     ) {
         self.id = id
         self.name = name
@@ -67,6 +75,7 @@ public struct LeaderboardConfig: Codable, Sendable, Equatable {
         self.resetPeriod = resetPeriod
         self.maxEntries = maxEntries
         self.updateMode = updateMode
+        self.tieBreak = tieBreak
         self.layout = layout
     }
 
@@ -76,6 +85,7 @@ public struct LeaderboardConfig: Codable, Sendable, Equatable {
         case resetPeriod = "reset_period"
         case maxEntries = "max_entries"
         case updateMode = "update_mode"
+        case tieBreak = "tie_break"
     }
 }
 

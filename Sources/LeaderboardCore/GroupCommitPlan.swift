@@ -35,6 +35,13 @@ public struct GroupCommitPlan: Sendable {
         public var mode: UpdateMode
         /// The player's score after this event.
         public var score: Int64
+
+        public init(request: Int, command: ScoreCommand, mode: UpdateMode, score: Int64) {
+            self.request = request
+            self.command = command
+            self.mode = mode
+            self.score = score
+        }
     }
 
     /// The score each event of each request produced, or why the request was rejected.

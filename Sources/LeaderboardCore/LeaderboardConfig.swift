@@ -7,6 +7,8 @@ public struct LeaderboardConfig: Sendable, Equatable, Codable {
     /// Players beyond this rank are trimmed from the real-time board; 0 = unlimited.
     public var maxEntries: Int
     public var updateMode: UpdateMode
+    /// How equal scores are ordered.
+    public var tieBreak: TieBreak
     public var layout: Layout
 
     public static let defaultMaxEntries = 10_000
@@ -14,7 +16,8 @@ public struct LeaderboardConfig: Sendable, Equatable, Codable {
 
     public init(
         id: String, name: String? = nil, sortOrder: SortOrder = .desc, resetPeriod: ResetPeriod = .never,
-        maxEntries: Int = LeaderboardConfig.defaultMaxEntries, updateMode: UpdateMode = .replace, layout: Layout = .single
+        maxEntries: Int = LeaderboardConfig.defaultMaxEntries, updateMode: UpdateMode = .replace, tieBreak: TieBreak = .playerID,
+        layout: Layout = .single
     ) {
         self.id = id
         self.name = name ?? id
@@ -22,6 +25,7 @@ public struct LeaderboardConfig: Sendable, Equatable, Codable {
         self.resetPeriod = resetPeriod
         self.maxEntries = maxEntries
         self.updateMode = updateMode
+        self.tieBreak = tieBreak
         self.layout = layout
     }
 
@@ -31,6 +35,7 @@ public struct LeaderboardConfig: Sendable, Equatable, Codable {
         case resetPeriod = "reset_period"
         case maxEntries = "max_entries"
         case updateMode = "update_mode"
+        case tieBreak = "tie_break"
         case layout
     }
 
@@ -38,7 +43,7 @@ public struct LeaderboardConfig: Sendable, Equatable, Codable {
     /// `defaultLayout(id)` when it names no layout. Every problem is an `invalid_request` naming the field.
     public static func parse(_ json: JSONValue, defaultLayout: (String) -> Layout = { _ in .single }) throws(LeaderboardError) -> LeaderboardConfig {
         guard let object = json.object else { throw .invalidRequest("body must be a JSON object") }
-        let known: Set<String> = ["id", "name", "sort_order", "reset_period", "max_entries", "update_mode", "layout"]
+        let known: Set<String> = ["id", "name", "sort_order", "reset_period", "max_entries", "update_mode", "tie_break", "layout"]
         if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
             throw .invalidRequest("unknown field '\(unknown)'")
         }
@@ -68,6 +73,12 @@ public struct LeaderboardConfig: Sendable, Equatable, Codable {
                 throw .invalidRequest("update_mode must be one of replace, increment, best")
             }
             config.updateMode = mode
+        }
+        if let value = object["tie_break"] {
+            guard case .string(let text) = value, let tieBreak = TieBreak(rawValue: text) else {
+                throw .invalidRequest("tie_break must be one of player_id, earliest, latest")
+            }
+            config.tieBreak = tieBreak
         }
         if let value = object["max_entries"] {
             guard case .integer(let count) = value, count >= 0, count <= 100_000_000 else {

@@ -251,5 +251,21 @@ enum Migrations {
             CREATE INDEX IF NOT EXISTS idx_archived_scores_score ON archived_scores (leaderboard_id, period, score, rank);
             """
         ),
+        (
+            12,
+            """
+            -- Tie-breaks by commit time (`tie_break` earliest/latest): each commit that sets a score
+            -- takes the board's next counter value, kept as the score's tie key (0 on player_id
+            -- boards), and the board's order becomes (score, tie_key, player_id). The cut of a
+            -- trimmed board is that triple.
+            ALTER TABLE leaderboards ADD COLUMN IF NOT EXISTS tie_break VARCHAR(10) NOT NULL DEFAULT 'player_id'
+                CHECK (tie_break IN ('player_id', 'earliest', 'latest'));
+            ALTER TABLE leaderboards ADD COLUMN IF NOT EXISTS tie_counter BIGINT NOT NULL DEFAULT 0;
+            ALTER TABLE leaderboards ADD COLUMN IF NOT EXISTS cut_tie BIGINT;
+            ALTER TABLE player_scores ADD COLUMN IF NOT EXISTS tie_key BIGINT NOT NULL DEFAULT 0;
+            CREATE INDEX IF NOT EXISTS idx_player_scores_order ON player_scores (leaderboard_id, score DESC, tie_key DESC, player_id DESC);
+            DROP INDEX IF EXISTS idx_player_scores_score;
+            """
+        ),
     ]
 }

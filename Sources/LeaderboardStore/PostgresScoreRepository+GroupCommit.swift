@@ -113,15 +113,22 @@ extension PostgresScoreRepository {
         var board: StoredBoard
         var seq: Int64
         var playerCount: Int
+        /// The member at rank `max_entries` (see ``StoredBoard/member(_:tie:)``), nil while the board has fewer players.
         var cut: RankedMember?
+        /// The last value of the board's tie counter (see ``TieBreak``).
+        var tieCounter: Int64
     }
 
-    static let lockedColumns = "\(boardColumns), change_seq, player_count, cut_score, cut_player"
+    static let lockedColumns = "\(boardColumns), change_seq, player_count, cut_score, cut_player, cut_tie, tie_counter"
+    /// Columns of a ``lockedColumns`` row.
+    private static let lockedColumnCount = 20
 
     static func locked(from row: [String?]) throws -> LockedBoard {
         let board = try board(from: row)
-        let cut = row[15] == nil ? nil : RankedMember(playerID: try row.text(16), score: try row.int64(15))
-        return LockedBoard(board: board, seq: try row.int64(13), playerCount: Int(try row.int64(14)), cut: cut)
+        let cut = try row[16].map { _ in
+            RankedMember(playerID: board.member(try row.text(17), tie: try row[18].map { _ in try row.int64(18) } ?? 0), score: try row.int64(16))
+        }
+        return LockedBoard(board: board, seq: try row.int64(14), playerCount: Int(try row.int64(15)), cut: cut, tieCounter: try row.int64(19))
     }
 
     private static func commit(_ requests: [SubmissionRequest], on connection: PGConnection) throws -> CommitResult {
@@ -134,7 +141,7 @@ extension PostgresScoreRepository {
         ).rows {
             let board = try locked(from: row)
             lockedBoards[board.board.config.id] = board
-            transactionID = try row.text(17)
+            transactionID = try row.text(lockedColumnCount)
         }
         let boards = lockedBoards.mapValues(\.board)
 
@@ -147,20 +154,23 @@ extension PostgresScoreRepository {
 
         let players = Array(Set(freshRequests.joined().filter { boards[$0.leaderboardID] != nil }.map { PlayerKey($0.leaderboardID, $0.playerID) }))
         var current: [PlayerKey: Int64] = [:]
+        var currentTies: [PlayerKey: Int64] = [:]
         if !players.isEmpty {
             // One primary-key lookup per player: the planner, guessing the size of unnest(),
             // would otherwise hash the whole table (a full scan per commit on a big board).
             try connection.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
             let rows = try connection.query(
                 """
-                SELECT s.leaderboard_id, s.player_id, s.score
+                SELECT s.leaderboard_id, s.player_id, s.score, s.tie_key
                 FROM unnest($1::text[], $2::text[]) AS k(board, player)
                 JOIN player_scores s ON s.leaderboard_id = k.board AND s.player_id = k.player
                 """,
                 [PGArray.text(players.map(\.leaderboardID)), PGArray.text(players.map(\.playerID))]
             )
             for row in rows.rows {
-                current[PlayerKey(try row.text(0), try row.text(1))] = try row.int64(2)
+                let key = PlayerKey(try row.text(0), try row.text(1))
+                current[key] = try row.int64(2)
+                currentTies[key] = try row.int64(3)
             }
         }
 
@@ -201,23 +211,42 @@ extension PostgresScoreRepository {
             lastEventIDs[board] = max(lastEventIDs[board] ?? 0, try row.int64(1))
         }
 
-        let changed = Array(plan.changedScores)
+        // Boards ordered by commit time number the events that set a score; a score set again
+        // unchanged (`replace`) is a change of the player's tie key alone.
+        let ties = TieKeys(
+            events: events, current: current,
+            boards: lockedBoards.filter { $0.value.board.hasTiePrefix }.mapValues {
+                TieKeys.Board(tieBreak: $0.board.config.tieBreak, order: $0.board.config.sortOrder, counter: $0.tieCounter)
+            }
+        )
+        var rows = plan.changedScores
+        for key in ties.keys.keys where rows[key] == nil {
+            if let score = current[key] { rows[key] = (score, nil) }
+        }
+        let changed = Array(rows)
+        // The tie key each written row ends with.
+        let tieAfter: (PlayerKey) -> Int64 = { ties.keys[$0] ?? currentTies[$0] ?? 0 }
         if !changed.isEmpty {
             try connection.query(
                 """
-                INSERT INTO player_scores (leaderboard_id, player_id, score, metadata)
-                SELECT board, player, score, metadata::jsonb
-                FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS s(board, player, score, metadata)
+                INSERT INTO player_scores (leaderboard_id, player_id, score, metadata, tie_key)
+                SELECT board, player, score, metadata::jsonb, tie
+                FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[]) AS s(board, player, score, metadata, tie)
                 ON CONFLICT (leaderboard_id, player_id) DO UPDATE
-                SET score = EXCLUDED.score, metadata = COALESCE(EXCLUDED.metadata, player_scores.metadata), updated_at = now()
+                SET score = EXCLUDED.score, metadata = COALESCE(EXCLUDED.metadata, player_scores.metadata), tie_key = EXCLUDED.tie_key,
+                    updated_at = now()
                 """,
                 [
                     PGArray.text(changed.map(\.key.leaderboardID)),
                     PGArray.text(changed.map(\.key.playerID)),
                     PGArray.int64(changed.map(\.value.score)),
                     PGArray.text(changed.map(\.value.metadataJSON)),
+                    PGArray.int64(changed.map { tieAfter($0.key) }),
                 ]
             )
+        }
+        for (id, used) in ties.used.sorted(by: { $0.key < $1.key }) {
+            try connection.query("UPDATE leaderboards SET tie_counter = tie_counter + $2 WHERE id = $1", [id, String(used)])
         }
         if !plan.usernames.isEmpty {
             // In id order, as every committer does, so two commits cannot deadlock on these rows.
@@ -232,18 +261,29 @@ extension PostgresScoreRepository {
             )
         }
 
-        // Each board's view change, numbered.
-        var perBoard: [String: [TopTrim.Change]] = [:]
-        for (key, value) in changed where current[key] != value.score {
-            perBoard[key.leaderboardID, default: []].append(
-                TopTrim.Change(playerID: key.playerID, before: current[key], after: value.score)
-            )
+        // Each board's view change, numbered. Its players are members (``StoredBoard/member(_:tie:)``):
+        // a player whose member changes (a new tie key) leaves as the old one and enters as the new.
+        var perBoard: [String: (changes: [TopTrim.Change], added: Int)] = [:]
+        for (key, value) in changed {
+            guard let board = lockedBoards[key.leaderboardID]?.board else { continue }
+            let before = current[key].map { (member: board.member(key.playerID, tie: currentTies[key] ?? 0), score: $0) }
+            let after = (member: board.member(key.playerID, tie: tieAfter(key)), score: value.score)
+            var entry = perBoard[key.leaderboardID] ?? ([], 0)
+            if let before, before.member != after.member {
+                entry.changes.append(TopTrim.Change(playerID: before.member, before: before.score, after: nil))
+                entry.changes.append(TopTrim.Change(playerID: after.member, before: nil, after: after.score))
+            } else if before?.score != after.score {
+                entry.changes.append(TopTrim.Change(playerID: after.member, before: before?.score, after: after.score))
+            }
+            if before == nil { entry.added += 1 }
+            perBoard[key.leaderboardID] = entry
         }
         var steps: [String: ViewStep] = [:]
-        for (id, changes) in perBoard {
+        for (id, entry) in perBoard where !entry.changes.isEmpty {
             guard let board = lockedBoards[id] else { continue }
-            let added = changes.filter { $0.before == nil }.count
-            if let step = try numberChange(board, changes: changes, countAfter: board.playerCount + added, lastEventID: lastEventIDs[id] ?? 0, on: connection) {
+            if let step = try numberChange(
+                board, changes: entry.changes, countAfter: board.playerCount + entry.added, lastEventID: lastEventIDs[id] ?? 0, on: connection
+            ) {
                 steps[id] = step
             }
         }
@@ -274,11 +314,11 @@ extension PostgresScoreRepository {
             case .same: cutAfter = locked.cut
             case .lookUp:
                 let rows = try connection.query(
-                    "SELECT score, player_id FROM player_scores WHERE leaderboard_id = $1 ORDER BY \(order.sqlOrder()) OFFSET $2 LIMIT 1",
+                    "SELECT score, player_id, tie_key FROM player_scores WHERE leaderboard_id = $1 ORDER BY \(order.sqlOrder()) OFFSET $2 LIMIT 1",
                     [id, String(board.config.maxEntries - 1)]
                 )
                 guard let row = rows.rows.first else { throw PGError(.decoding, "the board has fewer players than it counts") }
-                cutAfter = RankedMember(playerID: try row.text(1), score: try row.int64(0))
+                cutAfter = RankedMember(playerID: board.member(try row.text(1), tie: try row.int64(2)), score: try row.int64(0))
             }
             var crossing: [RankedMember] = []
             let region = trim.crossing(cutBefore: locked.cut, cutAfter: cutAfter)
@@ -286,35 +326,36 @@ extension PostgresScoreRepository {
             switch region {
             case .nothing: query = nil
             case .behind(let cut):
-                query = ("\(order.sqlBehind(score: 2, player: 3))", [id, String(cut.score), cut.playerID])
+                query = ("\(order.sqlBehind(from: 2))", [id] + (try Self.orderParameters(cut, board)))
             case .between(let ahead, let behind):
                 query = (
-                    "\(order.sqlBehind(score: 2, player: 3)) AND \(order.sqlAtOrAhead(score: 4, player: 5))",
-                    [id, String(ahead.score), ahead.playerID, String(behind.score), behind.playerID]
+                    "\(order.sqlBehind(from: 2)) AND \(order.sqlAtOrAhead(from: 5))",
+                    [id] + (try Self.orderParameters(ahead, board)) + (try Self.orderParameters(behind, board))
                 )
             }
             if let (condition, parameters) = query {
                 let rows = try connection.query(
-                    "SELECT player_id, score FROM player_scores WHERE leaderboard_id = $1 AND \(condition) ORDER BY \(order.sqlOrder())",
+                    "SELECT player_id, score, tie_key FROM player_scores WHERE leaderboard_id = $1 AND \(condition) ORDER BY \(order.sqlOrder())",
                     parameters
                 )
-                crossing = try rows.rows.map { RankedMember(playerID: try $0.text(0), score: try $0.int64(1)) }
+                crossing = try rows.rows.map { RankedMember(playerID: board.member(try $0.text(0), tie: try $0.int64(2)), score: try $0.int64(1)) }
             }
             viewChanges = trim.viewChanges(changes: changes, crossing: crossing, cutBefore: locked.cut, cutAfter: cutAfter)
         }
+        let cutParameters = try cutAfter.map { try Self.orderParameters($0, board) } ?? [nil, nil, nil]
         guard !viewChanges.isEmpty || reset else {
             try connection.query(
-                "UPDATE leaderboards SET player_count = $2, cut_score = $3, cut_player = $4 WHERE id = $1",
-                [id, String(countAfter), cutAfter.map { String($0.score) }, cutAfter?.playerID]
+                "UPDATE leaderboards SET player_count = $2, cut_score = $3, cut_tie = $4, cut_player = $5 WHERE id = $1",
+                [id, String(countAfter)] + cutParameters
             )
             return nil
         }
         let seq = try connection.query(
             """
-            UPDATE leaderboards SET change_seq = change_seq + 1, player_count = $2, cut_score = $3, cut_player = $4
+            UPDATE leaderboards SET change_seq = change_seq + 1, player_count = $2, cut_score = $3, cut_tie = $4, cut_player = $5
             WHERE id = $1 RETURNING change_seq, current_period
             """,
-            [id, String(countAfter), cutAfter.map { String($0.score) }, cutAfter?.playerID]
+            [id, String(countAfter)] + cutParameters
         ).rows[0]
         let step = ViewStep(
             seq: try seq.int64(0), reset: reset, period: Int(try seq.int64(1)), changes: viewChanges, lastEventID: lastEventID
@@ -332,6 +373,14 @@ extension PostgresScoreRepository {
         return step
     }
 
+    /// The (score, tie key, player id) parameters of a member's place in the board's order.
+    static func orderParameters(_ member: RankedMember, _ board: StoredBoard) throws -> [String?] {
+        guard let (player, tie) = board.split(member.playerID) else {
+            throw PGError(.decoding, "'\(member.playerID)' is not a member of board '\(board.config.id)'")
+        }
+        return [String(member.score), String(tie), player]
+    }
+
     /// Removes a player from a board, recording a `remove` event and numbering the view's change.
     /// Returns the event id, the removed score, the board's row and the view's change (nil when the
     /// view did not change: the player was behind the cut), or nil when the player was not on the board.
@@ -342,7 +391,7 @@ extension PostgresScoreRepository {
                 guard let row = found.rows.first else { throw LeaderboardError.leaderboardNotFound(board) }
                 let locked = try Self.locked(from: row)
                 let deleted = try connection.query(
-                    "DELETE FROM player_scores WHERE leaderboard_id = $1 AND player_id = $2 RETURNING score",
+                    "DELETE FROM player_scores WHERE leaderboard_id = $1 AND player_id = $2 RETURNING score, tie_key",
                     [board, player]
                 )
                 guard let score = deleted.rows.first else { return nil }
@@ -355,7 +404,8 @@ extension PostgresScoreRepository {
                 )
                 let eventID = try event.rows[0].int64(0)
                 let step = try Self.numberChange(
-                    locked, changes: [TopTrim.Change(playerID: player, before: try score.int64(0), after: nil)],
+                    locked,
+                    changes: [TopTrim.Change(playerID: locked.board.member(player, tie: try score.int64(1)), before: try score.int64(0), after: nil)],
                     countAfter: max(locked.playerCount - 1, 0), lastEventID: eventID, on: connection
                 )
                 return (eventID, try score.int64(0), locked.board, step)

@@ -24,7 +24,7 @@ extension PostgresScoreRepository {
             """
             SELECT l.change_seq, s.player_id, s.score FROM leaderboards l
             LEFT JOIN player_scores s ON s.leaderboard_id = l.id AND s.player_id = ANY($2::text[])
-                AND (l.max_entries = 0 OR l.cut_score IS NULL OR (s.score, s.player_id) \(inView) (l.cut_score, l.cut_player))
+                AND (l.max_entries = 0 OR l.cut_score IS NULL OR (s.score, s.tie_key, s.player_id) \(inView) (l.cut_score, coalesce(l.cut_tie, 0), l.cut_player))
             WHERE l.id = $1 AND l.incarnation = $3
             """,
             [board.config.id, PGArray.text(players), String(board.incarnation)]

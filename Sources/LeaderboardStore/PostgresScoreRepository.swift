@@ -46,7 +46,7 @@ public final class PostgresScoreRepository: Sendable {
     static let boardColumns =
         """
         id, name, sort_order, reset_period, max_entries, update_mode, layout::text, current_period, placement::text, layout_epoch,
-        floor(extract(epoch FROM period_started_at))::bigint, incarnation, migration_target::text
+        floor(extract(epoch FROM period_started_at))::bigint, incarnation, migration_target::text, tie_break
         """
 
     /// Stores a new board with the node of each shard, its first period beginning at `startedAt`
@@ -56,14 +56,14 @@ public final class PostgresScoreRepository: Sendable {
         let nodes = String(decoding: try JSONEncoder().encode(placement), as: UTF8.self)
         let rows = try await pool.query(
             """
-            INSERT INTO leaderboards (id, name, sort_order, reset_period, max_entries, update_mode, layout, placement, period_started_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, to_timestamp($9::float8))
+            INSERT INTO leaderboards (id, name, sort_order, reset_period, max_entries, update_mode, layout, placement, period_started_at, tie_break)
+            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, to_timestamp($9::float8), $10)
             ON CONFLICT (id) DO NOTHING
             RETURNING \(Self.boardColumns)
             """,
             [
                 config.id, config.name, config.sortOrder.rawValue, config.resetPeriod.rawValue, String(config.maxEntries),
-                config.updateMode.rawValue, layout, nodes, String(startedAt),
+                config.updateMode.rawValue, layout, nodes, String(startedAt), config.tieBreak.rawValue,
             ]
         )
         guard let row = rows.rows.first else { throw LeaderboardError.leaderboardExists(config.id) }
@@ -147,12 +147,12 @@ public final class PostgresScoreRepository: Sendable {
 
     static func board(from row: [String?]) throws -> StoredBoard {
         guard let order = SortOrder(rawValue: try row.text(2)), let period = ResetPeriod(rawValue: try row.text(3)),
-            let mode = UpdateMode(rawValue: try row.text(5)),
+            let mode = UpdateMode(rawValue: try row.text(5)), let tieBreak = TieBreak(rawValue: try row.text(13)),
             let layout = try? JSONDecoder().decode(Layout.self, from: Data(try row.text(6).utf8))
         else { throw PGError(.decoding, "leaderboards row is malformed") }
         let config = LeaderboardConfig(
             id: try row.text(0), name: try row.text(1), sortOrder: order, resetPeriod: period,
-            maxEntries: Int(try row.int64(4)), updateMode: mode, layout: layout
+            maxEntries: Int(try row.int64(4)), updateMode: mode, tieBreak: tieBreak, layout: layout
         )
         let placement = (try? JSONDecoder().decode([String].self, from: Data(try row.text(8).utf8))) ?? []
         let migration = try row[12].map { text -> LayoutTarget in

@@ -31,3 +31,20 @@ public struct StoredBoard: Sendable, Equatable {
 
     public var router: ShardRouter { ShardRouter(config.layout) }
 }
+
+extension StoredBoard {
+    /// Whether the board's members carry a tie prefix (``MemberCodec``): `tie_break` earliest or latest.
+    public var hasTiePrefix: Bool { config.tieBreak.ordersByTime }
+
+    /// The sorted-set member of `player` with tie key `tie`: the player id itself on `player_id`
+    /// boards (their bytes never change), ``MemberCodec`` prefix + id on boards ordered by time.
+    public func member(_ player: String, tie: Int64) -> String {
+        hasTiePrefix ? MemberCodec.member(player: player, tie: tie) : player
+    }
+
+    /// The player id and tie key of a member of this board; nil for a member this board could not hold.
+    public func split(_ member: String) -> (player: String, tie: Int64)? {
+        guard hasTiePrefix else { return (member, 0) }
+        return MemberCodec.split(member).map { ($0.player, $0.tie) }
+    }
+}

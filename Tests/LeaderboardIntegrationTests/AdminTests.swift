@@ -43,6 +43,25 @@ import Testing
         }
     }
 
+    /// `tie_break` is shown (default `player_id`); `earliest` and `latest` are refused until the
+    /// real-time store orders by commit time, and the refusal creates nothing.
+    @Test func tieBreakIsShownAndTimeOrdersAreRefusedForNow() async throws {
+        try await withTestApp { api, system in
+            let plain = TestEnvironment.uniqueID("tieb")
+            #expect(try await api.createBoard(plain)["tie_break"] == .string("player_id"))
+            let named = TestEnvironment.uniqueID("tieb")
+            #expect(try await api.createBoard(named, "\"tie_break\": \"player_id\"")["tie_break"] == .string("player_id"))
+            for value in ["\"earliest\"", "\"latest\"", "\"first\"", "1"] {
+                let board = TestEnvironment.uniqueID("tieb")
+                let refused = try await api.post("/api/v1/leaderboards", "{\"id\": \"\(board)\", \"tie_break\": \(value)}")
+                #expect(refused.status == .badRequest, "tie_break \(value)")
+                #expect(refused.errorCode == "invalid_request")
+                let rows = try await system.postgres.query("SELECT count(*) FROM leaderboards WHERE id = $1", [board])
+                #expect(try rows.rows[0].int64(0) == 0, "a refused tie_break \(value) created the board")
+            }
+        }
+    }
+
     @Test func resetArchivesThePeriodAndEmptiesTheBoard() async throws {
         let board = TestEnvironment.uniqueID("reset")
         try await withTestApp { api, system in
