@@ -1,0 +1,69 @@
+import Foundation
+import LeaderboardCore
+import LeaderboardTestSupport
+import Testing
+
+/// Sharded ranges and around read their shards' members without names and name only the
+/// entries they return (one more round): every entry carries its own player's name — also deep
+/// ranges located by counts, and while scores change.
+@Suite(.timeLimit(.minutes(3))) struct ShardedUsernameTests {
+    static let players = 1_500
+
+    /// Players divisible by 3 never send a name; the others always send the same one.
+    static func name(_ index: Int) -> String? { index % 3 == 0 ? nil : "Name \(index) ✓" }
+
+    static func batch(_ board: String, _ items: [(index: Int, score: Int64)]) -> String {
+        let scores = items.map { item in
+            let name = Self.name(item.index).map { ", \"username\": \"\($0)\"" } ?? ""
+            return "{\"player_id\": \"p\(item.index)\", \"score\": \(item.score), \"game_id\": \"\(board)\"\(name)}"
+        }
+        return "{\"scores\": [\(scores.joined(separator: ","))]}"
+    }
+
+    @Test(arguments: ["{\"strategy\": \"hash\", \"shards\": 4}", "{\"strategy\": \"band\", \"bounds\": [300, 600]}"])
+    func everyEntryCarriesItsOwnName(layout: String) async throws {
+        try await withTestApp { api, _ in
+            let board = TestEnvironment.uniqueID("names")
+            try await api.createBoard(board, "\"layout\": \(layout), \"max_entries\": 0")
+            var random = SystemRandomNumberGenerator()
+            let all = (0..<Self.players).map { ($0, Int64.random(in: 0..<900, using: &random)) }
+            for start in stride(from: 0, to: all.count, by: 500) {
+                let answer = try await api.post("/api/v1/scores/batch", Self.batch(board, Array(all[start..<min(start + 500, all.count)])))
+                #expect(answer.status == .ok)
+            }
+            func check(_ answer: APIResponse, _ what: String) -> Int {
+                guard answer.status == .ok else {
+                    #expect(answer.status == .serviceUnavailable, "\(what): \(answer.status) \(answer.json)")
+                    return 0
+                }
+                let entries = answer.entries
+                #expect(!entries.isEmpty, "\(what): no entries")
+                for entry in entries {
+                    let index = Int(entry.playerID.dropFirst())
+                    #expect(index != nil && entry.username == index.flatMap(Self.name), "\(what): \(entry.playerID) named \(entry.username ?? "nil")")
+                }
+                return entries.count
+            }
+            // Scores keep changing while the reads run (bounded in count and time).
+            let deadline = ContinuousClock.now + .seconds(20)
+            let writer = Task {
+                var random = SystemRandomNumberGenerator()
+                for _ in 0..<150 where ContinuousClock.now < deadline {
+                    let items = (0..<20).map { _ in (Int.random(in: 0..<Self.players, using: &random), Int64.random(in: 0..<900, using: &random)) }
+                    _ = try? await api.post("/api/v1/scores/batch", Self.batch(board, items))
+                }
+            }
+            var named = 0
+            for step in 0..<60 where ContinuousClock.now < deadline {
+                // Deep ranges (past the direct-fetch limit: located by counts), the top, around.
+                let start = step % 2 == 0 ? Int.random(in: 1_030...1_400, using: &random) : 1
+                named += check(try await api.get("/api/v1/leaderboards/\(board)/range?start=\(start)&end=\(start + 49)"), "range at \(start)")
+                named += check(try await api.get("/api/v1/leaderboards/\(board)/top?limit=100"), "top")
+                let player = "p\(Int.random(in: 0..<Self.players, using: &random))"
+                named += check(try await api.get("/api/v1/leaderboards/\(board)/around/\(player)?range=5"), "around \(player)")
+            }
+            await writer.value
+            #expect(named > 1_000, "too few entries were read: \(named)")
+        }
+    }
+}
