@@ -24,13 +24,35 @@ struct HashShardReads: ShardReads {
         [context.shards[context.board.router.shard(player: playerID, score: 0)]]
     }
 
+    /// The player's shard gives its score and rank there, every other shard its count ahead of
+    /// that score. With a hint of the score (the one this process last read), both in one round:
+    /// the counts stand when the score read in that round is the hint (one state, one pivot);
+    /// otherwise the others are counted again with the score read (a second round, as without a hint).
     func player(_ playerID: String) async throws -> PlayerStanding? {
         let home = context.shards[context.board.router.shard(player: playerID, score: 0)]
-        guard let own = try await context.ownEntry(home, playerID) else { return nil }
+        let others = context.shards.filter { $0.index != home.index }
+        let store = context.store
+        var counted: [(size: Int, ahead: Int)]?
+        let own: ReadContext.OwnEntry?
+        if let hint = store.scoreHint(context.id, playerID) {
+            let pivot = RankedMember(playerID: playerID, score: hint)
+            let ownCommands = context.ownEntryCommands(home, playerID)
+            let replies = try await context.round(ownCommands + context.plainCountCommands(others, of: pivot), watching: context.shards)
+            try RedisReplies.check(replies)
+            own = try ReadContext.ownEntry(from: replies.prefix(ownCommands.count))
+            if let own, own.score == hint {
+                counted = try await context.plainCounts(others, of: pivot, from: replies.dropFirst(ownCommands.count))
+            }
+        } else {
+            own = try await context.ownEntry(home, playerID)
+        }
+        store.noteScore(context.id, playerID, own?.score)
+        guard let own else { return nil }
+        let rows: [(size: Int, ahead: Int)]
+        if let counted { rows = counted } else { rows = try await context.plainCountsAhead(others, of: RankedMember(playerID: playerID, score: own.score)) }
         var rank = own.rank + 1
         var total = own.shardSize
-        let others = context.shards.filter { $0.index != home.index }
-        for row in try await context.plainCountsAhead(others, of: RankedMember(playerID: playerID, score: own.score)) {
+        for row in rows {
             rank += row.ahead
             total += row.size
         }

@@ -263,6 +263,21 @@ public final class RedisRealtimeStore: RealtimeStore {
 
     func boardSizeHint(_ board: String) -> Int? { sizeHints.withLockedValue { $0[board] } }
 
+    /// The scores players had when this process last read their rank on a hash board, so the
+    /// next rank read can count every shard in the round that reads the score (``ScoreHints``;
+    /// at most 200,000 players, about 15 MB).
+    private let scoreHints = NIOLockedValueBox(ScoreHints(capacity: 200_000))
+
+    func scoreHint(_ board: String, _ player: String) -> Int64? {
+        scoreHints.withLockedValue { $0.score(board: board, player: player) }
+    }
+
+    func noteScore(_ board: String, _ player: String, _ score: Int64?) {
+        scoreHints.withLockedValue { hints in
+            if let score { hints.note(board: board, player: player, score: score) } else { hints.forget(board: board, player: player) }
+        }
+    }
+
     func noteBoardSize(_ board: String, _ size: Int) {
         sizeHints.withLockedValue { hints in
             if hints.count > 10_000 { hints.removeAll() }

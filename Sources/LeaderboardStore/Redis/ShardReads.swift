@@ -130,22 +130,33 @@ struct ReadContext: Sendable {
     /// listed (usually a handful) so the tie rule is applied here. A shard with more ties than
     /// ``tiesListed`` is counted by the tie-rule script in a second round.
     func plainCountsAhead(_ shards: [RedisRealtimeStore.Shard], of pivot: RankedMember) async throws -> [(size: Int, ahead: Int)] {
+        let replies = try await round(plainCountCommands(shards, of: pivot), watching: shards)
+        try RedisReplies.check(replies)
+        return try await plainCounts(shards, of: pivot, from: replies[...])
+    }
+
+    /// The commands of ``plainCountsAhead(_:of:)``: three per shard.
+    func plainCountCommands(_ shards: [RedisRealtimeStore.Shard], of pivot: RankedMember) -> [(node: String, command: [String])] {
         let score = String(pivot.score)
         let better = order == .desc ? ["(" + score, "+inf"] : ["-inf", "(" + score]
-        let replies = try await round(
-            shards.flatMap { shard -> [(node: String, command: [String])] in
-                [
-                    (shard.node, ["ZCARD", shard.key]), (shard.node, ["ZCOUNT", shard.key] + better),
-                    (shard.node, ["ZRANGEBYSCORE", shard.key, score, score, "LIMIT", "0", String(Self.tiesListed + 1)]),
-                ]
-            },
-            watching: shards
-        )
-        try RedisReplies.check(replies)
+        return shards.flatMap { shard -> [(node: String, command: [String])] in
+            [
+                (shard.node, ["ZCARD", shard.key]), (shard.node, ["ZCOUNT", shard.key] + better),
+                (shard.node, ["ZRANGEBYSCORE", shard.key, score, score, "LIMIT", "0", String(Self.tiesListed + 1)]),
+            ]
+        }
+    }
+
+    /// The counts from the replies to ``plainCountCommands(_:of:)`` (a shard crowded with ties is
+    /// counted again by the tie-rule script, in one more round).
+    func plainCounts(_ shards: [RedisRealtimeStore.Shard], of pivot: RankedMember, from replies: ArraySlice<RedisReply>) async throws
+        -> [(size: Int, ahead: Int)]
+    {
+        guard replies.count == 3 * shards.count else { throw RedisError(.protocolViolation, "a round answered the wrong number of replies") }
         var rows: [(size: Int, ahead: Int)] = []
         var crowded: [Int] = []
         for offset in shards.indices {
-            let base = 3 * offset
+            let base = replies.startIndex + 3 * offset
             let ties = replies[base + 2].array ?? []
             if ties.count > Self.tiesListed { crowded.append(offset) }
             let tiedAhead = ties.reduce(0) { count, item in
@@ -162,20 +173,28 @@ struct ReadContext: Sendable {
     }
 
     /// The player on one shard: its score, 0-based rank there, username and the shard's size; nil when absent.
-    func ownEntry(_ shard: RedisRealtimeStore.Shard, _ playerID: String) async throws
-        -> (score: Int64, rank: Int, username: String?, shardSize: Int)?
-    {
-        let rankCommand = order == .desc ? "ZREVRANK" : "ZRANK"
-        let replies = try await round(
-            [
-                (shard.node, ["ZSCORE", shard.key, playerID]), (shard.node, [rankCommand, shard.key, playerID]),
-                (shard.node, ["HGET", RedisKeys.playerInfo(playerID), "username"]), (shard.node, ["ZCARD", shard.key]),
-            ],
-            watching: [shard]
-        )
+    func ownEntry(_ shard: RedisRealtimeStore.Shard, _ playerID: String) async throws -> OwnEntry? {
+        let replies = try await round(ownEntryCommands(shard, playerID), watching: [shard])
         try RedisReplies.check(replies)
-        guard replies.count == 4, let score = replies[0].string.flatMap(RedisReplies.score), replies[1].integer != nil else { return nil }
-        return (score, try RedisReplies.count(replies[1]), replies[2].string, try RedisReplies.count(replies[3]))
+        return try Self.ownEntry(from: replies[...])
+    }
+
+    /// A player's place on its shard (``ownEntry(_:_:)``).
+    typealias OwnEntry = (score: Int64, rank: Int, username: String?, shardSize: Int)
+
+    /// The commands of ``ownEntry(_:_:)``: four.
+    func ownEntryCommands(_ shard: RedisRealtimeStore.Shard, _ playerID: String) -> [(node: String, command: [String])] {
+        [
+            (shard.node, ["ZSCORE", shard.key, playerID]), (shard.node, [order == .desc ? "ZREVRANK" : "ZRANK", shard.key, playerID]),
+            (shard.node, ["HGET", RedisKeys.playerInfo(playerID), "username"]), (shard.node, ["ZCARD", shard.key]),
+        ]
+    }
+
+    static func ownEntry(from replies: ArraySlice<RedisReply>) throws -> OwnEntry? {
+        guard replies.count == 4 else { throw RedisError(.protocolViolation, "a round answered the wrong number of replies") }
+        let base = replies.startIndex
+        guard let score = replies[base].string.flatMap(RedisReplies.score), replies[base + 1].integer != nil else { return nil }
+        return (score, try RedisReplies.count(replies[base + 1]), replies[base + 2].string, try RedisReplies.count(replies[base + 3]))
     }
 
     /// For each shard and each score: how many of its members have a better score, and how many

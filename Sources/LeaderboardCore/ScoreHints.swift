@@ -1,0 +1,50 @@
+/// The scores a process last saw players have, per board: a guess that lets a sharded rank read
+/// count every shard in the same round as it reads the player's score (one round instead of
+/// two). Only a guess: the read checks it against the score it reads in that round and falls
+/// back to counting again when they differ, so a stale or missing hint costs a round, never
+/// correctness.
+///
+/// Bounded: two generations of at most `capacity / 2` players each. When the newer one fills,
+/// it becomes the older one and the oldest generation is dropped, so players read or written
+/// recently stay, and memory never exceeds `capacity` entries.
+public struct ScoreHints: Sendable {
+    struct Key: Hashable, Sendable {
+        var board: String
+        var player: String
+    }
+
+    public let capacity: Int
+    private var newer: [Key: Int64] = [:]
+    private var older: [Key: Int64] = [:]
+
+    public init(capacity: Int) {
+        self.capacity = max(capacity, 2)
+    }
+
+    /// Hints held (at most `capacity`).
+    public var count: Int { newer.count + older.count }
+
+    public func score(board: String, player: String) -> Int64? {
+        let key = Key(board: board, player: player)
+        return newer[key] ?? older[key]
+    }
+
+    public mutating func note(board: String, player: String, score: Int64) {
+        let key = Key(board: board, player: player)
+        if newer.count >= capacity / 2, newer[key] == nil {
+            older = newer
+            newer = [:]
+            newer.reserveCapacity(capacity / 2)
+        }
+        newer[key] = score
+        // A hint kept in both generations would count twice; the newer one is the one to read.
+        if !older.isEmpty { older[key] = nil }
+    }
+
+    /// Drops a player's hint (it left the board).
+    public mutating func forget(board: String, player: String) {
+        let key = Key(board: board, player: player)
+        newer[key] = nil
+        older[key] = nil
+    }
+}
