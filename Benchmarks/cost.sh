@@ -8,7 +8,8 @@
 #   Benchmarks/cost.sh [players, default 1,000,000] [seconds per row, default 10]
 #
 # Boards: bench-single, bench-hash8 and bench-band8 of N players (loaded by leaderboard-bench, or
-# reused), and bench-writes for POST /scores. ROWS="single:player hash8:top …" picks rows;
+# reused), and bench-writes for POST /scores. ROWS="single:player hash8:top …" picks rows (a row
+# ending in -hot, e.g. hash8:player-hot, asks only for 10,000 players, again and again);
 # BIN_DIR=DIR takes the three binaries from DIR instead of building them (before/after runs).
 # PROFILE=1 also records each row's server with `perf record -e cpu-clock -g` and prints the
 # share of its samples per layer (Benchmarks/profile-layers.py); profiles stay in $PROFILE_DIR
@@ -104,6 +105,8 @@ for spec in $rows; do
     case "$spec" in
         bare) row "bare route" "$bare" "$bare_port" "$work/read.lua" BOARD=bench-single OP=player PLAYERS="$players" ;;
         writes) row "POST /scores" "$server" "$server_port" "$work/submit.lua" BOARD=bench-writes ;;
+        # The same read asked only for 10,000 players, again and again (a rank checked after every game).
+        *:*-hot) row "${spec%%:*} ${spec#*:}" "$server" "$server_port" "$work/read.lua" BOARD="bench-${spec%%:*}" OP="$(sed 's/-hot$//' <<<"${spec#*:}")" PLAYERS="$players" HOT=10000 ;;
         *:*) row "${spec%%:*} ${spec#*:}" "$server" "$server_port" "$work/read.lua" BOARD="bench-${spec%%:*}" OP="${spec#*:}" PLAYERS="$players" ;;
     esac
 done

@@ -1,5 +1,6 @@
 -- wrk: read endpoints of board BOARD with PLAYERS players named p%012d (as leaderboard-bench loads them).
 -- OP: player | top | around | range (50 entries at the middle rank) | friends (a list of 50) | cutoff (top 1 %).
+-- HOT=K: player and around ask only for the first K players (players checking their rank again and again).
 local board = os.getenv("BOARD") or "bench-single"
 local op = os.getenv("OP") or "player"
 local players = tonumber(os.getenv("PLAYERS") or "1000000")
@@ -20,7 +21,7 @@ request = function()
         for i = 1, 50 do ids[i] = string.format("p%012d", math.random(0, players - 1)) end
         return wrk.format("GET", base .. "/players?ids=" .. table.concat(ids, ","))
     end
-    local player = string.format("p%012d", math.random(0, players - 1))
+    local player = string.format("p%012d", math.random(0, (tonumber(os.getenv("HOT") or "0") > 0 and tonumber(os.getenv("HOT")) or players) - 1))
     if op == "around" then
         return wrk.format("GET", base .. "/around/" .. player .. "?range=5")
     end
