@@ -89,7 +89,6 @@ let package = Package(
             resources: [
                 .embedInCode("Redis/Lua/lessByBytes.lua"),
                 .embedInCode("Redis/Lua/readWindow.lua"),
-                .embedInCode("Redis/Lua/usernames.lua"),
                 .embedInCode("Redis/Lua/apply.lua"),
                 .embedInCode("Redis/Lua/switchRebuilt.lua"),
                 .embedInCode("Redis/Lua/writeMeta.lua"),

@@ -29,16 +29,26 @@ public struct ScoreHints: Sendable {
         return newer[key] ?? older[key]
     }
 
-    public mutating func note(board: String, player: String, score: Int64) {
+    /// A generation of hints, as ``note(board:player:score:)`` gives back the one it dropped (so
+    /// the caller can free it outside a lock).
+    public struct Generation: Sendable {
+        let hints: [Key: Int64]
+    }
+
+    /// Notes a player's score; returns the oldest generation when this note dropped it.
+    @discardableResult
+    public mutating func note(board: String, player: String, score: Int64) -> Generation? {
         let key = Key(board: board, player: player)
+        var dropped: Generation?
         if newer.count >= capacity / 2, newer[key] == nil {
+            dropped = Generation(hints: older)
             older = newer
             newer = [:]
-            newer.reserveCapacity(capacity / 2)
         }
         newer[key] = score
         // A hint kept in both generations would count twice; the newer one is the one to read.
         if !older.isEmpty { older[key] = nil }
+        return dropped
     }
 
     /// Drops a player's hint (it left the board).

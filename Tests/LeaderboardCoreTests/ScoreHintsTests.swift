@@ -18,10 +18,13 @@ import Testing
 
     @Test func itNeverHoldsMoreThanItsCapacityAndKeepsTheRecent() {
         var hints = ScoreHints(capacity: 10)
+        var drops = 0
         for index in 0..<1_000 {
-            hints.note(board: "a", player: "p\(index)", score: Int64(index))
+            if hints.note(board: "a", player: "p\(index)", score: Int64(index)) != nil { drops += 1 }
             #expect(hints.count <= 10)
         }
+        // A generation (5 notes) turns over every 5 notes after the first 5.
+        #expect(drops == 199)
         // The last capacity / 2 notes are always there, with their scores.
         for index in 995..<1_000 { #expect(hints.score(board: "a", player: "p\(index)") == Int64(index)) }
         #expect(hints.score(board: "a", player: "p0") == nil)

@@ -38,7 +38,7 @@ import Testing
             let expected = model.ranked().map { "\($0.playerID):\($0.score)" }
             for process in processes {
                 var seen: [String] = []
-                for _ in 0..<60 {
+                for _ in 0..<100 {
                     let page = try await process.get(client, "\(path)/top?limit=1000")
                     seen = page.entries.map { "\($0.playerID):\($0.score)" }
                     if seen == expected { break }

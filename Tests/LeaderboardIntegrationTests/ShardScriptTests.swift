@@ -39,7 +39,7 @@ import Testing
         let (_, pool) = Self.store()
         let scripts = [
             Scripts.readWindow, Scripts.apply, Scripts.switchRebuilt, Scripts.writeMeta, Scripts.countAhead, Scripts.aroundPivot,
-            Scripts.probe, Scripts.countBounds, Scripts.compareAndSet, Scripts.chunkDigests, Scripts.usernames, Scripts.retire, Scripts.removeShard,
+            Scripts.probe, Scripts.countBounds, Scripts.compareAndSet, Scripts.chunkDigests, Scripts.retire, Scripts.removeShard,
         ]
         for script in scripts {
             #expect(!script.contains("-- include:"))

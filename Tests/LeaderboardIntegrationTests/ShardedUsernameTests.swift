@@ -3,9 +3,9 @@ import LeaderboardCore
 import LeaderboardTestSupport
 import Testing
 
-/// Sharded ranges and around read their shards' members without names and name only the
-/// entries they return (one more round): every entry carries its own player's name — also deep
-/// ranges located by counts, and while scores change.
+/// Sharded ranges and around merge members read from several shards: every entry carries its own
+/// player's name — also deep ranges located by counts, and while scores change. (Names are per
+/// player, not per board, so the ids carry the board's id: other suites' players stay unnamed.)
 @Suite(.timeLimit(.minutes(3))) struct ShardedUsernameTests {
     static let players = 1_500
 
@@ -15,7 +15,7 @@ import Testing
     static func batch(_ board: String, _ items: [(index: Int, score: Int64)]) -> String {
         let scores = items.map { item in
             let name = Self.name(item.index).map { ", \"username\": \"\($0)\"" } ?? ""
-            return "{\"player_id\": \"p\(item.index)\", \"score\": \(item.score), \"game_id\": \"\(board)\"\(name)}"
+            return "{\"player_id\": \"\(board)-p\(item.index)\", \"score\": \(item.score), \"game_id\": \"\(board)\"\(name)}"
         }
         return "{\"scores\": [\(scores.joined(separator: ","))]}"
     }
@@ -39,7 +39,7 @@ import Testing
                 let entries = answer.entries
                 #expect(!entries.isEmpty, "\(what): no entries")
                 for entry in entries {
-                    let index = Int(entry.playerID.dropFirst())
+                    let index = entry.playerID.hasPrefix(board + "-p") ? Int(entry.playerID.dropFirst(board.count + 2)) : nil
                     #expect(index != nil && entry.username == index.flatMap(Self.name), "\(what): \(entry.playerID) named \(entry.username ?? "nil")")
                 }
                 return entries.count
@@ -59,7 +59,7 @@ import Testing
                 let start = step % 2 == 0 ? Int.random(in: 1_030...1_400, using: &random) : 1
                 named += check(try await api.get("/api/v1/leaderboards/\(board)/range?start=\(start)&end=\(start + 49)"), "range at \(start)")
                 named += check(try await api.get("/api/v1/leaderboards/\(board)/top?limit=100"), "top")
-                let player = "p\(Int.random(in: 0..<Self.players, using: &random))"
+                let player = "\(board)-p\(Int.random(in: 0..<Self.players, using: &random))"
                 named += check(try await api.get("/api/v1/leaderboards/\(board)/around/\(player)?range=5"), "around \(player)")
             }
             await writer.value

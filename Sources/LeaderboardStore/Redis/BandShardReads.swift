@@ -85,11 +85,11 @@ struct BandShardReads: ShardReads {
         let reads = context.shards.map { shard in
             (shard, max(position.ahead[shard.index] - radius, 0), position.ahead[shard.index] + radius)
         }
-        // Every band's window around the player's place, without names: only 2 × radius + 1 are returned.
-        let merged = context.order.merge(try await context.readWindows(reads, named: false).map(\.members))
+        let merged = context.order.merge(try await context.readWindows(reads).map(\.members))
         // Both rounds saw one state, so the player is there; if not, the view moved.
         guard let center = merged.firstIndex(where: { $0.playerID == playerID }) else { throw ViewMoved() }
-        let entries = context.window(merged, center: center, rank: position.rank, radius: radius)
-        return LeaderboardPage(total: context.clip(position.total), entries: try await context.named(entries))
+        return LeaderboardPage(
+            total: context.clip(position.total), entries: context.window(merged, center: center, rank: position.rank, radius: radius)
+        )
     }
 }

@@ -4,8 +4,7 @@ import RedisClient
 /// Reads of a board split by hash of the player id: a rank is the player's shard's rank plus
 /// every other shard's count ahead of its score (two rounds); ranges merge per-shard windows,
 /// located by counts when deep (``WindowLocator``); around counts ahead on every shard and reads
-/// about that place (two rounds). Ranges and around read members without names and then name
-/// only those they return (one more round).
+/// about that place (two rounds).
 struct HashShardReads: ShardReads {
     let context: ReadContext
 
@@ -17,7 +16,7 @@ struct HashShardReads: ShardReads {
         guard start <= last else { return LeaderboardPage(total: try await count(), entries: []) }
         let reader = ShardWindowReader(context: context)
         let result = try await WindowLocator(order: context.order).window(start: start - 1, count: last - start + 1, reader: reader)
-        return LeaderboardPage(total: context.clip(result.total), entries: try await context.named(context.ranked(result.members, from: start)))
+        return LeaderboardPage(total: context.clip(result.total), entries: context.ranked(result.members, from: start))
     }
 
     func candidateShards(_ playerID: String) -> [RedisRealtimeStore.Shard] {
@@ -70,7 +69,7 @@ struct HashShardReads: ShardReads {
         let order = context.order
         let home = context.shards[context.board.router.shard(player: playerID, score: 0)]
         let reply = try await context.round(
-            [(home.node, ["EVAL", Scripts.readWindow, "2", home.key, home.meta, order.rawValue, "around", playerID, String(radius), "bare"])],
+            [(home.node, ["EVAL", Scripts.readWindow, "2", home.key, home.meta, order.rawValue, "around", playerID, String(radius)])],
             watching: [home]
         )[0]
         if case .error(let message) = reply { throw RedisError(.server, message) }
@@ -102,8 +101,7 @@ struct HashShardReads: ShardReads {
         guard limit == 0 || rank <= limit else { return nil }
         let merged = order.merge(lists)
         guard let center = merged.firstIndex(where: { $0.playerID == playerID }) else { throw ViewMoved() }
-        let entries = context.window(merged, center: center, rank: rank, radius: radius)
-        return LeaderboardPage(total: context.clip(total), entries: try await context.named(entries))
+        return LeaderboardPage(total: context.clip(total), entries: context.window(merged, center: center, rank: rank, radius: radius))
     }
 }
 
@@ -159,8 +157,7 @@ struct ShardWindowReader: ShardReader {
 
     func members(in ranges: [Range<Int>]) async throws -> (sizes: [Int?], lists: [[RankedMember]]) {
         let asked = zip(shards, ranges).filter { !$0.1.isEmpty }.map { ($0.0, $0.1.lowerBound, $0.1.upperBound - 1) }
-        // Without names: the merge returns only some of these (the range names what it returns).
-        let windows = try await context.readWindows(asked, named: false)
+        let windows = try await context.readWindows(asked)
         var sizes = [Int?](repeating: nil, count: shards.count)
         var lists = [[RankedMember]](repeating: [], count: shards.count)
         for ((shard, _, _), window) in zip(asked, windows) {

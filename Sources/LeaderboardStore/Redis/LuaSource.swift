@@ -13,7 +13,6 @@ enum LuaSource {
         switch name {
         case "lessByBytes": PackageResources.lessByBytes_lua
         case "readWindow": PackageResources.readWindow_lua
-        case "usernames": PackageResources.usernames_lua
         case "apply": PackageResources.apply_lua
         case "switchRebuilt": PackageResources.switchRebuilt_lua
         case "writeMeta": PackageResources.writeMeta_lua

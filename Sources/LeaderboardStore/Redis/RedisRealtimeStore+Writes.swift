@@ -10,15 +10,19 @@ extension RedisRealtimeStore {
     public func apply(_ batch: RealtimeBatch) async throws -> [String: [Int: Int64?]] {
         var commands: [(node: String, command: [String])] = []
         var owners: [(board: String, shard: Int)?] = []
+        // The scores this process writes, as hints for its next rank reads on hash boards.
+        var hints: [(board: String, player: String, score: Int64?)] = []
         for (id, changes) in batch.boards {
             let board = changes.board
             let router = board.router
             let shards = try shards(board)
+            let hinted = shards.count > 1 && !router.routesByScore
             let scope = shards.filter { changes.shards?.contains($0.index) ?? true }
             for step in changes.steps {
                 var adds = [[String]](repeating: [], count: shards.count)
                 var removals = [[String]](repeating: [], count: shards.count)
                 for change in step.changes {
+                    if hinted { hints.append((id, change.playerID, change.after)) }
                     var target: Int?
                     if let after = change.after {
                         let shard = router.shard(player: change.playerID, score: after)
@@ -56,6 +60,7 @@ extension RedisRealtimeStore {
         }
         let replies = try await round(commands)
         try RedisReplies.check(replies)
+        noteScores(hints)
         var result: [String: [Int: Int64?]] = [:]
         for (owner, reply) in zip(owners, replies) {
             guard let owner else { continue }

@@ -263,9 +263,9 @@ public final class RedisRealtimeStore: RealtimeStore {
 
     func boardSizeHint(_ board: String) -> Int? { sizeHints.withLockedValue { $0[board] } }
 
-    /// The scores players had when this process last read their rank on a hash board, so the
-    /// next rank read can count every shard in the round that reads the score (``ScoreHints``;
-    /// at most 200,000 players, about 15 MB).
+    /// The scores players had when this process last read their rank on a hash board, or last
+    /// wrote them, so the next rank read can count every shard in the round that reads the score
+    /// (``ScoreHints``; at most 200,000 players, about 15 MB).
     private let scoreHints = NIOLockedValueBox(ScoreHints(capacity: 200_000))
 
     func scoreHint(_ board: String, _ player: String) -> Int64? {
@@ -273,9 +273,25 @@ public final class RedisRealtimeStore: RealtimeStore {
     }
 
     func noteScore(_ board: String, _ player: String, _ score: Int64?) {
-        scoreHints.withLockedValue { hints in
-            if let score { hints.note(board: board, player: player, score: score) } else { hints.forget(board: board, player: player) }
+        noteScores([(board, player, score)])
+    }
+
+    /// Notes scores in order (nil: the player left the board), under one lock; a generation the
+    /// hints dropped is freed after the lock is released.
+    func noteScores(_ scores: [(board: String, player: String, score: Int64?)]) {
+        guard !scores.isEmpty else { return }
+        let dropped = scoreHints.withLockedValue { hints in
+            var dropped: [ScoreHints.Generation] = []
+            for item in scores {
+                if let score = item.score {
+                    if let generation = hints.note(board: item.board, player: item.player, score: score) { dropped.append(generation) }
+                } else {
+                    hints.forget(board: item.board, player: item.player)
+                }
+            }
+            return dropped
         }
+        _ = dropped
     }
 
     func noteBoardSize(_ board: String, _ size: Int) {

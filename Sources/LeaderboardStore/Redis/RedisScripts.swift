@@ -6,7 +6,6 @@ import LeaderboardCore
 enum Scripts {
     static let lessByBytes = LuaSource.text(of: "lessByBytes")
     static let readWindow = LuaSource.text(of: "readWindow")
-    static let usernames = LuaSource.text(of: "usernames")
     static let apply = LuaSource.text(of: "apply")
     static let switchRebuilt = LuaSource.text(of: "switchRebuilt")
     static let writeMeta = LuaSource.text(of: "writeMeta")

@@ -48,16 +48,11 @@ struct ReadContext: Sendable {
         return try replies.map { try RedisReplies.count($0) }
     }
 
-    /// Shard-local positions first…last (inclusive) of several shards in one round, with usernames
-    /// unless `named` is false: a read that returns only some of the members names those with
-    /// ``named(_:)``.
-    func readWindows(_ reads: [(RedisRealtimeStore.Shard, Int, Int)], named: Bool = true) async throws -> [(total: Int, first: Int, members: [RankedMember])] {
+    /// Shard-local positions first…last (inclusive) of several shards in one round, with usernames.
+    func readWindows(_ reads: [(RedisRealtimeStore.Shard, Int, Int)]) async throws -> [(total: Int, first: Int, members: [RankedMember])] {
         let replies = try await round(
             reads.map { shard, first, last in
-                (
-                    shard.node,
-                    ["EVAL", Scripts.readWindow, "2", shard.key, shard.meta, order.rawValue, "range", String(first), String(last), named ? "named" : "bare"]
-                )
+                (shard.node, ["EVAL", Scripts.readWindow, "2", shard.key, shard.meta, order.rawValue, "range", String(first), String(last)])
             },
             watching: reads.map(\.0)
         )

@@ -1,6 +1,4 @@
--- KEYS[1] = board zset, KEYS[2] = board meta; ARGV = order, mode ("range" start stop | "around" player
--- radius), and "bare" to leave usernames out (a read that returns only some of the members fetches
--- theirs afterwards).
+-- KEYS[1] = board zset, KEYS[2] = board meta; ARGV = order, mode ("range" start stop | "around" player radius).
 -- Returns {total, first 0-based rank, member, score, username or "", …}; {total, -1} when the player
 -- is absent; {-1, -1} when the board's metadata is missing (a Redis that lost its data).
 local key = KEYS[1]
@@ -24,10 +22,10 @@ local items
 if desc then items = redis.call('ZREVRANGE', key, first, last, 'WITHSCORES')
 else items = redis.call('ZRANGE', key, first, last, 'WITHSCORES') end
 local out = {total, first}
-local named = ARGV[5] ~= 'bare'
 for i = 1, #items, 2 do
+  local name = redis.call('HGET', 'player:' .. items[i] .. ':info', 'username')
   out[#out + 1] = items[i]
   out[#out + 1] = items[i + 1]
-  out[#out + 1] = named and redis.call('HGET', 'player:' .. items[i] .. ':info', 'username') or ''
+  out[#out + 1] = name or ''
 end
 return out
