@@ -171,7 +171,7 @@ import Testing
             let page = try await api.get("\(path)/range?start=\(start)&end=\(end)")
             let want = start <= expected.count ? Array(expected[(start - 1)..<min(end, expected.count)]) : []
             if page.entries != want || page.total != expected.count {
-                return "range \(start)–\(end): total \(page.total.map(String.init) ?? "nil") \(page.entries.map { "\($0.rank):\($0.playerID)" }), want \(want.map { "\($0.rank):\($0.playerID)" })"
+                return "range \(start)–\(end): \(page.status) \(page.errorCode ?? "") total \(page.total.map(String.init) ?? "nil") \(page.entries.map { "\($0.rank):\($0.playerID)" }), want \(want.map { "\($0.rank):\($0.playerID)" })"
             }
         }
         // Ranks at the top, the middle and the cut, and around them.
