@@ -165,7 +165,7 @@ import Testing
         let expected = model.ranked(maxEntries: maxEntries)
         let top = try await api.get("\(path)/top?limit=\(maxEntries + 5)")
         if top.entries != expected || top.total != expected.count {
-            return "top: total \(top.total.map(String.init) ?? "nil") \(top.entries.map { "\($0.playerID):\($0.score)" }), want total \(expected.count) \(expected.map { "\($0.playerID):\($0.score)" })"
+            return "top: \(top.status) \(top.errorCode ?? "") \(top.errorCode == nil ? "" : "\(top.json)") total \(top.total.map(String.init) ?? "nil") \(top.entries.map { "\($0.playerID):\($0.score)" }), want total \(expected.count) \(expected.map { "\($0.playerID):\($0.score)" })"
         }
         for (start, end) in [(1, maxEntries + 5), (maxEntries, maxEntries + 3), (maxEntries + 1, maxEntries + 10)] {
             let page = try await api.get("\(path)/range?start=\(start)&end=\(end)")
