@@ -11,8 +11,8 @@ import Synchronization
 /// board's in PostgreSQL: a shard behind (a change committed but never applied: a crash between
 /// commit and apply, a lost reply, a node restored from an old snapshot) is caught up from the
 /// change log — at start at once, later when it is still behind at the next check (an apply may
-/// be on its way); a shard without metadata (a node that came back empty) or ahead of PostgreSQL
-/// is rebuilt. Every `interval` it also rebuilds the boards marked stale by a failed Redis write
+/// be on its way); a shard without metadata (a node that came back empty) for longer than
+/// ``missingGrace``, or ahead of PostgreSQL, is rebuilt. Every `interval` it also rebuilds the boards marked stale by a failed Redis write
 /// or by a read that found the board missing.
 ///
 /// A rebuild needs no pause of the writers, here or in other processes: it switches in a
@@ -26,8 +26,14 @@ public final class RealtimeRecovery: Service, Sendable {
     private let behind = Mutex<[String: [Int: Int64]]>([:])
     /// The boards' rows (placement, layout), by id.
     private let known = Mutex<[String: StoredBoard]>([:])
-    /// Boards seen with a shard without metadata at the last check.
-    private let missingBefore = Mutex<Set<String>>([])
+    /// Boards seen with a shard without metadata, since when (cleared once seen with it).
+    private let missingSince = Mutex<[String: ContinuousClock.Instant]>([:])
+    /// How long a board may lack metadata before a check marks it. Its creator writes the
+    /// metadata right after PostgreSQL's commit, and marks the board itself when that fails; a
+    /// read or write that finds it missing marks it at once. On a loaded machine the creator can
+    /// take seconds, and a check that marked it sooner would make the new board answer 503
+    /// until a rebuild (seen with 140 tests in one process on 2 cores).
+    static let missingGrace: Duration = .seconds(5)
 
     public init(service: LeaderboardService, interval: Duration = .seconds(1), logger: Logger) {
         self.service = service
@@ -167,6 +173,7 @@ public final class RealtimeRecovery: Service, Sendable {
                 }
             }
             let sequences = try await service.repository.changeSequencesAndIncarnations()
+            missingSince.withLock { state in state = state.filter { sequences[$0.key] != nil } }
             for (board, applied) in observed {
                 if Task.isShuttingDownGracefully || Task.isCancelled { return }
                 let id = board.config.id
@@ -176,15 +183,19 @@ public final class RealtimeRecovery: Service, Sendable {
                 let target = row.seq
                 if applied.contains(where: { $0 == nil }) {
                     // A board being created has no metadata for a moment: act when it is still
-                    // missing at the next check.
-                    let seen = missingBefore.withLock { $0.contains(id) }
-                    missingBefore.withLock { _ = $0.insert(id) }
-                    guard seen else { continue }
+                    // missing ``missingGrace`` after a check first saw it so.
+                    let now = ContinuousClock.now
+                    let since = missingSince.withLock { state -> ContinuousClock.Instant in
+                        if let since = state[id] { return since }
+                        state[id] = now
+                        return now
+                    }
+                    guard now - since >= Self.missingGrace else { continue }
                     // Rebuilt by whichever process takes the board's lease (within a second).
                     service.stale.markMissing(id)
                     continue
                 }
-                missingBefore.withLock { _ = $0.remove(id) }
+                missingSince.withLock { _ = $0.removeValue(forKey: id) }
                 let ahead = Set(applied.indices.filter { (applied[$0] ?? 0) > target })
                 if !ahead.isEmpty {
                     logger.warning("a shard is ahead of the database; rebuilding it", metadata: ["board": "\(id)", "shards": "\(ahead.sorted())"])

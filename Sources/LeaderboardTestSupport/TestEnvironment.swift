@@ -25,6 +25,11 @@ public enum TestEnvironment {
         config.redis.port = environment["LEADERBOARD_TEST_REDIS_PORT"].flatMap(Int.init) ?? 6379
         config.redis.db = environment["LEADERBOARD_TEST_REDIS_DB"].flatMap(Int.init) ?? 1
         config.redis.poolSize = 2
+        // The same holds for Redis: with ~140 tests in one process on 2 cores, the event loops
+        // were preempted for seconds at a time (perf, parallel phase: up to 5 s without a sample),
+        // so the 2 s default timed out requests to healthy nodes, and each timeout rightly marked
+        // its board for a rebuild (503). Tests of hung nodes set their own timeout.
+        config.redis.timeout = .seconds(10)
         config.leaderboard.configCacheTTL = .seconds(1)
         config.topology = environment["LEADERBOARD_TEST_TOPOLOGY"] ?? "Topology/local.yaml"
         return config
