@@ -26,8 +26,9 @@ public final class RealtimeRecovery: Service, Sendable {
     private let behind = Mutex<[String: [Int: Int64]]>([:])
     /// The boards' rows (placement, layout), by id.
     private let known = Mutex<[String: StoredBoard]>([:])
-    /// Boards seen with a shard without metadata, since when (cleared once seen with it).
-    private let missingSince = Mutex<[String: ContinuousClock.Instant]>([:])
+    /// Boards seen with a shard without metadata: of which incarnation, since when (cleared once
+    /// seen with it, or marked; a board created again starts a new wait).
+    private let missingSince = Mutex<[String: (incarnation: Int64, since: ContinuousClock.Instant)]>([:])
     /// How long a board may lack metadata before a check marks it. Its creator writes the
     /// metadata right after PostgreSQL's commit, and marks the board itself when that fails; a
     /// read or write that finds it missing marks it at once. On a loaded machine the creator can
@@ -186,11 +187,12 @@ public final class RealtimeRecovery: Service, Sendable {
                     // missing ``missingGrace`` after a check first saw it so.
                     let now = ContinuousClock.now
                     let since = missingSince.withLock { state -> ContinuousClock.Instant in
-                        if let since = state[id] { return since }
-                        state[id] = now
+                        if let seen = state[id], seen.incarnation == board.incarnation { return seen.since }
+                        state[id] = (board.incarnation, now)
                         return now
                     }
                     guard now - since >= Self.missingGrace else { continue }
+                    missingSince.withLock { _ = $0.removeValue(forKey: id) }
                     // Rebuilt by whichever process takes the board's lease (within a second).
                     service.stale.markMissing(id)
                     continue
