@@ -108,6 +108,64 @@ public final class PGConnection: PooledConnection, @unchecked Sendable {
         try consume(PQexec(connection, sql), connection: connection)
     }
 
+    /// Runs `COPY … FROM STDIN` (`sql`, text format) and sends `rows` in chunks of about 1 MB
+    /// (``PGCopyText``). Returns the number of rows PostgreSQL stored. A row that fails on the
+    /// server (a type or constraint error) fails the whole COPY, which then stores nothing.
+    @discardableResult
+    public func copyIn<Rows: Sequence<[String?]>>(_ sql: String, rows: Rows) throws -> Int {
+        guard let connection else { throw PGError(.connection, "connection is closed") }
+        guard let start = PQexec(connection, sql) else {
+            failed = true
+            throw PGError(.connection, String(cString: PQerrorMessage(connection)).trimmingTrailingNewlines)
+        }
+        guard PQresultStatus(start) == PGRES_COPY_IN else {
+            // Not a COPY FROM STDIN (or refused): report it as the statement's error.
+            try consume(start, connection: connection)
+            throw PGError(.query, "not a COPY FROM STDIN statement: \(sql.prefix(60))")
+        }
+        PQclear(start)
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(1 << 20 + 4096)
+        var sendError: String?
+        func flush() {
+            guard sendError == nil, !buffer.isEmpty else { return }
+            let sent = buffer.withUnsafeBufferPointer { bytes in
+                bytes.baseAddress!.withMemoryRebound(to: CChar.self, capacity: bytes.count) { PQputCopyData(connection, $0, Int32(bytes.count)) }
+            }
+            if sent != 1 { sendError = String(cString: PQerrorMessage(connection)).trimmingTrailingNewlines }
+            buffer.removeAll(keepingCapacity: true)
+        }
+        for row in rows {
+            PGCopyText.append(row, to: &buffer)
+            if buffer.count >= 1 << 20 { flush() }
+            if sendError != nil { break }
+        }
+        flush()
+        // Ending with an error message makes the server abandon the COPY.
+        let ended = sendError.map { PQputCopyEnd(connection, $0) } ?? PQputCopyEnd(connection, nil)
+        if ended != 1 {
+            failed = true
+            throw PGError(.connection, String(cString: PQerrorMessage(connection)).trimmingTrailingNewlines)
+        }
+        // The COPY's result, then NULL (libpq's protocol: read results until there are none).
+        var stored = 0
+        var firstError: (any Error)?
+        while let result = PQgetResult(connection) {
+            do {
+                let rows = try consume(result, connection: connection)
+                stored += rows.affected
+            } catch {
+                if firstError == nil { firstError = error }
+            }
+        }
+        if let firstError { throw firstError }
+        if let sendError {
+            failed = true
+            throw PGError(.connection, sendError)
+        }
+        return stored
+    }
+
     /// Runs `body` inside BEGIN … COMMIT; rolls back when it throws.
     /// - Parameter mode: what follows BEGIN, e.g. `ISOLATION LEVEL REPEATABLE READ READ ONLY`.
     public func transaction<T>(_ mode: String = "", _ body: (PGConnection) throws -> T) throws -> T {

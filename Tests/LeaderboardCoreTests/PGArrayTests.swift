@@ -17,3 +17,12 @@ import Testing
         #expect(PGArray.parse("{1,2,NULL}") == ["1", "2", nil])
     }
 }
+
+@Suite struct PGCopyTextTests {
+    @Test func fieldsAreTabSeparatedWithNullsAndEscapes() {
+        #expect(PGCopyText.line(["p1", "10", nil]) == "p1\t10\t\\N\n")
+        #expect(PGCopyText.line(["a\\b", "tab\there", "two\nlines", "cr\rx", "ünï €"]) == "a\\\\b\ttab\\there\ttwo\\nlines\tcr\\rx\tünï €\n")
+        #expect(PGCopyText.line([""]) == "\n")
+        #expect(PGCopyText.line(["\\N"]) == "\\\\N\n")
+    }
+}
