@@ -42,7 +42,9 @@ public struct ImportRows: Sendable {
     /// The submission on line `number` (1-based); nil for a line that holds none (the CSV
     /// header, an empty line). A trailing `\r` (CRLF files) is ignored.
     public mutating func row(_ line: Substring, number: Int) throws(RowError) -> ScoreCommand? {
-        let text = line.last == "\r" ? line.dropLast() : line
+        var text = line.last == "\r" ? line.dropLast() : line
+        // A byte order mark some programs write at the start of a file.
+        if number == 1, text.unicodeScalars.first == "\u{FEFF}" { text = Substring(text.unicodeScalars.dropFirst()) }
         if text.allSatisfy({ $0 == " " || $0 == "\t" }) { return nil }
         switch format {
         case .csv: return try csvRow(text, number: number)
@@ -51,8 +53,6 @@ public struct ImportRows: Sendable {
     }
 
     private mutating func csvRow(_ text: Substring, number: Int) throws(RowError) -> ScoreCommand? {
-        // A byte order mark some spreadsheet programs write before the header.
-        let text = !sawHeader && text.first == "\u{FEFF}" ? text.dropFirst() : text
         let fields: [String]
         do { fields = try Self.csvFields(text) } catch { throw RowError(line: number, message: error.message) }
         if !sawHeader {
@@ -73,7 +73,12 @@ public struct ImportRows: Sendable {
         }
         let score = fields[1].trimmingSpaces
         guard let value = Int64(score) else {
-            let message = score.isEmpty ? "score is required" : "score '\(score.prefix(40))' is not an integer"
+            let digits = score.drop { $0 == "-" || $0 == "+" }
+            let message =
+                score.isEmpty
+                ? "score is required"
+                : !digits.isEmpty && digits.allSatisfy(\.isASCII) && digits.allSatisfy(\.isNumber) && score.count - digits.count <= 1
+                    ? "score \(score.prefix(40)) is outside ±\(ScoreRange.maximum)" : "score '\(score.prefix(40))' is not an integer"
             throw RowError(line: number, message: message)
         }
         var object: [String: JSONValue] = ["player_id": .string(fields[0]), "score": .integer(value), "game_id": .string(board)]
@@ -100,47 +105,47 @@ public struct ImportRows: Sendable {
     struct FieldError: Error { let message: String }
 
     /// The fields of one CSV line (RFC 4180: a field in double quotes may hold commas, and `""`
-    /// stands for one quote; a quoted field cannot span lines here).
+    /// stands for one quote; a quoted field cannot span lines here). Scanned as UTF-8 bytes: the
+    /// delimiters are ASCII, and a comma followed by a combining mark is still a comma.
     static func csvFields(_ line: Substring) throws(FieldError) -> [String] {
+        let bytes = Array(line.utf8)
+        let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ",")
         var fields: [String] = []
-        var current = ""
-        var index = line.startIndex
+        var current: [UInt8] = []
+        var index = 0
         var quoted = false
         var fieldStart = true
-        while index < line.endIndex {
-            let character = line[index]
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
             if quoted {
-                if character == "\"" {
-                    let next = line.index(after: index)
-                    if next < line.endIndex, line[next] == "\"" {
-                        current.append("\"")
-                        index = line.index(after: next)
-                        continue
-                    }
-                    quoted = false
-                    // Only a comma or the end may follow a closing quote.
-                    guard next == line.endIndex || line[next] == "," else { throw FieldError(message: "text after a closing quote") }
-                } else {
-                    current.append(character)
+                guard byte == quote else {
+                    current.append(byte)
+                    continue
                 }
-            } else if character == "," {
-                fields.append(current)
-                current = ""
+                if index < bytes.count, bytes[index] == quote {
+                    current.append(quote)
+                    index += 1
+                    continue
+                }
+                quoted = false
+                // Only a comma or the end may follow a closing quote.
+                guard index == bytes.count || bytes[index] == comma else { throw FieldError(message: "text after a closing quote") }
+            } else if byte == comma {
+                fields.append(String(decoding: current, as: UTF8.self))
+                current.removeAll(keepingCapacity: true)
                 fieldStart = true
-                index = line.index(after: index)
                 continue
-            } else if character == "\"", fieldStart {
+            } else if byte == quote {
+                guard fieldStart else { throw FieldError(message: "a quote inside an unquoted field") }
                 quoted = true
-            } else if character == "\"" {
-                throw FieldError(message: "a quote inside an unquoted field")
             } else {
-                current.append(character)
+                current.append(byte)
             }
             fieldStart = false
-            index = line.index(after: index)
         }
         guard !quoted else { throw FieldError(message: "a quoted field is not closed") }
-        fields.append(current)
+        fields.append(String(decoding: current, as: UTF8.self))
         return fields
     }
 }

@@ -42,7 +42,7 @@ public final class PGConnection: PooledConnection, @unchecked Sendable {
                 ("host", host), ("port", String(port)), ("user", user), ("dbname", database),
                 ("connect_timeout", String(max(connectTimeoutSeconds, 1))),
                 ("keepalives", "1"), ("keepalives_idle", "10"), ("keepalives_interval", "5"), ("keepalives_count", "3"),
-                ("application_name", applicationName),
+                ("application_name", applicationName), ("client_encoding", "UTF8"),
                 ("options", "-c statement_timeout=\(statementTimeoutMilliseconds)"),
             ]
             if !password.isEmpty { parameters.append(("password", password)) }
@@ -111,6 +111,8 @@ public final class PGConnection: PooledConnection, @unchecked Sendable {
     /// Runs `COPY … FROM STDIN` (`sql`, text format) and sends `rows` in chunks of about 1 MB
     /// (``PGCopyText``). Returns the number of rows PostgreSQL stored. A row that fails on the
     /// server (a type or constraint error) fails the whole COPY, which then stores nothing.
+    /// The COPY is one statement for `statement_timeout`, rows being produced included: a big
+    /// one runs in a transaction that sets `SET LOCAL statement_timeout` first.
     @discardableResult
     public func copyIn<Rows: Sequence<[String?]>>(_ sql: String, rows: Rows) throws -> Int {
         guard let connection else { throw PGError(.connection, "connection is closed") }
@@ -118,7 +120,14 @@ public final class PGConnection: PooledConnection, @unchecked Sendable {
             failed = true
             throw PGError(.connection, String(cString: PQerrorMessage(connection)).trimmingTrailingNewlines)
         }
-        guard PQresultStatus(start) == PGRES_COPY_IN else {
+        // Text format only: the rows are encoded for it (``PGCopyText``).
+        guard PQresultStatus(start) == PGRES_COPY_IN, PQbinaryTuples(start) == 0 else {
+            if PQresultStatus(start) == PGRES_COPY_IN {
+                PQclear(start)
+                _ = PQputCopyEnd(connection, "only text-format COPY is supported")
+                while let result = PQgetResult(connection) { PQclear(result) }
+                throw PGError(.query, "copyIn needs COPY … FROM STDIN in text format")
+            }
             // Not a COPY FROM STDIN (or refused): report it as the statement's error.
             try consume(start, connection: connection)
             throw PGError(.query, "not a COPY FROM STDIN statement: \(sql.prefix(60))")
@@ -129,10 +138,19 @@ public final class PGConnection: PooledConnection, @unchecked Sendable {
         var sendError: String?
         func flush() {
             guard sendError == nil, !buffer.isEmpty else { return }
-            let sent = buffer.withUnsafeBufferPointer { bytes in
-                bytes.baseAddress!.withMemoryRebound(to: CChar.self, capacity: bytes.count) { PQputCopyData(connection, $0, Int32(bytes.count)) }
+            // In slices of at most 1 MB (libpq takes an Int32 length; one huge row stays safe).
+            buffer.withUnsafeBufferPointer { bytes in
+                bytes.baseAddress!.withMemoryRebound(to: CChar.self, capacity: bytes.count) { base in
+                    var offset = 0
+                    while offset < bytes.count, sendError == nil {
+                        let length = min(1 << 20, bytes.count - offset)
+                        if PQputCopyData(connection, base + offset, Int32(length)) != 1 {
+                            sendError = String(cString: PQerrorMessage(connection)).trimmingTrailingNewlines
+                        }
+                        offset += length
+                    }
+                }
             }
-            if sent != 1 { sendError = String(cString: PQerrorMessage(connection)).trimmingTrailingNewlines }
             buffer.removeAll(keepingCapacity: true)
         }
         for row in rows {

@@ -30,6 +30,18 @@ import Testing
         #expect(named.rows.map(\.1.value) == [10, 3, 4])
     }
 
+    @Test func csvScoresAndDelimitersNextToCombiningMarks() {
+        let result = read(.csv, "player_id,score,username\np1,+5\np2,05\np3, -0 \np4,7,\u{0301}x")
+        #expect(result.error == nil)
+        #expect(result.rows.map(\.1.value) == [5, 5, 0, 7])
+        // A comma followed by a combining mark is one Character in Swift, but still a delimiter.
+        #expect(result.rows.last?.1.username == "\u{0301}x")
+        let huge = read(.csv, "player_id,score\np1,123456789012345678901")
+        #expect(huge.error?.message.contains("outside") == true, "\(huge.error?.description ?? "no error")")
+        let word = read(.csv, "player_id,score\np1,1e3")
+        #expect(word.error?.message.contains("not an integer") == true)
+    }
+
     @Test func badCSVRowsNameTheirLine() {
         let cases: [(String, Int, String)] = [
             ("score,player_id\np1,1", 1, "header"),
@@ -66,10 +78,14 @@ import Testing
         #expect(good.rows[0].1.username == "Ann")
         #expect(good.rows[0].1.metadataJSON == #"{"level":2}"#)
         #expect(good.rows.allSatisfy { $0.1.leaderboardID == "b1" })
+        let marked = read(.ndjson, "\u{FEFF}" + #"{"player_id": "p1", "score": 2, "game_id": "b1", "leaderboard_id": "b1"}"#)
+        #expect(marked.error == nil)
+        #expect(marked.rows.map(\.1.value) == [2])
 
         let cases: [(String, Int, String)] = [
             (#"{"player_id": "p1", "score": 1}"# + "\n" + #"{"player_id": "p2", "score": 1, "game_id": "other"}"#, 2, "game_id must be 'b1'"),
             (#"{"player_id": "p1", "score": 1, "leaderboard_id": 5}"#, 1, "leaderboard_id must be 'b1'"),
+            (#"{"player_id": "p1", "score": 1, "game_id": "b1", "leaderboard_id": "b2"}"#, 1, "leaderboard_id must be 'b1'"),
             (#"{"player_id": "p1", "score": 1.5}"#, 1, "integer"),
             (#"{"player_id": "p1", "score": 1, "colour": "red"}"#, 1, "unknown field"),
             (#"[1, 2]"#, 1, "JSON object"),

@@ -14,7 +14,7 @@ import Testing
         defer { connection.close() }
         try connection.transaction { connection in
             try connection.execute("CREATE TEMP TABLE copied (line bigint, player text, score bigint, username text) ON COMMIT DROP")
-            let awkward: [String?] = ["back\\slash", "tab\tin", "new\nline", "cr\rx", "\\N", "ünï €", "", nil]
+            let awkward: [String?] = ["back\\slash", "tab\tin", "new\nline", "cr\rx", "\\N", "\\.", "\\x41", "ünï €", "", nil]
             var rows: [[String?]] = awkward.enumerated().map { [String($0.offset), "p\($0.offset)", "-\($0.offset)", $0.element] }
             // Over 1 MB in all, so the rows go in several chunks.
             for line in awkward.count..<60_000 { rows.append([String(line), "player-\(line)", String(line * 3), "name \(line)"]) }
@@ -31,16 +31,25 @@ import Testing
         let connection = try Self.connection()
         defer { connection.close() }
         try connection.execute("CREATE TEMP TABLE strict_copy (line bigint PRIMARY KEY, score bigint NOT NULL)")
-        let rows: [[String?]] = [["1", "10"], ["2", "not a number"], ["3", "30"]]
-        #expect(throws: PGError.self) { try connection.copyIn("COPY strict_copy (line, score) FROM STDIN", rows: rows) }
+        // The bad row first, then more than 1 MB: the error comes back while rows are still sent.
+        var rows: [[String?]] = [["1", "not a number"]]
+        for line in 2..<100_000 { rows.append([String(line), String(line)]) }
+        do {
+            try connection.copyIn("COPY strict_copy (line, score) FROM STDIN", rows: rows)
+            Issue.record("a COPY with a bad row succeeded")
+        } catch let error as PGError {
+            #expect(error.kind == .query)
+            #expect(error.sqlState == "22P02", "\(error)")
+        }
         #expect(!connection.isBroken)
         #expect(try connection.query("SELECT count(*) FROM strict_copy").rows[0] == ["0"])
         let duplicate: [[String?]] = [["1", "10"], ["1", "11"]]
         #expect(throws: PGError.self) { try connection.copyIn("COPY strict_copy (line, score) FROM STDIN", rows: duplicate) }
         #expect(try connection.query("SELECT count(*) FROM strict_copy").rows[0] == ["0"])
         #expect(try connection.copyIn("COPY strict_copy (line, score) FROM STDIN", rows: [["5", "50"]]) == 1)
-        // Not a COPY statement: an error, and the connection still answers.
+        // Not a COPY statement, or not text format: an error, and the connection still answers.
         #expect(throws: PGError.self) { try connection.copyIn("SELECT 1", rows: [[String?]]()) }
+        #expect(throws: PGError.self) { try connection.copyIn("COPY strict_copy (line, score) FROM STDIN (FORMAT binary)", rows: [["6", "60"]]) }
         #expect(try connection.query("SELECT score FROM strict_copy").rows == [["50"]])
     }
 }
