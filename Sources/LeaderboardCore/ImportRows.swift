@@ -73,13 +73,13 @@ public struct ImportRows: Sendable {
         }
         let score = fields[1].trimmingSpaces
         guard let value = Int64(score) else {
-            let digits = score.drop { $0 == "-" || $0 == "+" }
-            let message =
-                score.isEmpty
-                ? "score is required"
-                : !digits.isEmpty && digits.allSatisfy(\.isASCII) && digits.allSatisfy(\.isNumber) && score.count - digits.count <= 1
-                    ? "score \(score.prefix(40)) is outside ±\(ScoreRange.maximum)" : "score '\(score.prefix(40))' is not an integer"
-            throw RowError(line: number, message: message)
+            if score.isEmpty { throw RowError(line: number, message: "score is required") }
+            // Digits that do not fit in 64 bits are an integer, just far out of range.
+            let digits = score.first == "-" || score.first == "+" ? score.dropFirst() : Substring(score)
+            if !digits.isEmpty, digits.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
+                throw RowError(line: number, message: "score \(score.prefix(40)) is outside ±\(ScoreRange.maximum)")
+            }
+            throw RowError(line: number, message: "score '\(score.prefix(40))' is not an integer")
         }
         var object: [String: JSONValue] = ["player_id": .string(fields[0]), "score": .integer(value), "game_id": .string(board)]
         if fields.count == 3, !fields[2].isEmpty { object["username"] = .string(fields[2]) }

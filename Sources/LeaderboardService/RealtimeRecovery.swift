@@ -12,8 +12,8 @@ import Synchronization
 /// commit and apply, a lost reply, a node restored from an old snapshot) is caught up from the
 /// change log — at start at once, later when it is still behind at the next check (an apply may
 /// be on its way); a shard without metadata (a node that came back empty) for longer than
-/// ``missingGrace``, or ahead of PostgreSQL, is rebuilt. Every `interval` it also rebuilds the boards marked stale by a failed Redis write
-/// or by a read that found the board missing.
+/// ``missingGrace``, or ahead of PostgreSQL, is rebuilt. Every `interval` it also rebuilds the
+/// boards marked stale by a failed Redis write or by a read that found the board missing.
 ///
 /// A rebuild needs no pause of the writers, here or in other processes: it switches in a
 /// snapshot of PostgreSQL at change number S, and the changes after S are applied again from the
@@ -186,13 +186,16 @@ public final class RealtimeRecovery: Service, Sendable {
                     // A board being created has no metadata for a moment: act when it is still
                     // missing ``missingGrace`` after a check first saw it so.
                     let now = ContinuousClock.now
-                    let since = missingSince.withLock { state -> ContinuousClock.Instant in
-                        if let seen = state[id], seen.incarnation == board.incarnation { return seen.since }
-                        state[id] = (board.incarnation, now)
-                        return now
+                    let due = missingSince.withLock { state -> Bool in
+                        guard let seen = state[id], seen.incarnation == board.incarnation else {
+                            state[id] = (board.incarnation, now)
+                            return false
+                        }
+                        guard now - seen.since >= Self.missingGrace else { return false }
+                        state[id] = nil
+                        return true
                     }
-                    guard now - since >= Self.missingGrace else { continue }
-                    missingSince.withLock { _ = $0.removeValue(forKey: id) }
+                    guard due else { continue }
                     // Rebuilt by whichever process takes the board's lease (within a second).
                     service.stale.markMissing(id)
                     continue
