@@ -139,12 +139,16 @@ import Testing
                     }
                 }
             }
+            // At least 40 increments per client, and more (up to 200, for at most 20 s) until a few
+            // backends have been terminated: a fast machine can finish 40 before the first kill.
             let perClient = 40
+            let burstEnds = ContinuousClock.now + .seconds(20)
             let outcomes = await withTaskGroup(of: [Outcome].self) { group in
                 for client in 0..<8 {
                     group.addTask {
                         var mine: [Outcome] = []
-                        for index in 0..<perClient {
+                        for index in 0..<200 {
+                            if index >= perClient, terminated.withLockedValue({ $0 }) >= 3 || ContinuousClock.now > burstEnds { break }
                             let player = "p\((client + index) % 6)"
                             let key = TestEnvironment.uniqueID("t\(client)-\(index)")
                             var status = 0
