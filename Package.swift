@@ -166,7 +166,7 @@ let package = Package(
         .executableTarget(
             name: "leaderboard-server",
             dependencies: [
-                "LeaderboardApp", "LeaderboardService",
+                "LeaderboardApp", "LeaderboardService", "LeaderboardStore", "LeaderboardCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

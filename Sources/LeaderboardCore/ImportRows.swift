@@ -26,6 +26,11 @@ public struct ImportRows: Sendable {
         public let line: Int
         public let message: String
         public var description: String { "line \(line): \(message)" }
+
+        public init(line: Int, message: String) {
+            self.line = line
+            self.message = message
+        }
     }
 
     public let format: Format

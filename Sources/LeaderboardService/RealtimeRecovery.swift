@@ -112,11 +112,27 @@ public final class RealtimeRecovery: Service, Sendable {
         }
     }
 
+    /// Rebuilds a board marked in PostgreSQL (as a bulk import marks it) and returns once its mark
+    /// is gone: rebuilt here under the shared lease, or by the process holding it (this one then
+    /// waits, and takes the lease over if that process dies). False when the mark outlives `patience`.
+    public func rebuildMarked(
+        _ id: String, patience: Duration = .seconds(1800), progress: (@Sendable (_ written: Int, _ total: Int) -> Void)? = nil
+    ) async throws -> Bool {
+        let deadline = ContinuousClock.now + patience
+        while ContinuousClock.now < deadline, !Task.isCancelled {
+            if await leasedRebuild(id, progress: progress) { return true }
+            guard try await service.repository.rebuildRequests()[id] != nil else { return true }
+            try await Task.sleep(for: .seconds(1))
+        }
+        return false
+    }
+
     /// Rebuilds a marked board if this process gets its lease (another process holding it is
-    /// rebuilding it: this one waits for the mark to go).
-    private func leasedRebuild(_ id: String) async {
+    /// rebuilding it: this one waits for the mark to go). Returns true when the mark was cleared.
+    @discardableResult
+    private func leasedRebuild(_ id: String, progress: (@Sendable (Int, Int) -> Void)? = nil) async -> Bool {
         let repository = service.repository
-        guard let lease = try? await repository.takeRebuildLease(board: id, holder: holder, seconds: Self.leaseSeconds) else { return }
+        guard let lease = try? await repository.takeRebuildLease(board: id, holder: holder, seconds: Self.leaseSeconds) else { return false }
         if lease.whole { service.stale.adopt(id, whole: true) }
         let started = service.stale.generation(id)
         // A renewal that fails keeps the rebuild going: the lease lasts, and the rebuild is safe anyway.
@@ -125,16 +141,18 @@ public final class RealtimeRecovery: Service, Sendable {
         let rebuilt = await LeaseRenewal.whileRenewing(every: .seconds(3), renew: {
             _ = try? await repository.takeRebuildLease(board: id, holder: self.holder, seconds: Self.leaseSeconds)
             return true
-        }) { (try? await self.rebuild(id, shards: nil, clearingMark: false)) ?? false } ?? false
+        }) { (try? await self.rebuild(id, shards: nil, clearingMark: false, progress: progress)) ?? false } ?? false
         // A mark made here during the rebuild (a newer generation) keeps the shared one.
         let covered = rebuilt && service.stale.generation(id) == started
         if (try? await repository.finishRebuild(board: id, lease: lease, rebuilt: covered)) == true, covered {
             if let started { service.stale.clear(id, coveredBy: started) }
             logger.debug("rebuild mark cleared", metadata: ["board": "\(id)"])
+            return true
         } else if let shared = try? await repository.rebuildRequests(), let whole = shared[id] {
             // A newer mark (another process's, made during the rebuild) stands: take it up now.
             service.stale.adopt(id, whole: whole)
         }
+        return false
     }
 
     /// Compares every shard's change number with PostgreSQL's and repairs what is behind (see the

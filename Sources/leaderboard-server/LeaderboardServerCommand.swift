@@ -11,7 +11,7 @@ struct LeaderboardServerCommand: AsyncParsableCommand {
             The configuration is --config PATH, else LEADERBOARD_CONFIG, else ./config.yaml when \
             present; every value can be overridden by an environment variable LEADERBOARD_<SECTION>_<KEY>.
             """,
-        subcommands: [ServeCommand.self, SyncCommand.self, RebuildCommand.self, ReshardCommand.self, PlanCommand.self],
+        subcommands: [ServeCommand.self, SyncCommand.self, RebuildCommand.self, ReshardCommand.self, PlanCommand.self, ImportCommand.self],
         defaultSubcommand: ServeCommand.self
     )
 
