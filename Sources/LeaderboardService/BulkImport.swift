@@ -4,8 +4,8 @@ import Logging
 
 /// `leaderboard-server import` (DESIGN.md, "Bulk import"): the rows go into PostgreSQL in one
 /// transaction (``PostgresScoreRepository/importScores(board:rows:)``), which also marks the board
-/// for a whole rebuild; then the board's shards are built from PostgreSQL under the shared rebuild
-/// lease (``RealtimeRecovery/rebuildMarked(_:patience:progress:)``). Until they are, every server
+/// for a whole rebuild and gives this process the board's rebuild lease; then the board's shards
+/// are built from PostgreSQL under that lease (``RealtimeRecovery/rebuildMarked(_:patience:progress:)``). Until they are, every server
 /// process answers 503 for the board, never a view without the import.
 ///
 /// If this process dies after the commit, the mark stays: a server process rebuilds the board
@@ -37,7 +37,9 @@ public struct BulkImport: Sendable {
         building: (@Sendable (_ written: Int, _ total: Int) -> Void)? = nil
     ) async throws -> Report {
         let started = ContinuousClock.now
-        let commit = try await service.repository.importScores(board: id, rows: next)
+        let commit = try await service.repository.importScores(
+            board: id, rows: next, leaseHolder: recovery.leaseHolder, leaseSeconds: RealtimeRecovery.leaseSeconds
+        )
         let committed = ContinuousClock.now
         if commit.seq != nil {
             guard try await recovery.rebuildMarked(id, progress: building) else {

@@ -76,10 +76,11 @@ public final class RealtimeRecovery: Service, Sendable {
     /// Most boards one process rebuilds at once.
     static let concurrentRebuilds = 4
     /// Names this process in rebuild leases.
+    public var leaseHolder: String { holder }
     private let holder = "rebuild-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: .min ... .max))"
     /// A rebuild lease lasts this long unless renewed (every 3 s while the rebuild runs), so a
     /// process killed mid-rebuild holds the board up for seconds only.
-    static let leaseSeconds = 10
+    public static let leaseSeconds = 10
 
     private func startRebuilding(_ board: String) -> Bool {
         rebuilding.withLock { running in

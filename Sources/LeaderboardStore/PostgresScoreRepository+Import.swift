@@ -41,19 +41,21 @@ public struct ImportCommit: Sendable, Equatable {
 ///
 /// The import is one numbered change of the board's view that the change log does not hold (it
 /// may be millions of players): a shard can only get past it by a rebuild. So the same
-/// transaction marks the board for a whole rebuild; every process answers 503 for it until the
-/// rebuild (by the importer, under the shared lease) has switched the new content in.
+/// transaction marks the board for a whole rebuild, the importer holding its rebuild lease; every
+/// process answers 503 for it until that rebuild has switched the new content in.
 extension PostgresScoreRepository {
     /// A row the source refused (``ImportRows/RowError``) ends the import with nothing written.
+    /// The board's rebuild lease goes to `holder` for `leaseSeconds` with the commit (unless
+    /// another holder's lease is live), so the importer rebuilds the board it just changed.
     public func importScores(
-        board id: String, rows next: @escaping @Sendable () throws -> ImportedRow?
+        board id: String, rows next: @escaping @Sendable () throws -> ImportedRow?, leaseHolder holder: String, leaseSeconds: Int
     ) async throws -> ImportCommit {
         try await readPool.withConnection { connection -> ImportAttempt in
             let backend = connection.backendPID
             try connection.execute("BEGIN")
             let outcome: (commit: ImportCommit, transaction: String)
             do {
-                outcome = try Self.importScores(board: id, rows: next, on: connection)
+                outcome = try Self.importScores(board: id, rows: next, lease: (holder, leaseSeconds), on: connection)
             } catch {
                 if !connection.isBroken { try? connection.execute("ROLLBACK") }
                 throw error
@@ -112,7 +114,8 @@ extension PostgresScoreRepository {
     }
 
     private static func importScores(
-        board id: String, rows next: @escaping @Sendable () throws -> ImportedRow?, on connection: PGConnection
+        board id: String, rows next: @escaping @Sendable () throws -> ImportedRow?, lease: (holder: String, seconds: Int),
+        on connection: PGConnection
     ) throws -> (commit: ImportCommit, transaction: String) {
         // One statement may run for minutes on millions of rows; sorts get room in memory.
         try connection.execute("SET LOCAL statement_timeout = 0; SET LOCAL work_mem = '256MB'")
@@ -192,12 +195,16 @@ extension PostgresScoreRepository {
             """,
             [id, String(numbered), String(count)] + cut
         ).rows[0]
+        let leaseLive = "board_rebuilds.holder IS NOT NULL AND board_rebuilds.holder <> EXCLUDED.holder AND board_rebuilds.lease_until >= now()"
         try connection.query(
             """
-            INSERT INTO board_rebuilds (leaderboard_id, whole) VALUES ($1, true)
-            ON CONFLICT (leaderboard_id) DO UPDATE SET whole = true, requested_at = clock_timestamp()
+            INSERT INTO board_rebuilds (leaderboard_id, whole, holder, lease_until)
+            VALUES ($1, true, $2, now() + make_interval(secs => $3))
+            ON CONFLICT (leaderboard_id) DO UPDATE SET whole = true, requested_at = clock_timestamp(),
+                holder = CASE WHEN \(leaseLive) THEN board_rebuilds.holder ELSE EXCLUDED.holder END,
+                lease_until = CASE WHEN \(leaseLive) THEN board_rebuilds.lease_until ELSE EXCLUDED.lease_until END
             """,
-            [id]
+            [id, lease.holder, String(lease.seconds)]
         )
         return (
             ImportCommit(rows: rows.count, players: players, added: added, seq: try seq.int64(0), board: board), transaction

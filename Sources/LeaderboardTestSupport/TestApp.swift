@@ -30,6 +30,12 @@ public struct APIResponse: Sendable {
     public let headers: HTTPFields
     public let json: JSONValue
 
+    public init(status: HTTPResponse.Status, headers: HTTPFields = [:], json: JSONValue) {
+        self.status = status
+        self.headers = headers
+        self.json = json
+    }
+
     /// `error.code` of an error answer.
     public var errorCode: String? {
         guard case .object(let error)? = json.object?["error"], case .string(let code)? = error["code"] else { return nil }

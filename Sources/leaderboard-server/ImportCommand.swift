@@ -27,6 +27,7 @@ struct ImportCommand: AsyncParsableCommand {
 
     func validate() throws {
         if let format, ImportRows.Format(rawValue: format) == nil { throw ValidationError("--format must be csv or ndjson") }
+        guard FileManager.default.isReadableFile(atPath: file) else { throw ValidationError("--file: cannot read \(file)") }
         if format == nil, ImportRows.Format(fileName: file) == nil {
             throw ValidationError("--format: the file name does not say (.csv, .ndjson, .jsonl); give --format csv or ndjson")
         }

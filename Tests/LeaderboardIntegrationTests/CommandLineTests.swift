@@ -1,4 +1,5 @@
 import Foundation
+import LeaderboardCore
 import LeaderboardTestSupport
 import Testing
 
@@ -9,7 +10,7 @@ import Glibc
 /// The command-line tools as an operator meets them: help, usage errors, progress, and start-up
 /// failures that end the process instead of leaving it hung.
 @Suite struct CommandLineTests {
-    @Test(arguments: [[], ["serve"], ["sync"], ["rebuild"], ["reshard"], ["plan"], ["propose-bands"]])
+    @Test(arguments: [[], ["serve"], ["sync"], ["rebuild"], ["reshard"], ["plan"], ["propose-bands"], ["import"]])
     func everyCommandHasHelp(_ command: [String]) async throws {
         let (status, output) = try await ServerProcess.runCommand(command + ["--help"], timeout: .seconds(20))
         #expect(status == 0, "\(output)")
@@ -17,7 +18,8 @@ import Glibc
         #expect(output.contains("--config"))
     }
 
-    @Test(arguments: [["--bogus"], ["import", "--board", "x"], ["rebuild"], ["rebuild", "--board", "x", "--shard", "-1"], ["sync", "--nope"],
+    @Test(arguments: [["--bogus"], ["import", "--board", "x"], ["import", "--board", "x", "--file", "scores.txt"],
+        ["import", "--board", "x", "--file", "/nonexistent/scores.csv"], ["rebuild"], ["rebuild", "--board", "x", "--shard", "-1"], ["sync", "--nope"],
         ["reshard", "--board", "x"], ["reshard", "--board", "x", "--shards", "4", "--bands", "4"], ["reshard", "--board", "x", "--bounds", "5,3"],
         ["reshard", "--board", "x", "--shards", "0"], ["plan", "--board", "x"], ["plan", "--board", "x", "--bands", "1"],
     ])
@@ -120,6 +122,91 @@ import Glibc
         let status = await unattended.exitStatus(within: .seconds(60))
         #expect(status == 1, "\(String(describing: status)): \(unattended.log.suffix(1000))")
         #expect(unattended.log.contains("cannot start"), "\(unattended.log.suffix(1000))")
+    }
+
+    /// `import` beside a serving process: while the command runs, every read of the server is the
+    /// board before the import, the board after it, or 503 (never a mix, never a player missing);
+    /// then the server serves the imported board. Progress lines and the JSON report are printed.
+    /// A file with a bad row exits with 2 naming the line, and the board stays as it was.
+    @Test(.timeLimit(.minutes(4))) func anImportBesideAServingProcess() async throws {
+        let board = TestEnvironment.uniqueID("cli-import")
+        let server = try await ServerProcess.start(port: try freeLoopbackPort(), client: .shared)
+        defer { server.kill() }
+        let created = try await server.request(
+            .shared, .POST, "/api/v1/leaderboards", body: #"{"id": "\#(board)", "max_entries": 0, "layout": {"strategy": "hash", "shards": 4}}"#
+        )
+        #expect(created.0 == 201, "\(created)")
+        var before = ReferenceBoard(order: .desc, mode: .replace)
+        let seeded = (0..<1000).map { ("s\($0)", Int64(($0 * 37) % 900)) }
+        for chunk in stride(from: 0, to: seeded.count, by: 500) {
+            let items = seeded[chunk..<chunk + 500].map { #"{"player_id": "\#($0.0)", "score": \#($0.1), "game_id": "\#(board)"}"# }
+            let answer = try await server.request(.shared, .POST, "/api/v1/scores/batch", body: #"{"scores": [\#(items.joined(separator: ","))]}"#)
+            #expect(answer.0 == 200, "\(answer)")
+        }
+        for (player, score) in seeded { before.submit(player, score) }
+        // 60,000 rows: new players, and the first 300 seeded ones moved.
+        var after = before
+        var lines = ["player_id,score"]
+        for index in 0..<60_000 {
+            let (player, score) = index < 300 ? ("s\(index)", Int64(5000 + index)) : ("n\(index)", Int64((index * 7919) % 20_000))
+            lines.append("\(player),\(score)")
+            after.submit(player, score)
+        }
+        let path = NSTemporaryDirectory() + "cli-import-\(UUID().uuidString).csv"
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+
+        let states = [before.ranked(), after.ranked()]
+        let command = Task { try await ServerProcess.runCommand(["import", "--board", board, "--file", path], timeout: .seconds(150)) }
+        var seen = [0, 0], unavailable = 0, wrong: [String] = []
+        func read() async throws -> Int? {
+            let (status, body) = try await server.request(.shared, .GET, "/api/v1/leaderboards/\(board)/top?limit=50")
+            if status == 503 { return nil }
+            guard status == 200, let json = try? JSONDecoder().decode(JSONValue.self, from: Data(body.utf8)) else {
+                wrong.append("\(status) \(body.prefix(300))")
+                return -1
+            }
+            let page = APIResponse(status: .ok, json: json)
+            guard let state = states.firstIndex(where: { Int64($0.count) == page.integer("total") && Array($0.prefix(50)) == page.entries }) else {
+                wrong.append("neither before nor after: total \(page.integer("total") ?? -1), \(page.entries.prefix(3))")
+                return -1
+            }
+            return state
+        }
+        let deadline = ContinuousClock.now + .seconds(150)
+        var steps = 0
+        while ContinuousClock.now < deadline, steps < 20_000 {
+            steps += 1
+            switch try await read() {
+            case nil: unavailable += 1
+            case let state? where state >= 0: seen[state] += 1
+            default: break
+            }
+            if seen[1] > 20 { break }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let (status, output) = try await command.value
+        print("import beside a server: reads before \(seen[0]), 503 \(unavailable), after \(seen[1])")
+        #expect(status == 0, "\(output.suffix(2000))")
+        #expect(wrong.isEmpty, "\(wrong.prefix(5))")
+        #expect(seen[1] > 0, "the server never served the import: before \(seen[0]), 503 \(unavailable)")
+        #expect(output.contains("import \(board): "), "no progress lines: \(output.suffix(1000))")
+        #expect(output.contains("build \(board): "), "no build progress: \(output.suffix(1000))")
+        #expect(output.contains(#""rows" : 60000"#), "\(output.suffix(1000))")
+        #expect(output.contains(#""added" : 59700"#), "\(output.suffix(1000))")
+
+        // A bad row on line 4: exit 2, the line named, nothing written.
+        let bad = NSTemporaryDirectory() + "cli-import-\(UUID().uuidString).csv"
+        try "player_id,score\ns1,1\ns2,2\ns3,three\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: bad) }
+        let refused = try await ServerProcess.runCommand(["import", "--board", board, "--file", bad], timeout: .seconds(60))
+        #expect(refused.status == 2, "\(refused.output.suffix(1000))")
+        #expect(refused.output.contains("line 4:") && refused.output.contains("nothing was imported"), "\(refused.output.suffix(1000))")
+        let last = try await read()
+        if last != 1 { _ = await server.terminate() }
+        #expect(last == 1, "\(server.log.split(separator: "\n").filter { $0.contains(board) }.suffix(30).joined(separator: "\n"))")
+        let player = try await server.request(.shared, .GET, "/api/v1/leaderboards/\(board)/player/s1")
+        #expect(player.1.contains(#""score":5001"#) || player.1.contains(#""score": 5001"#), "\(player)")
     }
 
     /// SIGTERM ends a serving process, gracefully.

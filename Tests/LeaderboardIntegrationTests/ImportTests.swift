@@ -159,7 +159,7 @@ import Testing
             let path = try Self.file(Self.text(rows.map { ($0.0, $0.1, nil, nil) }, format: .csv), suffix: "csv")
             defer { try? FileManager.default.removeItem(atPath: path) }
             let reader = try ImportFileReader(path: path, format: .csv, board: imported)
-            let commit = try await repository.importScores(board: imported, rows: { try reader.next() })
+            let commit = try await repository.importScores(board: imported, rows: { try reader.next() }, leaseHolder: "test", leaseSeconds: 1)
             #expect(commit.rows == 300)
             _ = try await repository.commit(rows.map { [ScoreCommand(leaderboardID: twin, playerID: $0.0, value: $0.1)] })
             let after = try await Self.state(imported, system)
