@@ -10,7 +10,8 @@
 # Boards: bench-single, bench-hash8 and bench-band8 of N players (loaded by leaderboard-bench, or
 # reused), and bench-writes for POST /scores. ROWS="single:player hash8:top …" picks rows (a row
 # ending in -hot, e.g. hash8:player-hot, asks only for 10,000 players, again and again);
-# BIN_DIR=DIR takes the three binaries from DIR instead of building them (before/after runs).
+# BIN_DIR=DIR takes the three binaries from DIR instead of building them (before/after runs);
+# NO_LOAD=1 reads boards someone else loaded (Benchmarks/scale.sh).
 # PROFILE=1 also records each row's server with `perf record -e cpu-clock -g` and prints the
 # share of its samples per layer (Benchmarks/profile-layers.py); profiles stay in $PROFILE_DIR
 # (default .data/profiles) for `perf report -i FILE --no-children --sort symbol`.
@@ -36,8 +37,10 @@ else
     done
     bin="$(swift build -c release --show-bin-path)"
 fi
-echo "loading the boards ($players players each, reused when they are there)..."
-"$bin/leaderboard-bench" --players "$players" --seconds 1 --concurrency 1 --no-memory --ops none | grep '^loaded' || true
+if [ "${NO_LOAD:-0}" != 1 ]; then
+    echo "loading the boards ($players players each, reused when they are there)..."
+    "$bin/leaderboard-bench" --players "$players" --seconds 1 --concurrency 1 --no-memory --ops none | grep '^loaded' || true
+fi
 
 work="$(mktemp -d)"
 profiles="${PROFILE_DIR:-.data/profiles}"
