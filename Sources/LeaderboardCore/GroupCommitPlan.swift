@@ -53,7 +53,9 @@ public struct GroupCommitPlan: Sendable {
     /// Usernames to record (last one wins).
     public var usernames: [String: String]
 
-    public init(requests: [[ScoreCommand]], boards: [String: BoardRules], current: [PlayerKey: Int64]) {
+    /// `unavailable`: boards that exist but take no writes now (a bulk import holds them): their
+    /// requests are refused with ``LeaderboardError/unavailable(_:retryAfterSeconds:)``.
+    public init(requests: [[ScoreCommand]], boards: [String: BoardRules], current: [PlayerKey: Int64], unavailable: Set<String> = []) {
         var scores = current
         var outcomes: [Result<[Int64], LeaderboardError>] = []
         var events: [Event] = []
@@ -67,7 +69,10 @@ public struct GroupCommitPlan: Sendable {
             var rejection: LeaderboardError?
             for (index, command) in commands.enumerated() {
                 guard let rules = boards[command.leaderboardID] else {
-                    rejection = LeaderboardError.leaderboardNotFound(command.leaderboardID)
+                    rejection =
+                        unavailable.contains(command.leaderboardID)
+                        ? .beingImported(command.leaderboardID)
+                        : .leaderboardNotFound(command.leaderboardID)
                     if commands.count > 1 { rejection = rejection?.prefixed("scores[\(index)]") }
                     break
                 }

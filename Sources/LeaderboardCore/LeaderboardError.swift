@@ -42,6 +42,10 @@ public struct LeaderboardError: Error, Sendable, Equatable, CustomStringConverti
     public static func migrationInProgress(_ id: String, epoch: Int) -> Self {
         .init(.migrationInProgress, "leaderboard '\(id)' is already changing its layout (to epoch \(epoch)); wait for it to finish")
     }
+    /// A bulk import holds the board: its writes are refused until the import commits.
+    public static func beingImported(_ id: String) -> Self {
+        .unavailable("leaderboard '\(id)' is being imported; retry shortly", retryAfterSeconds: 2)
+    }
     public static func payloadTooLarge(_ message: String) -> Self { .init(.payloadTooLarge, message) }
     public static func unavailable(_ message: String, retryAfterSeconds: Int = 1) -> Self {
         .init(.unavailable, message, retryAfterSeconds: retryAfterSeconds)

@@ -122,7 +122,8 @@ public final class RealtimeRecovery: Service, Sendable {
         let deadline = ContinuousClock.now + patience
         while ContinuousClock.now < deadline, !Task.isCancelled {
             if await leasedRebuild(id, progress: progress) { return true }
-            guard try await service.repository.rebuildRequests()[id] != nil else { return true }
+            // (A failed look counts as still marked: try again in a second.)
+            if let marks = try? await service.repository.rebuildRequests(), marks[id] == nil { return true }
             try await Task.sleep(for: .seconds(1))
         }
         return false

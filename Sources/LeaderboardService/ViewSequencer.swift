@@ -98,7 +98,13 @@ public final class ViewSequencer: Sendable {
                         continue
                     }
                     group.addTask {
-                        if (try? await self.catchUp(changes.board, through: target)) != true { self.stale.mark(id) }
+                        // (A catch-up that cannot finish has marked the board, or taken up the
+                        // mark that covers it; only a failed one is marked here.)
+                        guard let caughtUp = try? await self.catchUp(changes.board, through: target) else {
+                            self.stale.mark(id)
+                            return
+                        }
+                        if !caughtUp, !self.stale.contains(id) { self.stale.mark(id) }
                     }
                 }
             }
@@ -158,13 +164,15 @@ public final class ViewSequencer: Sendable {
         // that many changes in one round.
         guard target - lowest <= Self.mostReplayed else {
             logger.warning("a shard is far behind; rebuilding", metadata: ["board": "\(id)", "behind": "\(target - lowest)"])
+            // (Marked again even while a rebuild runs: that rebuild's own catch-up is what found
+            // it this far behind, so it must not clear the board's mark.)
             if !quiet { stale.mark(id) }
             return false
         }
         let steps = try await repository.viewSteps(board: id, after: lowest, through: target)
         guard steps.count == Int(target - lowest), steps.first?.seq == lowest + 1 else {
-            logger.warning("the change log no longer has what a shard misses; rebuilding", metadata: ["board": "\(id)", "from": "\(lowest)"])
-            if !quiet { stale.mark(id) }
+            logger.info("the change log does not have what a shard misses; rebuilding", metadata: ["board": "\(id)", "from": "\(lowest)"])
+            if !quiet { try await markUnlessCovered(board, lagging: lagging, target: target) }
             return false
         }
         Self.catchUps.increment()
@@ -177,5 +185,22 @@ public final class ViewSequencer: Sendable {
         let after = try await realtime.apply(batch)[id] ?? [:]
         if after.values.contains(where: { $0 == nil }) { if !quiet { stale.markMissing(id) } }
         return after.values.allSatisfy { ($0 ?? Int64.min) >= target }
+    }
+
+    /// Marks the board for a rebuild of shards the change log has no steps for up to `target`,
+    /// unless that is already in hand. A change without log steps (a bulk import) is committed together
+    /// with a shared mark, and its importer rebuilds the board: a process that finds the gap before
+    /// it learns of that mark adopts it, and one that finds the mark gone (the rebuild is done)
+    /// looks at the shards again. A mark published after the importer's rebuild would have made
+    /// every process answer 503 for one more, needless, rebuild.
+    private func markUnlessCovered(_ board: StoredBoard, lagging: Set<Int>, target: Int64) async throws {
+        let id = board.config.id
+        if try await repository.rebuildRequests()[id] == true {
+            stale.adopt(id, whole: true)
+            return
+        }
+        let now = try await realtime.appliedSequences(board)
+        guard lagging.contains(where: { $0 >= now.count || (now[$0] ?? Int64.min) < target }) else { return }
+        stale.mark(id)
     }
 }

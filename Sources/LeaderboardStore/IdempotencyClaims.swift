@@ -88,8 +88,15 @@ struct IdempotencyClaims {
     }
 
     /// Stores the answers of the keys claimed by this group.
+    /// A request refused as unavailable (its board was being imported) applied nothing and is
+    /// to be retried: its key is released, not bound to the refusal.
     func record(_ outcomes: [Result<[Int64], LeaderboardError>], on connection: PGConnection) throws {
-        let claimed = bindings.filter { $0.value.claimant != nil }.sorted { $0.key < $1.key }
+        let keys = bindings.filter { $0.value.claimant != nil }.sorted { $0.key < $1.key }
+        let released = keys.filter { Self.isRetryable(outcomes[$0.value.claimant!]) }
+        if !released.isEmpty {
+            try connection.query("DELETE FROM idempotency_keys WHERE key = ANY($1::text[])", [PGArray.text(released.map(\.key))])
+        }
+        let claimed = keys.filter { !Self.isRetryable(outcomes[$0.value.claimant!]) }
         guard !claimed.isEmpty else { return }
         var scores: [String?] = []
         var codes: [String?] = []
@@ -114,6 +121,11 @@ struct IdempotencyClaims {
             """,
             [PGArray.text(claimed.map(\.key)), PGArray.text(scores), PGArray.text(codes), PGArray.text(messages)]
         )
+    }
+
+    private static func isRetryable(_ outcome: Result<[Int64], LeaderboardError>) -> Bool {
+        if case .failure(let error) = outcome { return error.code == .unavailable }
+        return false
     }
 
     /// A stored answer.

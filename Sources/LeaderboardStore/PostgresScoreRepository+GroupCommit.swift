@@ -135,8 +135,12 @@ extension PostgresScoreRepository {
         let boardIDs = Array(Set(requests.flatMap(\.commands).map(\.leaderboardID))).sorted()
         var lockedBoards: [String: LockedBoard] = [:]
         var transactionID: String?
+        // A board being imported is skipped, not waited for (see ``importGuard``).
         for row in try connection.query(
-            "SELECT \(lockedColumns), pg_current_xact_id()::text FROM leaderboards WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE",
+            """
+            SELECT \(lockedColumns), pg_current_xact_id()::text FROM leaderboards
+            WHERE id = ANY($1::text[]) AND \(importGuard("id")) ORDER BY id FOR NO KEY UPDATE
+            """,
             [PGArray.text(boardIDs)]
         ).rows {
             let board = try locked(from: row)
@@ -144,6 +148,14 @@ extension PostgresScoreRepository {
             transactionID = try row.text(lockedColumnCount)
         }
         let boards = lockedBoards.mapValues(\.board)
+        // Boards not locked: unknown, or being imported (rare, so asked only then).
+        var importing: Set<String> = []
+        if lockedBoards.count < boardIDs.count {
+            let rest = boardIDs.filter { lockedBoards[$0] == nil }
+            importing = Set(
+                try connection.query("SELECT id FROM leaderboards WHERE id = ANY($1::text[])", [PGArray.text(rest)]).rows.map { try $0.text(0) }
+            )
+        }
 
         // Keys already used (by an earlier request, or a concurrent one that committed first)
         // replay their first answer; the others are claimed now, after the boards' locks.
@@ -175,7 +187,7 @@ extension PostgresScoreRepository {
         }
 
         let rules = boards.mapValues { BoardRules(sortOrder: $0.config.sortOrder, updateMode: $0.config.updateMode) }
-        let plan = GroupCommitPlan(requests: freshRequests, boards: rules, current: current)
+        let plan = GroupCommitPlan(requests: freshRequests, boards: rules, current: current, unavailable: importing)
         let outcomes = keys.outcomes(fresh: Dictionary(uniqueKeysWithValues: zip(fresh, plan.outcomes)), count: requests.count)
         try keys.record(outcomes, on: connection)
         var lastEventIDs: [String: Int64] = [:]
@@ -387,8 +399,13 @@ extension PostgresScoreRepository {
     public func removePlayer(board: String, player: String) async throws -> (eventID: Int64, score: Int64, board: StoredBoard, step: ViewStep?)? {
         try await pool.withConnection { connection in
             try connection.transaction { connection -> (eventID: Int64, score: Int64, board: StoredBoard, step: ViewStep?)? in
-                let found = try connection.query("SELECT \(Self.lockedColumns) FROM leaderboards WHERE id = $1 FOR NO KEY UPDATE", [board])
-                guard let row = found.rows.first else { throw LeaderboardError.leaderboardNotFound(board) }
+                let found = try connection.query(
+                    "SELECT \(Self.lockedColumns) FROM leaderboards WHERE id = $1 AND \(Self.importGuard("id")) FOR NO KEY UPDATE", [board]
+                )
+                guard let row = found.rows.first else {
+                    if try !connection.query("SELECT 1 FROM leaderboards WHERE id = $1", [board]).rows.isEmpty { throw LeaderboardError.beingImported(board) }
+                    throw LeaderboardError.leaderboardNotFound(board)
+                }
                 let locked = try Self.locked(from: row)
                 let deleted = try connection.query(
                     "DELETE FROM player_scores WHERE leaderboard_id = $1 AND player_id = $2 RETURNING score, tie_key",

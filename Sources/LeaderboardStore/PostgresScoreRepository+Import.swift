@@ -30,9 +30,8 @@ public struct ImportCommit: Sendable, Equatable {
 /// Bulk import (DESIGN.md, "Bulk import"): every row applied as a submission with the board's
 /// update mode, in one transaction, all or nothing.
 ///
-/// The rows are streamed with COPY into a temporary table before the board is locked (the long
-/// part does not hold up live writes), then, under the board's row lock as a group commit takes
-/// it, folded set-based per player in file order: `replace` keeps the last row, `increment` adds
+/// The rows are streamed with COPY into a temporary table before the board is locked, then,
+/// under the board's row lock as a group commit takes it, folded set-based per player in file order: `replace` keeps the last row, `increment` adds
 /// every row to the stored score (each prefix checked against ±2^53, the first row that leaves the
 /// range named), `best` keeps the best by the board's order. Each row is an `import` event with the
 /// score it produced; usernames and metadata are the last ones given. Boards ordered by commit
@@ -42,8 +41,24 @@ public struct ImportCommit: Sendable, Equatable {
 /// The import is one numbered change of the board's view that the change log does not hold (it
 /// may be millions of players): a shard can only get past it by a rebuild. So the same
 /// transaction marks the board for a whole rebuild, the importer holding its rebuild lease; every
-/// process answers 503 for it until that rebuild has switched the new content in.
+/// process answers 503 for it from when it learns the mark (within a second of the commit) until
+/// that rebuild has switched the new content in.
+///
+/// The locked part takes seconds per million rows. Writes must not queue behind it: a group
+/// commit waiting for the board's row would hold up every board's writes in its process. So the
+/// import first takes the board's import lock (``importGuard``), and a write to the board while it
+/// is held is refused at once with 503, its group going on without it.
 extension PostgresScoreRepository {
+    /// A condition on the board `column` names, for a query that locks boards' rows: true, taking
+    /// the board's import lock shared, unless an import holds it (then the row is skipped and no
+    /// lock is waited for). The condition is checked before the row is locked.
+    static func importGuard(_ column: String) -> String {
+        "pg_try_advisory_xact_lock_shared(\(importLockClass), hashtext(\(column)))"
+    }
+
+    /// The class of the boards' import locks (transaction-scoped advisory locks).
+    static let importLockClass = 4_242_003
+
     /// A row the source refused (``ImportRows/RowError``) ends the import with nothing written.
     /// The board's rebuild lease goes to `holder` for `leaseSeconds` with the commit (unless
     /// another holder's lease is live), so the importer rebuilds the board it just changed.
@@ -131,7 +146,9 @@ extension PostgresScoreRepository {
         try connection.copyIn("COPY import_rows FROM STDIN", rows: rows)
         if let failure = rows.failure { throw failure }
 
-        // The board, locked as a group commit locks it: live writes wait from here to the commit.
+        // The import lock first (waiting for the writes that hold it shared), then the board's row:
+        // from here to the commit, writes to the board are refused (503), not queued.
+        try connection.query("SELECT pg_advisory_xact_lock(\(Self.importLockClass), hashtext($1))", [id])
         let found = try connection.query(
             "SELECT \(lockedColumns), pg_current_xact_id()::text FROM leaderboards WHERE id = $1 FOR NO KEY UPDATE", [id]
         )
@@ -195,11 +212,13 @@ extension PostgresScoreRepository {
             """,
             [id, String(numbered), String(count)] + cut
         ).rows[0]
-        let leaseLive = "board_rebuilds.holder IS NOT NULL AND board_rebuilds.holder <> EXCLUDED.holder AND board_rebuilds.lease_until >= now()"
+        // The clock, not now(): that is the transaction's start, and an import may run for
+        // minutes, so a lease counted from it would have run out at the commit.
+        let leaseLive = "board_rebuilds.holder IS NOT NULL AND board_rebuilds.holder <> EXCLUDED.holder AND board_rebuilds.lease_until >= clock_timestamp()"
         try connection.query(
             """
-            INSERT INTO board_rebuilds (leaderboard_id, whole, holder, lease_until)
-            VALUES ($1, true, $2, now() + make_interval(secs => $3))
+            INSERT INTO board_rebuilds (leaderboard_id, whole, holder, lease_until, requested_at)
+            VALUES ($1, true, $2, clock_timestamp() + make_interval(secs => $3), clock_timestamp())
             ON CONFLICT (leaderboard_id) DO UPDATE SET whole = true, requested_at = clock_timestamp(),
                 holder = CASE WHEN \(leaseLive) THEN board_rebuilds.holder ELSE EXCLUDED.holder END,
                 lease_until = CASE WHEN \(leaseLive) THEN board_rebuilds.lease_until ELSE EXCLUDED.lease_until END

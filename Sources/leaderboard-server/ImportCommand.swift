@@ -16,7 +16,10 @@ struct ImportCommand: AsyncParsableCommand {
             mode and recorded as an event of type import, in one PostgreSQL transaction; a bad row \
             stops the import naming its line, with nothing written (exit status 2). Then the \
             board's shards are built from PostgreSQL; the servers answer 503 for the board until \
-            they are. Progress goes to standard error, the report (JSON) to standard output.
+            they are. Progress goes to standard error, the report (JSON) to standard output. \
+            Exit status 3: the import committed but the shards were not built here (a server \
+            builds them; do not import again); 4: the reply to COMMIT was lost and its outcome \
+            is unknown; 1: anything else, with nothing written.
             """
     )
 
@@ -62,6 +65,14 @@ struct ImportCommand: AsyncParsableCommand {
             reading.finish()
             await system.close()
             fail("\(file): \(error); nothing was imported", status: 2)
+        } catch let error as BulkImport.Failure {
+            reading.finish()
+            building.finish()
+            await system.close()
+            switch error {
+            case .committedNotBuilt: fail("\(error)", status: 3)
+            case .outcomeUnknown: fail("\(error)", status: 4)
+            }
         } catch {
             reading.finish()
             await system.close()
