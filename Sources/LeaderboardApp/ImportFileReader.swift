@@ -51,6 +51,7 @@ public final class ImportFileReader: Sendable {
             while let (number, text) = try nextLine(&state) {
                 if let command = try state.rows.row(Substring(text), number: number) { return ImportedRow(line: number, command: command) }
             }
+            try state.rows.finish(lines: state.line)
             return nil
         }
     }

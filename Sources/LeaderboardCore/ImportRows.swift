@@ -57,6 +57,13 @@ public struct ImportRows: Sendable {
         }
     }
 
+    /// At the end of the file: a CSV file must have had its header (an empty file is refused).
+    public func finish(lines: Int) throws(RowError) {
+        if format == .csv, !sawHeader {
+            throw RowError(line: lines + 1, message: "the file has no header: the first line must be player_id,score or player_id,score,username")
+        }
+    }
+
     private mutating func csvRow(_ text: Substring, number: Int) throws(RowError) -> ScoreCommand? {
         let fields: [String]
         do { fields = try Self.csvFields(text) } catch { throw RowError(line: number, message: error.message) }

@@ -42,6 +42,22 @@ import Testing
         #expect(word.error?.message.contains("not an integer") == true)
     }
 
+    /// The header is required: a CSV file without one (empty, or blank lines only) is refused at
+    /// its end; an empty NDJSON file holds no rows.
+    @Test func aCSVFileWithoutItsHeaderIsRefusedAtItsEnd() throws {
+        for (text, line) in [("", 1), ("\n\n", 3)] {
+            var reader = ImportRows(format: .csv, board: "b1")
+            let lines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).dropLast()
+            for (index, bytes) in lines.enumerated() { #expect(try reader.row(Substring(bytes), number: index + 1) == nil) }
+            #expect(throws: ImportRows.RowError.self) { try reader.finish(lines: lines.count) }
+            do { try reader.finish(lines: lines.count) } catch { #expect(error.line == line && error.message.contains("no header"), "\(error)") }
+        }
+        var headed = ImportRows(format: .csv, board: "b1")
+        #expect(try headed.row("player_id,score", number: 1) == nil)
+        #expect(throws: Never.self) { try headed.finish(lines: 1) }
+        #expect(throws: Never.self) { try ImportRows(format: .ndjson, board: "b1").finish(lines: 0) }
+    }
+
     @Test func badCSVRowsNameTheirLine() {
         let cases: [(String, Int, String)] = [
             ("score,player_id\np1,1", 1, "header"),

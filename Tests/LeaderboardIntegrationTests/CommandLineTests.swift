@@ -179,7 +179,10 @@ import Glibc
             steps += 1
             switch try await read() {
             case nil: unavailable += 1
-            case let state? where state >= 0: seen[state] += 1
+            case let state? where state >= 0:
+                // One process serves these reads: once it has shown the import, never the board without it.
+                if state == 0, seen[1] > 0 { wrong.append("the board before the import, after \(seen[1]) reads with it") }
+                seen[state] += 1
             default: break
             }
             if seen[1] > 20 { break }
