@@ -121,7 +121,12 @@ public final class RealtimeRecovery: Service, Sendable {
     ) async throws -> Bool {
         let deadline = ContinuousClock.now + patience
         while ContinuousClock.now < deadline, !Task.isCancelled {
-            if await leasedRebuild(id, progress: progress) { return true }
+            // Not while this process's recovery loop rebuilds the board (nor the loop while this does).
+            if rebuilding.withLock({ $0.insert(id).inserted }) {
+                let cleared = await leasedRebuild(id, progress: progress)
+                rebuilding.withLock { _ = $0.remove(id) }
+                if cleared { return true }
+            }
             // (A failed look counts as still marked: try again in a second.)
             if let marks = try? await service.repository.rebuildRequests(), marks[id] == nil { return true }
             try await Task.sleep(for: .seconds(1))
