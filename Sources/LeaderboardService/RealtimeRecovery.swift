@@ -347,7 +347,7 @@ public final class RealtimeRecovery: Service, Sendable {
         }
         // Changes committed since the snapshot, which the switch may have undone on a shard.
         if current.seq > snapshot.seq {
-            try await service.sequencer.catchUp(snapshot.board, through: current.seq, shards: shards)
+            _ = try await service.sequencer.catchUp(snapshot.board, from: snapshot.seq, through: current.seq, shards: shards)
         }
         // The marks made before this rebuild began are covered; a newer one stays.
         if clearingMark, let generation, shards == nil || (requested == nil && scope == .missingShards) {

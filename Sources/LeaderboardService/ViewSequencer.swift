@@ -21,7 +21,7 @@ public final class ViewSequencer: Sendable {
 
     static let catchUps = Counter(label: "leaderboard_view_catch_ups")
     /// Most changes a catch-up replays; a shard further behind is rebuilt.
-    static let mostReplayed: Int64 = 2000
+    public static let mostReplayed: Int64 = 2000
 
     public init(
         repository: PostgresScoreRepository, realtime: any RealtimeStore, stale: StaleBoards, logger: Logger,
@@ -185,6 +185,23 @@ public final class ViewSequencer: Sendable {
         let after = try await realtime.apply(batch)[id] ?? [:]
         if after.values.contains(where: { $0 == nil }) { if !quiet { stale.markMissing(id) } }
         return after.values.allSatisfy { ($0 ?? Int64.min) >= target }
+    }
+
+    /// A rebuild's catch-up: the shards were just switched in at change `start` (its snapshot),
+    /// and every change committed while it ran is replayed, in rounds of at most
+    /// ``mostReplayed``: answering many with another rebuild would never end on a big board that
+    /// takes writes (the next rebuild takes as long, and sees as many). False when a round could
+    /// not finish; the board is then marked again (so the rebuild does not clear its mark).
+    public func catchUp(_ board: StoredBoard, from start: Int64, through target: Int64, shards: Set<Int>?) async throws -> Bool {
+        var through = start
+        while through < target {
+            through = min(target, through + Self.mostReplayed)
+            guard try await catchUp(board, through: through, shards: shards) else {
+                stale.mark(board.config.id)
+                return false
+            }
+        }
+        return true
     }
 
     /// Marks the board for a rebuild of shards the change log has no steps for up to `target`,

@@ -1,6 +1,7 @@
 import Foundation
 import LeaderboardApp
 import LeaderboardCore
+import LeaderboardService
 import LeaderboardStore
 import LeaderboardTestSupport
 import NIOConcurrencyHelpers
@@ -206,6 +207,51 @@ import Testing
             #expect(untouched, "shard 2 kept being rebuilt by someone else")
             #expect(try await system.recovery.rebuild(board, shards: nil))
             #expect(try await system.redis(board: board, shard: 2).command("ZCARD", key(2)).integer == Int64(inShard2.count))
+        }
+    }
+
+    /// A rebuild's catch-up replays every change committed while the rebuild ran, however many:
+    /// more than one catch-up round takes (2,000) used to mark the board again, and on a big board
+    /// under writes the next rebuild saw as many again, so it never came back. Here 2,100 changes
+    /// are committed to PostgreSQL only (as if while a rebuild ran); the shards are then set back
+    /// to the first change number, as a rebuild's switch leaves them (every step sets a score, so
+    /// replaying them onto any content gives the final one), and the catch-up brings them all in.
+    @Test func aRebuildsCatchUpReplaysMoreThanOneRound() async throws {
+        let id = TestEnvironment.uniqueID("rounds")
+        try await withTestApp { api, system in
+            let repository = system.service.repository
+            try await api.createBoard(id, #""max_entries": 0, "layout": {"strategy": "hash", "shards": 4}"#)
+            try await api.submit(id, (0..<50).map { ("r\($0)", Int64($0)) })
+            let board = try #require(try await repository.leaderboard(id))
+            let start = try #require(try await repository.changeSequencesAndIncarnations()[id]?.seq)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for writer in 0..<4 {
+                    group.addTask {
+                        for index in 0..<525 {
+                            _ = try await repository.commit([[ScoreCommand(leaderboardID: id, playerID: "r\((writer * 525 + index) % 300)", value: Int64(index * 4 + writer))]])
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let target = try #require(try await repository.changeSequencesAndIncarnations()[id]?.seq)
+            #expect(target - start > ViewSequencer.mostReplayed)
+            for shard in 0..<4 {
+                _ = try await system.redis(board: id, shard: shard).command("HSET", RedisKeys.meta(id, shard: shard, of: 4), "seq", String(start))
+            }
+            #expect(try await system.service.realtime.appliedSequences(board) == Array(repeating: start, count: 4))
+            #expect(try await system.service.sequencer.catchUp(board, from: start, through: target, shards: nil))
+            let after = try await system.service.realtime.appliedSequences(board)
+            #expect(after.allSatisfy { ($0 ?? 0) >= target }, "\(after)")
+            let expected = try await system.postgres.query(
+                "SELECT player_id FROM player_scores WHERE leaderboard_id = $1 ORDER BY score DESC, player_id DESC LIMIT 20", [id]
+            ).rows.map { $0[0] ?? "" }
+            var top = try await api.get("/api/v1/leaderboards/\(id)/top?limit=20")
+            for _ in 0..<100 where top.status == .serviceUnavailable {
+                try await Task.sleep(for: .milliseconds(100))
+                top = try await api.get("/api/v1/leaderboards/\(id)/top?limit=20")
+            }
+            #expect(top.entries.map(\.playerID) == expected)
         }
     }
 
