@@ -105,6 +105,8 @@ public final class PostgresScoreRepository: Sendable {
                 )
                 try connection.query("DELETE FROM score_events WHERE leaderboard_id = $1", [id])
                 try connection.query("DELETE FROM archived_scores WHERE leaderboard_id = $1", [id])
+                // (No foreign key cascades to player_scores: migration 13.)
+                try connection.query("DELETE FROM player_scores WHERE leaderboard_id = $1", [id])
                 try connection.query("DELETE FROM leaderboards WHERE id = $1", [id])
                 return true
             }
