@@ -120,8 +120,11 @@ print("import %s: %d rows in %s s: PostgreSQL %.1f s, Redis %.1f s" % (r["board"
         "$bin/leaderboard-server" rebuild --config config.yaml --board "$board" --shard 3 2>/dev/null | tail -1
         echo "  (wall: $(seconds_between "$started" "$(date +%s%N)") s, process start included)"
         started=$(date +%s%N)
-        "$bin/leaderboard-server" sync --config config.yaml --board "$board" 2>/dev/null \
-            | python3 -c 'import json, sys; r = json.load(sys.stdin)[0]; print("sync pass:", {k: r[k] for k in r if k in ("duration_ms", "durationMilliseconds", "snapshot_players", "snapshotPlayers", "repaired")})'
+        if "$bin/leaderboard-server" sync --config config.yaml --board "$board" >"$work/sync.json" 2>"$work/sync.log"; then
+            python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))[0]; print("sync pass:", {k: r[k] for k in r if not isinstance(r[k], (list, dict))})' "$work/sync.json"
+        else
+            echo "sync pass failed: $(tail -c 600 "$work/sync.log")"
+        fi
         echo "  (wall: $(seconds_between "$started" "$(date +%s%N)") s)"
         started=$(date +%s%N)
         rows_out=$(psql_app -c "COPY (SELECT player_id, score FROM player_scores WHERE leaderboard_id = '$board' ORDER BY score DESC, player_id DESC) TO STDOUT" | wc -l)

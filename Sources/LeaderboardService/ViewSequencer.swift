@@ -164,16 +164,12 @@ public final class ViewSequencer: Sendable {
         // that many changes in one round.
         guard target - lowest <= Self.mostReplayed else {
             logger.warning("a shard is far behind; rebuilding", metadata: ["board": "\(id)", "behind": "\(target - lowest)"])
-            // (Marked again even while a rebuild runs: that rebuild's own catch-up is what found
-            // it this far behind, so it must not clear the board's mark.)
-            if !quiet { stale.mark(id) }
-            return false
+            return quiet ? false : try await markUnlessCovered(board, lagging: lagging, target: target)
         }
         let steps = try await repository.viewSteps(board: id, after: lowest, through: target)
         guard steps.count == Int(target - lowest), steps.first?.seq == lowest + 1 else {
             logger.info("the change log does not have what a shard misses; rebuilding", metadata: ["board": "\(id)", "from": "\(lowest)"])
-            if !quiet { try await markUnlessCovered(board, lagging: lagging, target: target) }
-            return false
+            return quiet ? false : try await markUnlessCovered(board, lagging: lagging, target: target)
         }
         Self.catchUps.increment()
         logger.info(
@@ -204,20 +200,27 @@ public final class ViewSequencer: Sendable {
         return true
     }
 
-    /// Marks the board for a rebuild of shards the change log has no steps for up to `target`,
-    /// unless that is already in hand. A change without log steps (a bulk import) is committed together
-    /// with a shared mark, and its importer rebuilds the board: a process that finds the gap before
-    /// it learns of that mark adopts it, and one that finds the mark gone (the rebuild is done)
-    /// looks at the shards again. A mark published after the importer's rebuild would have made
-    /// every process answer 503 for one more, needless, rebuild.
-    private func markUnlessCovered(_ board: StoredBoard, lagging: Set<Int>, target: Int64) async throws {
+    /// Marks the board for a rebuild of shards the change log cannot bring up to `target` (it
+    /// lacks the steps, or they are too many for one round), unless that is already in hand.
+    /// Returns true when the shards turn out to hold `target` after all.
+    ///
+    /// - A whole mark in PostgreSQL is taken up, not published again. A change without log steps
+    ///   (a bulk import) is committed together with such a mark, and a process may find the gap
+    ///   before it has learnt of the mark; and a big board being rebuilt under writes has its
+    ///   shards far behind until the rebuild's catch-up, which replays every change up to the
+    ///   board's newest (``RealtimeRecovery``). A mark published meanwhile would outlive that
+    ///   rebuild and start another, which would see as many again: the board would never come back.
+    /// - With no mark, the shards are looked at again (a rebuild may have just ended) before the
+    ///   board is marked.
+    private func markUnlessCovered(_ board: StoredBoard, lagging: Set<Int>, target: Int64) async throws -> Bool {
         let id = board.config.id
         if try await repository.rebuildRequests()[id] == true {
             stale.adopt(id, whole: true)
-            return
+            return false
         }
         let now = try await realtime.appliedSequences(board)
-        guard lagging.contains(where: { $0 >= now.count || (now[$0] ?? Int64.min) < target }) else { return }
+        guard lagging.contains(where: { $0 >= now.count || (now[$0] ?? Int64.min) < target }) else { return true }
         stale.mark(id)
+        return false
     }
 }

@@ -139,7 +139,7 @@ extension PostgresScoreRepository {
         for row in try connection.query(
             """
             SELECT \(lockedColumns), pg_current_xact_id()::text FROM leaderboards
-            WHERE id = ANY($1::text[]) AND \(importGuard("id")) ORDER BY id FOR NO KEY UPDATE
+            WHERE id = ANY($1::text[]) AND \(importGuard("id", wanted: "id = ANY($1::text[])")) ORDER BY id FOR NO KEY UPDATE
             """,
             [PGArray.text(boardIDs)]
         ).rows {
@@ -400,7 +400,7 @@ extension PostgresScoreRepository {
         try await pool.withConnection { connection in
             try connection.transaction { connection -> (eventID: Int64, score: Int64, board: StoredBoard, step: ViewStep?)? in
                 let found = try connection.query(
-                    "SELECT \(Self.lockedColumns) FROM leaderboards WHERE id = $1 AND \(Self.importGuard("id")) FOR NO KEY UPDATE", [board]
+                    "SELECT \(Self.lockedColumns) FROM leaderboards WHERE id = $1 AND \(Self.importGuard("id", wanted: "id = $1")) FOR NO KEY UPDATE", [board]
                 )
                 guard let row = found.rows.first else {
                     if try !connection.query("SELECT 1 FROM leaderboards WHERE id = $1", [board]).rows.isEmpty { throw LeaderboardError.beingImported(board) }
@@ -477,6 +477,13 @@ extension PostgresScoreRepository {
             sequences[try row.text(0)] = (try row.int64(1), try row.int64(2), Int(try row.int64(3)))
         }
         return sequences
+    }
+
+    /// One board's newest change number, incarnation and layout epoch (nil when it does not exist).
+    public func changeSequence(of id: String) async throws -> (seq: Int64, incarnation: Int64, epoch: Int)? {
+        guard let row = try await pool.query("SELECT change_seq, incarnation, layout_epoch FROM leaderboards WHERE id = $1", [id]).rows.first
+        else { return nil }
+        return (try row.int64(0), try row.int64(1), Int(try row.int64(2)))
     }
 
     /// Forgets view changes older than `seconds` (every shard has long applied them or been rebuilt).

@@ -49,15 +49,17 @@ public struct ImportCommit: Sendable, Equatable {
 /// import first takes the board's import lock (``importGuard``), and a write to the board while it
 /// is held is refused at once with 503, its group going on without it.
 extension PostgresScoreRepository {
-    /// A condition on the board `column` names, for a query that locks boards' rows: true, taking
-    /// the board's import lock shared, unless an import holds it (then the row is skipped and no
-    /// lock is waited for). The condition is checked before the row is locked.
-    static func importGuard(_ column: String) -> String {
-        "pg_try_advisory_xact_lock_shared(\(importLockClass), hashtext(\(column)))"
+    /// A condition for a query that locks the rows of the boards `wanted` selects (by `column`):
+    /// true, taking the board's import lock shared, unless an import holds it (then the row is
+    /// skipped, and no lock is waited for). It is checked before the row is locked, and only on
+    /// the rows `wanted` selects (the planner may order a query's conditions as it likes).
+    static func importGuard(_ column: String, wanted: String) -> String {
+        "CASE WHEN \(wanted) THEN pg_try_advisory_xact_lock_shared(\(importLockKey(column))) ELSE false END"
     }
 
-    /// The class of the boards' import locks (transaction-scoped advisory locks).
-    static let importLockClass = 4_242_003
+    /// The key of a board's import lock (a transaction-scoped advisory lock): 64 bits of the id's
+    /// hash, so two boards practically never share one.
+    static func importLockKey(_ id: String) -> String { "hashtextextended(\(id), 4242003)" }
 
     /// A row the source refused (``ImportRows/RowError``) ends the import with nothing written.
     /// The board's rebuild lease goes to `holder` for `leaseSeconds` with the commit (unless
@@ -148,7 +150,7 @@ extension PostgresScoreRepository {
 
         // The import lock first (waiting for the writes that hold it shared), then the board's row:
         // from here to the commit, writes to the board are refused (503), not queued.
-        try connection.query("SELECT pg_advisory_xact_lock(\(Self.importLockClass), hashtext($1))", [id])
+        try connection.query("SELECT pg_advisory_xact_lock(\(Self.importLockKey("$1")))", [id])
         let found = try connection.query(
             "SELECT \(lockedColumns), pg_current_xact_id()::text FROM leaderboards WHERE id = $1 FOR NO KEY UPDATE", [id]
         )
@@ -181,12 +183,19 @@ extension PostgresScoreRepository {
             [id, String(board.period)]
         )
         try writeScores(board: locked, on: connection)
-        // In id order, as every committer writes usernames, so two writers cannot deadlock on them.
+        // In id order, as every committer writes usernames, so two writers cannot deadlock on them;
+        // only the names that change, so the rows of players who keep theirs are not locked until
+        // the commit (a write naming such a player would wait for it).
         try connection.execute(
             """
             INSERT INTO players (player_id, username)
-            SELECT DISTINCT ON (player_id) player_id, username FROM import_results WHERE username IS NOT NULL
-            ORDER BY player_id, line DESC
+            SELECT given.player_id, given.username
+            FROM (
+                SELECT DISTINCT ON (player_id) player_id, username FROM import_results WHERE username IS NOT NULL
+                ORDER BY player_id, line DESC
+            ) given LEFT JOIN players known ON known.player_id = given.player_id
+            WHERE known.username IS DISTINCT FROM given.username
+            ORDER BY given.player_id
             ON CONFLICT (player_id) DO UPDATE SET username = EXCLUDED.username, updated_at = now()
             """
         )

@@ -205,8 +205,8 @@ import Testing
     /// that board is refused at once with 503, and the process's writes to other boards go on: a
     /// group commit that waited for the board's row would have held them all up. A refused write
     /// applied nothing, so its Idempotency-Key is free for the retry. (The import's lock is held
-    /// here by a connection of the test, as an import holds it from before the board's row lock
-    /// to its commit.)
+    /// here by a connection of the test, with the board's row, as an import holds them from before
+    /// its locked phase to its commit.)
     @Test func writesToABoardBeingImportedAreRefusedAndOthersGoOn() async throws {
         try await withTestApp { api, system in
             let held = TestEnvironment.uniqueID("imp-held")
@@ -216,7 +216,9 @@ import Testing
             try await api.submit(held, [("a", 1)])
             let lock = try PGConnection(configuration: TestEnvironment.config.postgresPool.connection)
             try lock.execute("BEGIN")
-            _ = try lock.query("SELECT pg_advisory_xact_lock(4242003, hashtext($1))", [held])
+            // As an import holds them: its lock, then the board's row.
+            _ = try lock.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 4242003))", [held])
+            _ = try lock.query("SELECT 1 FROM leaderboards WHERE id = $1 FOR NO KEY UPDATE", [held])
 
             let started = ContinuousClock.now
             let refused = try await api.request(

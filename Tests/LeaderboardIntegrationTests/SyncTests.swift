@@ -219,40 +219,91 @@ import Testing
     @Test func aRebuildsCatchUpReplaysMoreThanOneRound() async throws {
         let id = TestEnvironment.uniqueID("rounds")
         try await withTestApp { api, system in
-            let repository = system.service.repository
-            try await api.createBoard(id, #""max_entries": 0, "layout": {"strategy": "hash", "shards": 4}"#)
-            try await api.submit(id, (0..<50).map { ("r\($0)", Int64($0)) })
-            let board = try #require(try await repository.leaderboard(id))
-            let start = try #require(try await repository.changeSequencesAndIncarnations()[id]?.seq)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for writer in 0..<4 {
-                    group.addTask {
-                        for index in 0..<525 {
-                            _ = try await repository.commit([[ScoreCommand(leaderboardID: id, playerID: "r\((writer * 525 + index) % 300)", value: Int64(index * 4 + writer))]])
-                        }
-                    }
-                }
-                try await group.waitForAll()
-            }
-            let target = try #require(try await repository.changeSequencesAndIncarnations()[id]?.seq)
-            #expect(target - start > ViewSequencer.mostReplayed)
-            for shard in 0..<4 {
-                _ = try await system.redis(board: id, shard: shard).command("HSET", RedisKeys.meta(id, shard: shard, of: 4), "seq", String(start))
-            }
-            #expect(try await system.service.realtime.appliedSequences(board) == Array(repeating: start, count: 4))
+            let (board, start, target) = try await Self.farBehind(id, api, system)
             #expect(try await system.service.sequencer.catchUp(board, from: start, through: target, shards: nil))
             let after = try await system.service.realtime.appliedSequences(board)
             #expect(after.allSatisfy { ($0 ?? 0) >= target }, "\(after)")
-            let expected = try await system.postgres.query(
-                "SELECT player_id FROM player_scores WHERE leaderboard_id = $1 ORDER BY score DESC, player_id DESC LIMIT 20", [id]
-            ).rows.map { $0[0] ?? "" }
-            var top = try await api.get("/api/v1/leaderboards/\(id)/top?limit=20")
-            for _ in 0..<100 where top.status == .serviceUnavailable {
-                try await Task.sleep(for: .milliseconds(100))
-                top = try await api.get("/api/v1/leaderboards/\(id)/top?limit=20")
-            }
-            #expect(top.entries.map(\.playerID) == expected)
+            try await Self.expectTopEqualsPostgres(id, api, system)
         }
+    }
+
+    /// A write's catch-up that finds the shards far behind while the board's whole rebuild is
+    /// pending or running takes up that rebuild's mark: a mark published then would outlive the
+    /// rebuild and start another, which on a big board under writes sees as many again.
+    @Test func aWriteFarBehindDuringARebuildTakesUpItsMark() async throws {
+        let id = TestEnvironment.uniqueID("farmark")
+        try await withTestApp { api, system in
+            let repository = system.service.repository
+            // Another process's rebuild: marked, its lease live, before the shards fall behind (so
+            // no process's check marks the board for its lag first).
+            let (board, _, target) = try await Self.farBehind(id, api, system) {
+                try await repository.requestRebuilds([id: true])
+                #expect(try await repository.takeRebuildLease(board: id, holder: "another-rebuilder", seconds: 60) != nil)
+            }
+            let requested = { try await system.postgres.query("SELECT requested_at::text FROM board_rebuilds WHERE leaderboard_id = $1", [id]).rows.first?[0] }
+            let markedAt = try #require(try await requested())
+
+            let caughtUp = try await system.service.sequencer.catchUp(board, through: target)
+            #expect(!caughtUp)
+            #expect(system.service.stale.contains(id))
+            #expect(!system.service.stale.isUnpublished(id), "the write marked the board again instead of taking up the rebuild's mark")
+            try await Task.sleep(for: .milliseconds(1500))
+            #expect(try await requested() == markedAt)
+
+            // That process is gone: this one takes the lease over, rebuilds, and the board is whole.
+            _ = try await system.postgres.query("UPDATE board_rebuilds SET lease_until = now() - interval '1 second' WHERE leaderboard_id = $1", [id])
+            #expect(try await system.recovery.rebuildMarked(id, patience: .seconds(60)))
+            #expect(try await repository.rebuildRequests()[id] == nil)
+            try await Self.expectTopEqualsPostgres(id, api, system)
+        }
+    }
+
+    /// A hash-4 board whose shards are set back more than one catch-up round (2,000 changes)
+    /// behind PostgreSQL: 2,100 changes committed to PostgreSQL only (as if while a rebuild ran),
+    /// then the shards' change number set back to the first, as a rebuild's switch leaves them
+    /// (every step sets a score, so replaying them onto any content gives the final one). `first`
+    /// runs before the changes.
+    static func farBehind(
+        _ id: String, _ api: TestAPI, _ system: LeaderboardSystem, first: () async throws -> Void = {}
+    ) async throws -> (StoredBoard, Int64, Int64) {
+        let repository = system.service.repository
+        try await api.createBoard(id, #""max_entries": 0, "layout": {"strategy": "hash", "shards": 4}"#)
+        try await api.submit(id, (0..<50).map { ("r\($0)", Int64($0)) })
+        try await first()
+        let board = try #require(try await repository.leaderboard(id))
+        let start = try #require(try await repository.changeSequence(of: id)?.seq)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for writer in 0..<4 {
+                group.addTask {
+                    for index in 0..<525 {
+                        _ = try await repository.commit([[ScoreCommand(leaderboardID: id, playerID: "r\((writer * 525 + index) % 300)", value: Int64(index * 4 + writer))]])
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let target = try #require(try await repository.changeSequence(of: id)?.seq)
+        #expect(target - start > ViewSequencer.mostReplayed)
+        for shard in 0..<4 {
+            _ = try await system.redis(board: id, shard: shard).command("HSET", RedisKeys.meta(id, shard: shard, of: 4), "seq", String(start))
+        }
+        // (Another process's check may catch the board up, or rebuild it, right after this.)
+        print("far behind: shards at \(try await system.service.realtime.appliedSequences(board)), from \(start) through \(target)")
+        return (board, start, target)
+    }
+
+    /// The board's top 20 read through the API (503s waited out) equals PostgreSQL's order.
+    static func expectTopEqualsPostgres(_ id: String, _ api: TestAPI, _ system: LeaderboardSystem) async throws {
+        let expected = try await system.postgres.query(
+            "SELECT player_id FROM player_scores WHERE leaderboard_id = $1 ORDER BY score DESC, player_id DESC LIMIT 20", [id]
+        ).rows.map { $0[0] ?? "" }
+        var top = try await api.get("/api/v1/leaderboards/\(id)/top?limit=20")
+        for _ in 0..<100 where top.status == .serviceUnavailable {
+            try await Task.sleep(for: .milliseconds(100))
+            top = try await api.get("/api/v1/leaderboards/\(id)/top?limit=20")
+        }
+        #expect(top.status == .ok, "\(top.json)")
+        #expect(top.entries.map(\.playerID) == expected)
     }
 
     @Test func batchReadsServeTheOfficialSnapshot() async throws {
