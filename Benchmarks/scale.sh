@@ -13,9 +13,9 @@
 #
 #   Benchmarks/scale.sh [sizes, default "1000000 10000000"] [seconds per read row, default 10]
 #
-# Needs about 12 GB of free memory (Redis holds both 10M boards and the reference set) and 15 GB
-# of disk (PostgreSQL rows, events and indexes, the 200 MB file). On the 2-core machine the 1M
-# size takes about 5 minutes; each 10M import alone takes 5 minutes or more (a release build
+# At 10M, Redis peaks at about 3.4 GB (both boards and the reference set), beside PostgreSQL's
+# 1 GB of shared buffers; disk: an estimated 15 GB (20M score rows, 20M events, their indexes).
+# Both sizes took 19 minutes on the 2-core machine, each 10M import about 6 (a release build
 # first, if none).
 case "${1:-}" in -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 set -euo pipefail
