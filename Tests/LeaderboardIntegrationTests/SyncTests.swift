@@ -237,8 +237,11 @@ import Testing
             // Another process's rebuild: marked, its lease live, before the shards fall behind (so
             // no process's check marks the board for its lag first).
             let (board, _, target) = try await Self.farBehind(id, api, system) {
-                try await repository.requestRebuilds([id: true])
-                #expect(try await repository.takeRebuildLease(board: id, holder: "another-rebuilder", seconds: 60) != nil)
+                // (In one statement: a server's loop would take a free lease within a second.)
+                _ = try await system.postgres.query(
+                    "INSERT INTO board_rebuilds (leaderboard_id, whole, holder, lease_until) VALUES ($1, true, 'another-rebuilder', now() + interval '60 seconds')",
+                    [id]
+                )
             }
             let requested = { try await system.postgres.query("SELECT requested_at::text FROM board_rebuilds WHERE leaderboard_id = $1", [id]).rows.first?[0] }
             let markedAt = try #require(try await requested())
