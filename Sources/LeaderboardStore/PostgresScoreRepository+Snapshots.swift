@@ -92,6 +92,9 @@ extension PostgresScoreRepository {
             return nil
         }
         let order = (SortOrder(rawValue: try row.text(0)) ?? .desc).sqlOrder()
+        // One statement ranks and writes every player: minutes on a 10M-player board, far past the
+        // statement timeout that bounds the request path (a 10M sync pass failed on it).
+        try connection.execute("SET LOCAL statement_timeout = 0")
         let last = try connection.query("SELECT coalesce(max(id), 0) FROM score_events WHERE leaderboard_id = $1", [id]).rows[0].int64(0)
         try connection.query("DELETE FROM board_snapshots WHERE leaderboard_id = $1", [id])
         let taken = try connection.query(
