@@ -345,17 +345,10 @@ public final class RealtimeRecovery: Service, Sendable {
             if clearingMark, let generation { service.stale.clear(id, coveredBy: generation) }
             return .rebuilt
         }
-        // Changes committed since the snapshot, which the switch may have undone on a shard.
-        // Replayed until the board's newest change is in: a write whose own apply found the shards
-        // far behind meanwhile left its change to this rebuild (``ViewSequencer``).
-        var caught = snapshot.seq
-        var newest = current.seq
-        for _ in 0..<50 where newest > caught {
-            guard try await service.sequencer.catchUp(snapshot.board, from: caught, through: newest, shards: shards) else { break }
-            caught = newest
-            guard let now = try await service.repository.changeSequence(of: id), now.incarnation == current.incarnation, now.epoch == current.epoch
-            else { break }
-            newest = now.seq
+        // Changes committed since the snapshot, which the switch may have undone on a shard, up to
+        // the board's newest.
+        if current.seq > snapshot.seq {
+            _ = try await service.sequencer.catchUpAfterRebuild(snapshot.board, from: snapshot.seq, shards: shards)
         }
         // The marks made before this rebuild began are covered; a newer one stays.
         if clearingMark, let generation, shards == nil || (requested == nil && scope == .missingShards) {

@@ -184,18 +184,26 @@ public final class ViewSequencer: Sendable {
     }
 
     /// A rebuild's catch-up: the shards were just switched in at change `start` (its snapshot),
-    /// and every change committed while it ran is replayed, in rounds of at most
+    /// and every change committed since is replayed, up to the board's newest (read again after
+    /// each round, so a write whose own apply found the shards far behind meanwhile, and left its
+    /// change to this rebuild, is in before the rebuild clears its mark), in rounds of at most
     /// ``mostReplayed``: answering many with another rebuild would never end on a big board that
     /// takes writes (the next rebuild takes as long, and sees as many). False when a round could
     /// not finish; the board is then marked again (so the rebuild does not clear its mark).
-    public func catchUp(_ board: StoredBoard, from start: Int64, through target: Int64, shards: Set<Int>?) async throws -> Bool {
-        var through = start
-        while through < target {
-            through = min(target, through + Self.mostReplayed)
+    public func catchUpAfterRebuild(_ board: StoredBoard, from start: Int64, shards: Set<Int>?) async throws -> Bool {
+        let id = board.config.id
+        var caught = start
+        for _ in 0..<1000 {
+            // Deleted, created again or moved to another layout: the rebuild sees to that.
+            guard let newest = try await repository.changeSequence(of: id), newest.incarnation == board.incarnation,
+                newest.epoch == board.epoch, newest.seq > caught
+            else { return true }
+            let through = min(newest.seq, caught + Self.mostReplayed)
             guard try await catchUp(board, through: through, shards: shards) else {
-                stale.mark(board.config.id)
+                stale.mark(id)
                 return false
             }
+            caught = through
         }
         return true
     }

@@ -274,24 +274,13 @@ import Testing
                 leaseHolder: "another-importer", leaseSeconds: 60
             )
             let seq = try #require(commit.seq)
-            let requested = { try await system.postgres.query("SELECT requested_at::text FROM board_rebuilds WHERE leaderboard_id = $1", [id]).rows.first?[0] }
-            let markedAt = try #require(try await requested())
             let board = try #require(try await repository.leaderboard(id))
-
-            let caughtUp = try await system.service.sequencer.catchUp(board, through: seq)
-            #expect(!caughtUp, "the shards cannot hold an import's change before its rebuild")
-            #expect(system.service.stale.contains(id), "reads here answer 503 until the import's rebuild")
-            #expect(!system.service.stale.isUnpublished(id), "the gap was marked again instead of taking up the import's mark")
-            // Past a round of sharing marks: the import's mark is the one that stands.
-            try await Task.sleep(for: .milliseconds(1500))
-            #expect(try await requested() == markedAt)
+            try await RebuildMarkChecks.expectCatchUpTakesUpTheMark(board, through: seq, system, "the gap was marked again instead of taking up the import's mark")
 
             // The importer is gone: this process takes its lease over and rebuilds (here, or in its
             // recovery loop, which runs beside the test: then this process's own mark goes at the
             // loop's next round, so the read may answer 503 for up to a second or so).
-            _ = try await system.postgres.query("UPDATE board_rebuilds SET lease_until = now() - interval '1 second' WHERE leaderboard_id = $1", [id])
-            #expect(try await system.recovery.rebuildMarked(id, patience: .seconds(60)))
-            #expect(try await repository.rebuildRequests()[id] == nil)
+            try await RebuildMarkChecks.expectLeaseTakenOverAndRebuilt(id, system)
             #expect(try await system.service.sequencer.catchUp(board, through: seq))
             var top = try await api.get("/api/v1/leaderboards/\(id)/top?limit=3")
             for _ in 0..<100 where top.status == .serviceUnavailable {

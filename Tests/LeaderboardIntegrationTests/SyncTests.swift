@@ -220,7 +220,7 @@ import Testing
         let id = TestEnvironment.uniqueID("rounds")
         try await withTestApp { api, system in
             let (board, start, target) = try await Self.farBehind(id, api, system)
-            #expect(try await system.service.sequencer.catchUp(board, from: start, through: target, shards: nil))
+            #expect(try await system.service.sequencer.catchUpAfterRebuild(board, from: start, shards: nil))
             let after = try await system.service.realtime.appliedSequences(board)
             #expect(after.allSatisfy { ($0 ?? 0) >= target }, "\(after)")
             try await Self.expectTopEqualsPostgres(id, api, system)
@@ -233,7 +233,6 @@ import Testing
     @Test func aWriteFarBehindDuringARebuildTakesUpItsMark() async throws {
         let id = TestEnvironment.uniqueID("farmark")
         try await withTestApp { api, system in
-            let repository = system.service.repository
             // Another process's rebuild: marked, its lease live, before the shards fall behind (so
             // no process's check marks the board for its lag first).
             let (board, _, target) = try await Self.farBehind(id, api, system) {
@@ -243,20 +242,9 @@ import Testing
                     [id]
                 )
             }
-            let requested = { try await system.postgres.query("SELECT requested_at::text FROM board_rebuilds WHERE leaderboard_id = $1", [id]).rows.first?[0] }
-            let markedAt = try #require(try await requested())
-
-            let caughtUp = try await system.service.sequencer.catchUp(board, through: target)
-            #expect(!caughtUp)
-            #expect(system.service.stale.contains(id))
-            #expect(!system.service.stale.isUnpublished(id), "the write marked the board again instead of taking up the rebuild's mark")
-            try await Task.sleep(for: .milliseconds(1500))
-            #expect(try await requested() == markedAt)
-
+            try await RebuildMarkChecks.expectCatchUpTakesUpTheMark(board, through: target, system, "the write marked the board again instead of taking up the rebuild's mark")
             // That process is gone: this one takes the lease over, rebuilds, and the board is whole.
-            _ = try await system.postgres.query("UPDATE board_rebuilds SET lease_until = now() - interval '1 second' WHERE leaderboard_id = $1", [id])
-            #expect(try await system.recovery.rebuildMarked(id, patience: .seconds(60)))
-            #expect(try await repository.rebuildRequests()[id] == nil)
+            try await RebuildMarkChecks.expectLeaseTakenOverAndRebuilt(id, system)
             try await Self.expectTopEqualsPostgres(id, api, system)
         }
     }
