@@ -28,15 +28,7 @@ if [ "${PROFILE:-0}" = 1 ] && ! command -v perf >/dev/null 2>&1; then
     if [ "$(id -u)" -eq 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq linux-perf >/dev/null; else echo "PROFILE=1 needs perf (Debian: linux-perf)" >&2; exit 1; fi
 fi
 
-if [ -n "${BIN_DIR:-}" ]; then
-    bin="$BIN_DIR"
-else
-    echo "building (release)..."
-    for product in leaderboard-server leaderboard-bench leaderboard-bare-route; do
-        swift build -c release --product "$product" 2>&1 | grep -E "error" || true
-    done
-    bin="$(swift build -c release --show-bin-path)"
-fi
+bin="$(Benchmarks/release-bin.sh)"
 if [ "${NO_LOAD:-0}" != 1 ]; then
     echo "loading the boards ($players players each, reused when they are there)..."
     "$bin/leaderboard-bench" --players "$players" --seconds 1 --concurrency 1 --no-memory --ops none | grep '^loaded' || true

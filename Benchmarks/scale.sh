@@ -26,15 +26,7 @@ port=8093
 WITH_LOAD_TOOLS=1 scripts/install-deps.sh >/dev/null
 scripts/services.sh up >/dev/null
 
-if [ -n "${BIN_DIR:-}" ]; then
-    bin="$BIN_DIR"
-else
-    echo "building (release)..."
-    for product in leaderboard-server leaderboard-bench leaderboard-bare-route; do
-        swift build -c release --product "$product" 2>&1 | grep -E "error" || true
-    done
-    bin="$(swift build -c release --show-bin-path)"
-fi
+bin="$(Benchmarks/release-bin.sh)"
 export LEADERBOARD_AUTH_ADMIN_KEYS="" LEADERBOARD_AUTH_WRITER_KEYS=""
 work="$(mktemp -d)"
 server=""
