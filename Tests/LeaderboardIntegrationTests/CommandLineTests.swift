@@ -1,6 +1,7 @@
 import Foundation
 import LeaderboardCore
 import LeaderboardTestSupport
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -156,8 +157,20 @@ import Glibc
         try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
 
+        // Writes go on all along through the server: to another board (all answered 200), and to
+        // the imported board, of a player whose score neither the seed nor the file changes
+        // (s999 keeps 63, so the reads' two states hold), answered 200 or, while the import
+        // holds the board, 503.
+        let other = TestEnvironment.uniqueID("cli-other")
+        let made = try await server.request(.shared, .POST, "/api/v1/leaderboards", body: #"{"id": "\#(other)"}"#)
+        #expect(made.0 == 201, "\(made)")
+
         let states = [before.ranked(), after.ranked()]
         let command = Task { try await ServerProcess.runCommand(["import", "--board", board, "--file", path], timeout: .seconds(150)) }
+        #expect(Int64((999 * 37) % 900) == 63)
+        let imported = StopFlag()
+        let others = Self.writes(to: server, until: imported) { #"{"player_id": "w\#($0 % 50)", "score": \#($0), "game_id": "\#(other)"}"# }
+        let sames = Self.writes(to: server, until: imported) { _ in #"{"player_id": "s999", "score": 63, "game_id": "\#(board)"}"# }
         var seen = [0, 0], unavailable = 0, wrong: [String] = []
         func read() async throws -> Int? {
             let (status, body) = try await server.request(.shared, .GET, "/api/v1/leaderboards/\(board)/top?limit=50")
@@ -189,7 +202,12 @@ import Glibc
             try await Task.sleep(for: .milliseconds(5))
         }
         let (status, output) = try await command.value
-        print("import beside a server: reads before \(seen[0]), 503 \(unavailable), after \(seen[1])")
+        imported.stop()
+        let written = try await others.value
+        let same = try await sames.value
+        print("import beside a server: reads before \(seen[0]), 503 \(unavailable), after \(seen[1]); writes by status: another board \(written), the imported board \(same)")
+        #expect(Set(written.keys) == [200], "another board's writes during the import: \(written)")
+        #expect(Set(same.keys).isSubset(of: [200, 503]) && same[200, default: 0] > 0, "the imported board's writes: \(same)")
         #expect(status == 0, "\(output.suffix(2000))")
         #expect(wrong.isEmpty, "\(wrong.prefix(5))")
         #expect(seen[1] > 0, "the server never served the import: before \(seen[0]), 503 \(unavailable)")
@@ -210,6 +228,25 @@ import Glibc
         #expect(last == 1, "\(server.log.split(separator: "\n").filter { $0.contains(board) }.suffix(30).joined(separator: "\n"))")
         let player = try await server.request(.shared, .GET, "/api/v1/leaderboards/\(board)/player/s1")
         #expect(player.1.contains(#""score":5001"#) || player.1.contains(#""score": 5001"#), "\(player)")
+    }
+
+    /// POST /scores of `body(i)` for i = 0, 1, … (at most 3,000, 10 ms apart) until `flag` stops
+    /// them; the answers counted by status.
+    static func writes(to server: ServerProcess, until flag: StopFlag, _ body: @escaping @Sendable (Int) -> String) -> Task<[Int: Int], any Error> {
+        Task {
+            var statuses: [Int: Int] = [:]
+            for index in 0..<3000 where !flag.stopped {
+                statuses[try await server.request(.shared, .POST, "/api/v1/scores", body: body(index)).0, default: 0] += 1
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            return statuses
+        }
+    }
+
+    final class StopFlag: Sendable {
+        private let state = Mutex(false)
+        var stopped: Bool { state.withLock { $0 } }
+        func stop() { state.withLock { $0 = true } }
     }
 
     /// SIGTERM ends a serving process, gracefully.
