@@ -103,6 +103,10 @@ let package = Package(
                 .embedInCode("Redis/Lua/compareAndSet.lua"),
                 .embedInCode("Redis/Lua/chunkDigests.lua"),
                 .embedInCode("Redis/Lua/retire.lua"),
+                .embedInCode("Redis/Lua/tieMap.lua"),
+                .embedInCode("Redis/Lua/ownEntry.lua"),
+                .embedInCode("Redis/Lua/membersOf.lua"),
+                .embedInCode("Redis/Lua/stageTies.lua"),
             ],
             swiftSettings: swiftSettings
         ),

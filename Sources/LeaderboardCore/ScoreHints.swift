@@ -13,9 +13,16 @@ public struct ScoreHints: Sendable {
         var player: String
     }
 
+    /// A player's score and, on boards ordered by commit time, its tie key (so the guess names
+    /// the player's sorted-set member; 0 elsewhere).
+    public struct Hint: Sendable, Equatable {
+        public var score: Int64
+        public var tie: Int64
+    }
+
     public let capacity: Int
-    private var newer: [Key: Int64] = [:]
-    private var older: [Key: Int64] = [:]
+    private var newer: [Key: Hint] = [:]
+    private var older: [Key: Hint] = [:]
 
     public init(capacity: Int) {
         self.capacity = max(capacity, 2)
@@ -25,19 +32,23 @@ public struct ScoreHints: Sendable {
     public var count: Int { newer.count + older.count }
 
     public func score(board: String, player: String) -> Int64? {
+        hint(board: board, player: player)?.score
+    }
+
+    public func hint(board: String, player: String) -> Hint? {
         let key = Key(board: board, player: player)
         return newer[key] ?? older[key]
     }
 
-    /// A generation of hints, as ``note(board:player:score:)`` gives back the one it dropped (so
+    /// A generation of hints, as ``note(board:player:score:tie:)`` gives back the one it dropped (so
     /// the caller can free it outside a lock).
     public struct Generation: Sendable {
-        let hints: [Key: Int64]
+        let hints: [Key: Hint]
     }
 
     /// Notes a player's score; returns the oldest generation when this note dropped it.
     @discardableResult
-    public mutating func note(board: String, player: String, score: Int64) -> Generation? {
+    public mutating func note(board: String, player: String, score: Int64, tie: Int64 = 0) -> Generation? {
         let key = Key(board: board, player: player)
         var dropped: Generation?
         if newer.count >= capacity / 2, newer[key] == nil {
@@ -45,7 +56,7 @@ public struct ScoreHints: Sendable {
             older = newer
             newer = [:]
         }
-        newer[key] = score
+        newer[key] = Hint(score: score, tie: tie)
         // A hint kept in both generations would count twice; the newer one is the one to read.
         if !older.isEmpty { older[key] = nil }
         return dropped

@@ -1,9 +1,13 @@
 /// Which shard of a board a player lives on.
 public struct ShardRouter: Sendable, Equatable {
     public let layout: Layout
+    /// Bytes before the player id in a member of the board's sorted sets: ``MemberCodec/prefixLength``
+    /// on boards ordered by commit time, else 0.
+    public let memberPrefix: Int
 
-    public init(_ layout: Layout) {
+    public init(_ layout: Layout, memberPrefix: Int = 0) {
         self.layout = layout
+        self.memberPrefix = memberPrefix
     }
 
     public var shardCount: Int { layout.shardCount }
@@ -23,6 +27,14 @@ public struct ShardRouter: Sendable, Equatable {
         case .hash(let shards): return Int(XXH3.hash(player) % UInt64(shards))
         case .band(let bounds): return Self.band(of: score, bounds: bounds)
         }
+    }
+
+    /// The shard of a sorted-set member with `score`: that of the player id it carries (a player
+    /// stays on its hash shard whatever its tie prefix).
+    @inlinable
+    public func shard(member: String, score: Int64) -> Int {
+        guard memberPrefix > 0, case .hash = layout else { return shard(player: member, score: score) }
+        return shard(player: String(member.utf8.dropFirst(memberPrefix)) ?? member, score: score)
     }
 
     /// Number of bounds ≤ score (binary search).

@@ -55,11 +55,6 @@ public final class LeaderboardService: Sendable {
     public func defaultLayout(for id: String) -> Layout { topology.layout(forNewBoard: id) }
 
     public func createLeaderboard(_ config: LeaderboardConfig) async throws -> LeaderboardConfig {
-        // PostgreSQL orders, numbers and trims by commit time already; the Redis shards do not
-        // yet keep the member map that reads by player id need (docs/design/tie-break.md).
-        guard !config.tieBreak.ordersByTime else {
-            throw LeaderboardError.invalidRequest("tie_break '\(config.tieBreak.rawValue)' is not available yet on the real-time store; use player_id")
-        }
         let placement = topology.placement(board: config.id, shards: config.layout.shardCount)
         let board = try await store { try await self.repository.createLeaderboard(
                 config, placement: placement, startedAt: self.clock().timeIntervalSince1970

@@ -246,9 +246,9 @@ public final class SyncWorker: Service, Sendable {
     public func reconcile(_ board: StoredBoard, progress: (@Sendable (Int, Int) -> Void)? = nil) async throws -> [ShardReport] {
         let router = board.router
         let count = router.shardCount
-        let expected = try await service.repository.currentScores(board: board.config.id, order: board.config.sortOrder, limit: board.config.maxEntries)
+        let expected = try await service.repository.currentScores(board: board, limit: board.config.maxEntries)
         var perShard = [[RankedMember]](repeating: [], count: count)
-        for (player, score) in expected { perShard[router.shard(player: player, score: score)].append(RankedMember(playerID: player, score: score)) }
+        for (player, score) in expected { perShard[router.shard(member: player, score: score)].append(RankedMember(playerID: player, score: score)) }
         if board.config.sortOrder == .desc {
             // Chunks run in ascending order (ZRANGE's), the reverse of a desc board's.
             for shard in 0..<count { perShard[shard].reverse() }
@@ -333,7 +333,7 @@ public final class SyncWorker: Service, Sendable {
             case nil:
                 report.strays += 1
                 fixes.append(ShardFix(shard: shard, playerID: member.playerID, observed: member.score, target: nil))
-            case let score? where router.shard(player: member.playerID, score: score) != shard:
+            case let score? where router.shard(member: member.playerID, score: score) != shard:
                 report.strays += 1
                 fixes.append(ShardFix(shard: shard, playerID: member.playerID, observed: member.score, target: nil))
             case let score? where score != member.score:
@@ -344,7 +344,7 @@ public final class SyncWorker: Service, Sendable {
             }
         }
         for player in missing {
-            guard let score = fresh[player], router.shard(player: player, score: score) == shard else { continue }
+            guard let score = fresh[player], router.shard(member: player, score: score) == shard else { continue }
             report.missing += 1
             fixes.append(ShardFix(shard: shard, playerID: player, observed: nil, target: score))
         }

@@ -4,7 +4,8 @@ import PostgresClient
 
 /// Consistent snapshots for rebuilds, the official snapshot (source=batch) and ranked reads of it and of archives.
 extension PostgresScoreRepository {
-    /// One consistent snapshot of a board for a rebuild: its row, its best `limit` players in
+    /// One consistent snapshot of a board for a rebuild: its row, its best `limit` players (as
+    /// members: ``StoredBoard/member(_:tie:)``, what the shards hold) in
     /// the board's order (every player, in no particular order, when `limit` is nil), with
     /// usernames, the newest event id and the number of the last view change they include, all
     /// from one transaction.
@@ -25,7 +26,7 @@ extension PostgresScoreRepository {
                 try connection.query(
                     """
                     DECLARE rebuild_snapshot NO SCROLL CURSOR FOR
-                    SELECT s.player_id, s.score, p.username FROM player_scores s LEFT JOIN players p ON p.player_id = s.player_id
+                    SELECT s.player_id, s.score, p.username, s.tie_key FROM player_scores s LEFT JOIN players p ON p.player_id = s.player_id
                     WHERE s.leaderboard_id = $1 \(limit == nil ? "" : "ORDER BY \(order) LIMIT $2")
                     """,
                     [id] + (limit.map { [String($0)] } ?? [])
@@ -35,7 +36,11 @@ extension PostgresScoreRepository {
                     let started = ContinuousClock.now
                     let page = try connection.query("FETCH \(Self.snapshotPage) FROM rebuild_snapshot")
                     for row in page.rows {
-                        entries.append(LeaderboardEntry(rank: entries.count + 1, playerID: try row.text(0), score: try row.int64(1), username: row[2]))
+                        entries.append(
+                            LeaderboardEntry(
+                                rank: entries.count + 1, playerID: board.member(try row.text(0), tie: try row.int64(3)), score: try row.int64(1), username: row[2]
+                            )
+                        )
                     }
                     if page.rows.count < Self.snapshotPage { break }
                     let took = ContinuousClock.now - started

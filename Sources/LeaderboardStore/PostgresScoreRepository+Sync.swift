@@ -4,25 +4,26 @@ import PostgresClient
 
 /// What the sync worker reads: current scores, leases, reports.
 extension PostgresScoreRepository {
-    /// The current scores of the board's best `limit` players (everyone when 0), for reconciling shards.
-    public func currentScores(board id: String, order: LeaderboardCore.SortOrder, limit: Int) async throws -> [(playerID: String, score: Int64)] {
-        let orderBy = order.sqlOrder()
+    /// The current scores of the board's best `limit` players (everyone when 0), for reconciling
+    /// shards, each named by its member (``StoredBoard/member(_:tie:)``).
+    public func currentScores(board: StoredBoard, limit: Int) async throws -> [(playerID: String, score: Int64)] {
         let rows = try await readPool.query(
-            "SELECT player_id, score FROM player_scores WHERE leaderboard_id = $1 ORDER BY \(orderBy) LIMIT $2",
-            [id, limit > 0 ? String(limit) : nil]
+            "SELECT player_id, score, tie_key FROM player_scores WHERE leaderboard_id = $1 ORDER BY \(board.config.sortOrder.sqlOrder()) LIMIT $2",
+            [board.config.id, limit > 0 ? String(limit) : nil]
         )
-        return try rows.rows.map { (try $0.text(0), try $0.int64(1)) }
+        return try rows.rows.map { (board.member(try $0.text(0), tie: try $0.int64(2)), try $0.int64(1)) }
     }
 
-    /// The scores of the given players (those on the board), for checking what a shard holds.
-    /// The scores the real-time view should hold for the given players — those among the board's
-    /// best `max_entries` (all players when unlimited) — and the number of the board's last view
-    /// change they belong to, from one statement (one snapshot).
-    public func viewScores(board: StoredBoard, players: [String]) async throws -> (seq: Int64, scores: [String: Int64]) {
+    /// The scores the real-time view should hold for the players of the given members — those
+    /// among the board's best `max_entries` (all players when unlimited) — keyed by each player's
+    /// member now (a shard's member of an older tie key is then a stray, and the new one missing),
+    /// and the number of the board's last view change they belong to, from one statement (one snapshot).
+    public func viewScores(board: StoredBoard, players members: [String]) async throws -> (seq: Int64, scores: [String: Int64]) {
         let inView = board.config.sortOrder == .asc ? "<=" : ">="
+        let players = Array(Set(members.map { board.playerID(ofMember: $0) }))
         let rows = try await pool.query(
             """
-            SELECT l.change_seq, s.player_id, s.score FROM leaderboards l
+            SELECT l.change_seq, s.player_id, s.score, s.tie_key FROM leaderboards l
             LEFT JOIN player_scores s ON s.leaderboard_id = l.id AND s.player_id = ANY($2::text[])
                 AND (l.max_entries = 0 OR l.cut_score IS NULL OR (s.score, s.tie_key, s.player_id) \(inView) (l.cut_score, coalesce(l.cut_tie, 0), l.cut_player))
             WHERE l.id = $1 AND l.incarnation = $3
@@ -32,7 +33,7 @@ extension PostgresScoreRepository {
         // Gone, or deleted and created again: either way not the board being reconciled.
         guard let first = rows.rows.first else { throw LeaderboardError.leaderboardNotFound(board.config.id) }
         var scores: [String: Int64] = [:]
-        for row in rows.rows where row[1] != nil { scores[try row.text(1)] = try row.int64(2) }
+        for row in rows.rows where row[1] != nil { scores[board.member(try row.text(1), tie: try row.int64(3))] = try row.int64(2) }
         return (try first.int64(0), scores)
     }
 

@@ -29,7 +29,7 @@ public struct StoredBoard: Sendable, Equatable {
         self.periodStartedAt = periodStartedAt
     }
 
-    public var router: ShardRouter { ShardRouter(config.layout) }
+    public var router: ShardRouter { ShardRouter(config.layout, memberPrefix: hasTiePrefix ? MemberCodec.prefixLength : 0) }
 }
 
 extension StoredBoard {
@@ -40,6 +40,12 @@ extension StoredBoard {
     /// boards (their bytes never change), ``MemberCodec`` prefix + id on boards ordered by time.
     public func member(_ player: String, tie: Int64) -> String {
         hasTiePrefix ? MemberCodec.member(player: player, tie: tie) : player
+    }
+
+    /// The player id a member of this board carries (the member itself where it has no prefix).
+    public func playerID(ofMember member: String) -> String {
+        guard hasTiePrefix else { return member }
+        return MemberCodec.split(member)?.player ?? member
     }
 
     /// The player id and tie key of a member of this board; nil for a member this board could not hold.

@@ -14,11 +14,37 @@ import Glibc
 // asked for, entries in the board's total order, as many entries as the board's total allows.
 
 /// The invariants of page answers (top, range, around) of a board with order `order`.
+///
+/// On a `player_id` board consecutive entries must be in the board's total order, (score,
+/// player id). On a board that breaks ties by commit time (`earliest`, `latest`) the order of
+/// equal scores depends on when each was committed, which a check of answers read under
+/// concurrent writes cannot know: there only the score order is checked (equal scores may come in
+/// any order), unless `tiedBefore` tells the exact order of two entries with equal scores (for a
+/// board no write changes while it is read, e.g. from ``ReferenceBoard/precedes(_:_:)``).
 public struct PageCheck: Sendable {
     public let order: LeaderboardCore.SortOrder
+    public let tieBreak: TieBreak
+    /// On a board ordered by time: whether the first of two entries with equal scores must come
+    /// before the second; nil when that is not known.
+    public let tiedBefore: (@Sendable (LeaderboardEntry, LeaderboardEntry) -> Bool)?
 
-    public init(order: LeaderboardCore.SortOrder) {
+    public init(order: LeaderboardCore.SortOrder, tieBreak: TieBreak = .playerID, tiedBefore: (@Sendable (LeaderboardEntry, LeaderboardEntry) -> Bool)? = nil) {
         self.order = order
+        self.tieBreak = tieBreak
+        self.tiedBefore = tiedBefore
+    }
+
+    /// The check of a board no write changes while it is read: consecutive entries in the model's
+    /// total order, equal scores included, whatever the board's tie rule.
+    public init(exactly model: ReferenceBoard) {
+        self.init(order: model.order, tieBreak: model.tieBreak, tiedBefore: { model.precedes($0.playerID, $1.playerID) })
+    }
+
+    /// Whether `a` may be listed right before `b`.
+    public func inOrder(_ a: LeaderboardEntry, _ b: LeaderboardEntry) -> Bool {
+        guard tieBreak.ordersByTime else { return order.precedes((a.score, a.playerID), (b.score, b.playerID)) }
+        if a.score != b.score { return order.isBetter(a.score, than: b.score) }
+        return a.playerID != b.playerID && (tiedBefore?(a, b) ?? true)
     }
 
     /// Problems of a page asked for ranks `start ... start + count - 1` (top: start 1), empty when
@@ -35,7 +61,7 @@ public struct PageCheck: Sendable {
             problems.append("entry \(index) has rank \(entry.rank), expected \(start + index)")
             break
         }
-        for (a, b) in zip(entries, entries.dropFirst()) where !order.precedes((a.score, a.playerID), (b.score, b.playerID)) {
+        for (a, b) in zip(entries, entries.dropFirst()) where !inOrder(a, b) {
             problems.append("\(a.playerID) (\(a.score)) listed before \(b.playerID) (\(b.score))")
             break
         }
@@ -111,8 +137,8 @@ extension APIResponse {
 
 extension ServerProcess {
     /// One request, decoded as an API answer.
-    public func call(_ client: HTTPClient, _ method: HTTPMethod, _ path: String, body: String? = nil) async throws -> APIResponse {
-        let (status, text) = try await request(client, method, path, body: body)
+    public func call(_ client: HTTPClient, _ method: HTTPMethod, _ path: String, body: String? = nil, idempotencyKey: String? = nil) async throws -> APIResponse {
+        let (status, text) = try await request(client, method, path, body: body, idempotencyKey: idempotencyKey)
         return APIResponse(status: status, body: text)
     }
 

@@ -117,18 +117,24 @@ public final class ServerProcess: @unchecked Sendable {
     }
 
     /// One HTTP request; returns the status and the body text.
-    public func request(_ client: HTTPClient, _ method: HTTPMethod, _ path: String, body: String? = nil, key: String? = nil) async throws -> (Int, String) {
-        let answer = try await requestWithHeaders(client, method, path, body: body, key: key)
+    public func request(
+        _ client: HTTPClient, _ method: HTTPMethod, _ path: String, body: String? = nil, key: String? = nil, idempotencyKey: String? = nil
+    ) async throws -> (Int, String) {
+        let answer = try await requestWithHeaders(client, method, path, body: body, key: key, idempotencyKey: idempotencyKey)
         return (answer.0, answer.1)
     }
 
     /// One HTTP request; returns the status, the body text and the response headers.
-    public func requestWithHeaders(_ client: HTTPClient, _ method: HTTPMethod, _ path: String, body: String? = nil, key: String? = nil) async throws -> (Int, String, HTTPHeaders) {
+    /// `idempotencyKey` goes as the `Idempotency-Key` header.
+    public func requestWithHeaders(
+        _ client: HTTPClient, _ method: HTTPMethod, _ path: String, body: String? = nil, key: String? = nil, idempotencyKey: String? = nil
+    ) async throws -> (Int, String, HTTPHeaders) {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
         request.method = method
         // No keep-alive: a connection to a server that was killed must never be reused.
         request.headers.add(name: "Connection", value: "close")
         if let key { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
+        if let idempotencyKey { request.headers.add(name: "Idempotency-Key", value: idempotencyKey) }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: body))

@@ -43,15 +43,28 @@ import Testing
         }
     }
 
-    /// `tie_break` is shown (default `player_id`); `earliest` and `latest` are refused until the
-    /// real-time store orders by commit time, and the refusal creates nothing.
-    @Test func tieBreakIsShownAndTimeOrdersAreRefusedForNow() async throws {
+    /// `tie_break` is shown (default `player_id`), `earliest` and `latest` are stored and listed as
+    /// given, and an unknown value is refused with 400, creating nothing.
+    @Test func tieBreakIsShownAndUnknownValuesAreRefused() async throws {
         try await withTestApp { api, system in
             let plain = TestEnvironment.uniqueID("tieb")
             #expect(try await api.createBoard(plain)["tie_break"] == .string("player_id"))
-            let named = TestEnvironment.uniqueID("tieb")
-            #expect(try await api.createBoard(named, "\"tie_break\": \"player_id\"")["tie_break"] == .string("player_id"))
-            for value in ["\"earliest\"", "\"latest\"", "\"first\"", "1"] {
+            for value in ["player_id", "earliest", "latest"] {
+                let named = TestEnvironment.uniqueID("tieb")
+                #expect(try await api.createBoard(named, "\"tie_break\": \"\(value)\"")["tie_break"] == .string(value))
+                let listed = try await api.get("/api/v1/leaderboards")
+                guard case .array(let boards)? = listed["leaderboards"] else {
+                    Issue.record("no list: \(listed.json)")
+                    continue
+                }
+                let shown = boards.first { if case .object(let fields) = $0 { fields["id"] == .string(named) } else { false } }
+                guard case .object(let fields)? = shown else {
+                    Issue.record("\(named) is not listed")
+                    continue
+                }
+                #expect(fields["tie_break"] == .string(value))
+            }
+            for value in ["\"first\"", "1", "null"] {
                 let board = TestEnvironment.uniqueID("tieb")
                 let refused = try await api.post("/api/v1/leaderboards", "{\"id\": \"\(board)\", \"tie_break\": \(value)}")
                 #expect(refused.status == .badRequest, "tie_break \(value)")

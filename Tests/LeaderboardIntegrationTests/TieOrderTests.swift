@@ -10,43 +10,6 @@ import Testing
 /// `max_entries` by that order — checked against a model, with the view rebuilt from the commits'
 /// numbered changes (whose players are members: tie prefix + player id).
 @Suite(.timeLimit(.minutes(3))) struct TieOrderTests {
-    /// The model: each player's score and the number of the commit event that set it.
-    struct Model {
-        let order: LeaderboardCore.SortOrder
-        let tieBreak: TieBreak
-        let mode: UpdateMode
-        var players: [String: (score: Int64, time: Int)] = [:]
-        var clock = 0
-
-        mutating func submit(_ player: String, _ value: Int64) {
-            clock += 1
-            guard let old = players[player] else {
-                players[player] = (value, clock)
-                return
-            }
-            switch mode {
-            case .replace: players[player] = (value, clock)
-            case .increment: players[player] = (old.score + value, clock)
-            case .best:
-                let better = order == .desc ? value > old.score : value < old.score
-                if better { players[player] = (value, clock) }
-            }
-        }
-
-        /// Players in board order: the better score first; equal scores by commit time.
-        var ranked: [String] {
-            players.sorted { a, b in
-                if a.value.score != b.value.score { return order == .desc ? a.value.score > b.value.score : a.value.score < b.value.score }
-                switch tieBreak {
-                // One sorted set's order: ids by bytes, in the board's direction.
-                case .playerID: return order == .desc ? b.key.utf8.lexicographicallyPrecedes(a.key.utf8) : a.key.utf8.lexicographicallyPrecedes(b.key.utf8)
-                case .earliest: return a.value.time < b.value.time
-                case .latest: return a.value.time > b.value.time
-                }
-            }.map(\.key)
-        }
-    }
-
     @Test(arguments: [
         (LeaderboardCore.SortOrder.desc, TieBreak.earliest, UpdateMode.replace), (.desc, .latest, .best), (.asc, .earliest, .best),
         (.asc, .latest, .increment), (.desc, .earliest, .increment),
@@ -60,7 +23,8 @@ import Testing
             let limit = 6
             let config = LeaderboardConfig(id: id, sortOrder: order, maxEntries: limit, updateMode: mode, tieBreak: tieBreak)
             let board = try await repository.createLeaderboard(config, placement: [], startedAt: Date().timeIntervalSince1970)
-            var model = Model(order: order, tieBreak: tieBreak, mode: mode)
+            // The model: each player's score and the number of the commit event that set it.
+            var model = ReferenceBoard(order: order, mode: mode, tieBreak: tieBreak)
             // The real-time view as the numbered changes build it: member → score.
             var view: [String: Int64] = [:]
             func apply(_ step: ViewStep?) {
@@ -75,11 +39,11 @@ import Testing
                 // Few distinct scores: most of the board ties.
                 let value: () -> Int64 = { mode == .increment ? Int64.random(in: -1...1, using: &generator) : Int64.random(in: 0...2, using: &generator) }
                 let players = (0..<Int.random(in: 1...3, using: &generator)).map { _ in "p\(Int.random(in: 0..<12, using: &generator))" }
-                if round % 9 == 8, let gone = model.players.keys.randomElement(using: &generator) {
+                if round % 9 == 8, let gone = model.scores.keys.randomElement(using: &generator) {
                     let removed = try await repository.removePlayer(board: id, player: gone)
                     #expect(removed != nil)
                     apply(removed?.step)
-                    model.players[gone] = nil
+                    model.remove(gone)
                     continue
                 }
                 // One request of several items (a batch): its items are committed in their order.
@@ -88,10 +52,10 @@ import Testing
                 for command in commands { model.submit(command.playerID, command.value) }
                 apply(result.steps[id])
 
-                let ranked = model.ranked
-                let stored = try await repository.currentScores(board: id, order: order, limit: 0)
-                #expect(stored.map(\.playerID) == ranked, "PostgreSQL's order after round \(round)")
-                let expected = Dictionary(uniqueKeysWithValues: ranked.prefix(limit).map { ($0, model.players[$0]!.score) })
+                let ranked = model.ranked().map(\.playerID)
+                let stored = try await repository.currentScores(board: board, limit: 0)
+                #expect(stored.map { board.playerID(ofMember: $0.playerID) } == ranked, "PostgreSQL's order after round \(round)")
+                let expected = Dictionary(uniqueKeysWithValues: ranked.prefix(limit).map { ($0, model.scores[$0]!) })
                 var viewByPlayer: [String: Int64] = [:]
                 for (member, score) in view {
                     let split = try #require(board.split(member), "a view member without a tie prefix: \(member)")

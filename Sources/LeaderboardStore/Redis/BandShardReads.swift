@@ -29,28 +29,23 @@ struct BandShardReads: ShardReads {
         return LeaderboardPage(total: total, entries: context.ranked(members, from: start))
     }
 
-    /// Where a player stands: score, rank, username, each band's count ahead of it, the board's size.
-    private func locate(_ player: String) async throws -> (score: Int64, rank: Int, username: String?, ahead: [Int], total: Int)? {
+    /// Where a player stands: score, rank, username, each band's count ahead of it, the board's size
+    /// and its member.
+    private func locate(_ player: String) async throws -> (score: Int64, rank: Int, username: String?, ahead: [Int], total: Int, member: String)? {
         let shards = context.shards
-        let rankCommand = context.order == .desc ? "ZREVRANK" : "ZRANK"
-        let replies = try await context.round(
-            shards.flatMap { shard -> [(node: String, command: [String])] in
-                [
-                    (shard.node, ["ZCARD", shard.key]), (shard.node, ["ZSCORE", shard.key, player]), (shard.node, [rankCommand, shard.key, player]),
-                    (shard.node, ["HGET", RedisKeys.playerInfo(player), "username"]),
-                ]
-            },
-            watching: shards
-        )
+        let perShard = context.ownEntryCommands(shards[0], player).count
+        let replies = try await context.round(shards.flatMap { context.ownEntryCommands($0, player) }, watching: shards)
         try RedisReplies.check(replies)
+        guard replies.count == perShard * shards.count else { throw RedisError(.protocolViolation, "a round answered the wrong number of replies") }
         var sizes: [Int] = []
-        var home: (shard: Int, score: Int64, rank: Int, username: String?)?
+        var home: (shard: Int, own: ReadContext.OwnEntry)?
         for shard in shards {
-            let base = 4 * shard.index
-            sizes.append(try RedisReplies.count(replies[base]))
-            if let score = replies[base + 1].string.flatMap(RedisReplies.score), replies[base + 2].integer != nil {
+            let base = perShard * shard.index
+            let own = replies[base..<(base + perShard)]
+            sizes.append(try context.shardSize(fromOwnEntry: own))
+            if let own = try context.ownEntry(from: own, player) {
                 guard home == nil else { throw RedisError(.protocolViolation, "a player is in two bands at one change number") }
-                home = (shard.index, score, try RedisReplies.count(replies[base + 2]), replies[base + 3].string)
+                home = (shard.index, own)
             }
         }
         guard let home else { return nil }
@@ -58,7 +53,7 @@ struct BandShardReads: ShardReads {
         var passed = true
         for band in bands {
             if band == home.shard {
-                ahead[band] = home.rank
+                ahead[band] = home.own.rank
                 passed = false
             } else if passed {
                 ahead[band] = sizes[band]
@@ -67,7 +62,7 @@ struct BandShardReads: ShardReads {
         let rank = ahead.reduce(0, +) + 1
         let limit = context.board.config.maxEntries
         guard limit == 0 || rank <= limit else { return nil }
-        return (home.score, rank, home.username, ahead, sizes.reduce(0, +))
+        return (home.own.score, rank, home.own.username, ahead, sizes.reduce(0, +), home.own.member)
     }
 
     func candidateShards(_ playerID: String) -> [RedisRealtimeStore.Shard] { context.shards }
@@ -87,7 +82,7 @@ struct BandShardReads: ShardReads {
         }
         let merged = context.order.merge(try await context.readWindows(reads).map(\.members))
         // Both rounds saw one state, so the player is there; if not, the view moved.
-        guard let center = merged.firstIndex(where: { $0.playerID == playerID }) else { throw ViewMoved() }
+        guard let center = merged.firstIndex(where: { $0.playerID == position.member }) else { throw ViewMoved() }
         return LeaderboardPage(
             total: context.clip(position.total), entries: context.window(merged, center: center, rank: position.rank, radius: radius)
         )

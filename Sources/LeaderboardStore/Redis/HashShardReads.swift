@@ -34,21 +34,22 @@ struct HashShardReads: ShardReads {
         var counted: [(size: Int, ahead: Int)]?
         let own: ReadContext.OwnEntry?
         if let hint = store.scoreHint(context.id, playerID) {
-            let pivot = RankedMember(playerID: playerID, score: hint)
+            let pivot = RankedMember(playerID: context.board.member(playerID, tie: hint.tie), score: hint.score)
             let ownCommands = context.ownEntryCommands(home, playerID)
             let replies = try await context.round(ownCommands + context.plainCountCommands(others, of: pivot), watching: context.shards)
             try RedisReplies.check(replies)
-            own = try ReadContext.ownEntry(from: replies.prefix(ownCommands.count))
-            if let own, own.score == hint {
+            own = try context.ownEntry(from: replies.prefix(ownCommands.count), playerID)
+            // The counts stand when the pivot they counted ahead of is the player's member read in that round.
+            if let own, own.score == pivot.score, own.member == pivot.playerID {
                 counted = try await context.plainCounts(others, of: pivot, from: replies.dropFirst(ownCommands.count))
             }
         } else {
             own = try await context.ownEntry(home, playerID)
         }
-        store.noteScore(context.id, playerID, own?.score)
+        store.noteScore(context.id, playerID, own?.score, tie: own.flatMap { context.board.split($0.member)?.tie } ?? 0)
         guard let own else { return nil }
         let rows: [(size: Int, ahead: Int)]
-        if let counted { rows = counted } else { rows = try await context.plainCountsAhead(others, of: RankedMember(playerID: playerID, score: own.score)) }
+        if let counted { rows = counted } else { rows = try await context.plainCountsAhead(others, of: RankedMember(playerID: own.member, score: own.score)) }
         var rank = own.rank + 1
         var total = own.shardSize
         for row in rows {
@@ -69,20 +70,20 @@ struct HashShardReads: ShardReads {
         let order = context.order
         let home = context.shards[context.board.router.shard(player: playerID, score: 0)]
         let reply = try await context.round(
-            [(home.node, ["EVAL", Scripts.readWindow, "2", home.key, home.meta, order.rawValue, "around", playerID, String(radius)])],
+            [context.aroundCommand(home, playerID, radius: radius)],
             watching: [home]
         )[0]
         if case .error(let message) = reply { throw RedisError(.server, message) }
         guard let items = reply.array, items.count >= 2, items[1].integer ?? -1 >= 0 else { return nil }
         let window = try RedisReplies.window(from: reply, board: context.id)
-        guard let index = window.members.firstIndex(where: { $0.playerID == playerID }) else { return nil }
+        guard let index = context.position(of: playerID, in: window.members) else { return nil }
         let player = window.members[index]
         var rank = window.first + index + 1
         var total = window.total
         var lists = [window.members]
         let others = context.shards.filter { $0.index != home.index }
         let rows = try await context.perNode(
-            others, script: Scripts.aroundPivot, arguments: [order.rawValue, String(player.score), playerID, String(radius)]
+            others, script: Scripts.aroundPivot, arguments: [order.rawValue, String(player.score), player.playerID, String(radius), context.memberPrefix]
         ) { items -> (size: Int, ahead: Int, members: [RankedMember]) in
             guard items.count >= 3, let size = items[0].integer, let ahead = items[1].integer, let first = items[2].integer,
                 size >= 0, ahead >= 0, ahead <= size
@@ -100,7 +101,7 @@ struct HashShardReads: ShardReads {
         let limit = context.board.config.maxEntries
         guard limit == 0 || rank <= limit else { return nil }
         let merged = order.merge(lists)
-        guard let center = merged.firstIndex(where: { $0.playerID == playerID }) else { throw ViewMoved() }
+        guard let center = merged.firstIndex(where: { $0.playerID == player.playerID }) else { throw ViewMoved() }
         return LeaderboardPage(total: context.clip(total), entries: context.window(merged, center: center, rank: rank, radius: radius))
     }
 }

@@ -27,6 +27,10 @@ enum LuaSource {
         case "compareAndSet": PackageResources.compareAndSet_lua
         case "chunkDigests": PackageResources.chunkDigests_lua
         case "retire": PackageResources.retire_lua
+        case "tieMap": PackageResources.tieMap_lua
+        case "ownEntry": PackageResources.ownEntry_lua
+        case "membersOf": PackageResources.membersOf_lua
+        case "stageTies": PackageResources.stageTies_lua
         default: preconditionFailure("no Lua script named \(name)")
         }
     }

@@ -1,3 +1,5 @@
+import LeaderboardCore
+
 /// The seed's key patterns, extended per shard.
 ///
 /// A one-shard board keeps the seed's keys; shard s of a sharded board has its own sorted set and
@@ -23,6 +25,27 @@ public enum RedisKeys {
 
     /// Hash of a player's info (username), on every node that holds one of the player's shards.
     public static func playerInfo(_ player: String) -> String { "player:\(player):info" }
+
+    /// Buckets of a shard's tie map (a prime, so ids spread evenly): about 15 players a bucket
+    /// on a shard of 125,000, 76 on one of 625,000, so the hashes stay small listpacks.
+    public static let tieBuckets: UInt64 = 8191
+
+    /// One bucket of a shard's tie map, on boards ordered by commit time: player id → the tie
+    /// prefix(es) of its member (see ``MemberCodec``), so a read by player id finds the member.
+    /// `meta` is the shard's metadata key; the bucket comes from the player id alone.
+    public static func tieBucket(_ meta: String, player: String) -> String {
+        "\(meta):t:\((XXH3.hash(player) >> 20) % tieBuckets)"
+    }
+
+    /// Every bucket name of a shard's tie map (to drop them with the shard).
+    public static func tieBuckets(_ meta: String) -> [String] {
+        (0..<tieBuckets).map { "\(meta):t:\($0)" }
+    }
+
+    /// A count of the rebuilds staging a shard right now (it expires with their staging sets):
+    /// while it stands, the shard's tie map only gains prefixes (a staged set may hold a member
+    /// whose prefix a live change would otherwise drop).
+    public static func tieStaging(_ meta: String) -> String { "\(meta):t:staging" }
 
     /// Where one rebuild attempt of a shard writes before it switches over.
     static func rebuilding(_ board: String, shard: Int, attempt: UInt64, epoch: Int = 1) -> String {

@@ -51,10 +51,16 @@ extension RedisRealtimeStore {
             let mine = fixes.filter { $0.shard == shard.index }
             guard !mine.isEmpty else { continue }
             for chunk in stride(from: 0, to: mine.count, by: chunkSize) {
-                let arguments = mine[chunk..<min(chunk + chunkSize, mine.count)].flatMap { fix in
+                let part = mine[chunk..<min(chunk + chunkSize, mine.count)]
+                let arguments = part.flatMap { fix in
                     [fix.playerID, fix.observed.map(String.init) ?? "", fix.target.map(String.init) ?? ""]
                 }
-                commands.append((shard.node, ["EVAL", Scripts.compareAndSet, "2", shard.key, shard.meta, String(seq)] + arguments))
+                var keys = [shard.key, shard.meta]
+                if board.hasTiePrefix {
+                    keys.append(RedisKeys.tieStaging(shard.meta))
+                    keys += part.map { tieBucket(shard, member: $0.playerID, board) }
+                }
+                commands.append((shard.node, ["EVAL", Scripts.compareAndSet, String(keys.count)] + keys + [String(seq)] + arguments))
             }
         }
         let batch = commands

@@ -11,39 +11,51 @@ extension RedisRealtimeStore {
         var commands: [(node: String, command: [String])] = []
         var owners: [(board: String, shard: Int)?] = []
         // The scores this process writes, as hints for its next rank reads on hash boards.
-        var hints: [(board: String, player: String, score: Int64?)] = []
+        var hints: [(board: String, player: String, score: Int64?, tie: Int64)] = []
         for (id, changes) in batch.boards {
             let board = changes.board
             let router = board.router
             let shards = try shards(board)
             let hinted = shards.count > 1 && !router.routesByScore
+            let ties = board.hasTiePrefix
             let scope = shards.filter { changes.shards?.contains($0.index) ?? true }
             for step in changes.steps {
                 var adds = [[String]](repeating: [], count: shards.count)
                 var removals = [[String]](repeating: [], count: shards.count)
                 for change in step.changes {
-                    if hinted { hints.append((id, change.playerID, change.after)) }
+                    if hinted {
+                        let (player, tie) = board.split(change.playerID) ?? (change.playerID, 0)
+                        // A member that leaves while its player enters as another is no news of the player.
+                        if change.after != nil || !ties { hints.append((id, player, change.after, tie)) }
+                    }
                     var target: Int?
                     if let after = change.after {
-                        let shard = router.shard(player: change.playerID, score: after)
+                        let shard = router.shard(member: change.playerID, score: after)
                         adds[shard].append(String(after))
                         adds[shard].append(change.playerID)
                         target = shard
                     }
                     if let before = change.before {
-                        let origin = router.shard(player: change.playerID, score: before)
+                        let origin = router.shard(member: change.playerID, score: before)
                         if origin != target { removals[origin].append(change.playerID) }
                     }
                 }
                 for shard in scope {
+                    let removed = removals[shard.index]
+                    let added = adds[shard.index]
+                    var keys = [shard.key, shard.meta]
+                    if ties {
+                        keys.append(RedisKeys.tieStaging(shard.meta))
+                        keys += removed.map { tieBucket(shard, member: $0, board) }
+                        keys += stride(from: 1, to: added.count, by: 2).map { tieBucket(shard, member: added[$0], board) }
+                    }
                     commands.append(
                         (
                             shard.node,
-                            [
-                                "EVAL", Scripts.apply, "2", shard.key, shard.meta, String(board.incarnation), String(step.seq),
-                                step.reset ? "1" : "0", String(step.period),
-                                String(step.lastEventID), String(removals[shard.index].count),
-                            ] + removals[shard.index] + adds[shard.index]
+                            ["EVAL", Scripts.apply, String(keys.count)] + keys + [
+                                String(board.incarnation), String(step.seq), step.reset ? "1" : "0", String(step.period),
+                                String(step.lastEventID), String(removed.count),
+                            ] + removed + added
                         )
                     )
                     owners.append((id, shard.index))
@@ -84,7 +96,7 @@ extension RedisRealtimeStore {
         let nameNodes = router.routesByScore ? Array(Set(allShards.map(\.node))).sorted() : nil
         var perShard = [[LeaderboardEntry]](repeating: [], count: board.config.layout.shardCount)
         for (index, entry) in entries.enumerated() {
-            let shard = router.shard(player: entry.playerID, score: entry.score)
+            let shard = router.shard(member: entry.playerID, score: entry.score)
             if only?.contains(shard) ?? true { perShard[shard].append(entry) }
             if index % 65_536 == 65_535 { await Task.yield() }
         }
@@ -102,11 +114,12 @@ extension RedisRealtimeStore {
         for (position, shard) in shards.enumerated() {
             let staging = RedisKeys.rebuilding(board.config.id, shard: shard.index, attempt: UInt64.random(in: .min ... .max), epoch: board.epoch)
             stagingKeys.append(staging)
+            let staged = board.hasTiePrefix ? [RedisKeys.tieStaging(shard.meta)] : []
             switches.append(
                 (
                     shard.node,
-                    [
-                        "EVAL", Scripts.switchRebuilt, "3", staging, shard.key, shard.meta, String(perShard[shard.index].count),
+                    ["EVAL", Scripts.switchRebuilt, String(3 + staged.count), staging, shard.key, shard.meta] + staged + [
+                        String(perShard[shard.index].count),
                         String(board.incarnation), String(seq), force ? "1" : "0",
                     ]
                         + metaFields(board, shard, seq: seq, lastEventID: lastEventID)
@@ -124,6 +137,15 @@ extension RedisRealtimeStore {
             }
         }
         let total = shards.reduce(0) { $0 + perShard[$1.index].count }
+        if board.hasTiePrefix {
+            // While this rebuild stages, the shards' tie maps only gain prefixes (see `tieMap.lua`);
+            // the switch takes the count back, and it expires with the staging sets after a crash.
+            let staging = shards.flatMap { shard in
+                let key = RedisKeys.tieStaging(shard.meta)
+                return [(shard.node, ["INCR", key]), (shard.node, ["EXPIRE", key, "3600"])]
+            }
+            try RedisReplies.check(try await round(staging))
+        }
         var next = work.mapValues { _ in 0 }
         let nodes = work.keys.sorted()
         var written = 0
@@ -139,7 +161,7 @@ extension RedisRealtimeStore {
                 if let target = piece.namesOn {
                     for entry in entries {
                         guard let username = entry.username else { continue }
-                        commands.append((target, ["HSET", RedisKeys.playerInfo(entry.playerID), "username", username]))
+                        commands.append((target, ["HSET", RedisKeys.playerInfo(board.playerID(ofMember: entry.playerID)), "username", username]))
                     }
                     continue
                 }
@@ -150,6 +172,12 @@ extension RedisRealtimeStore {
                     command.append(entry.playerID)
                 }
                 commands.append((node, command))
+                if board.hasTiePrefix {
+                    // The live tie map learns the staged members' prefixes before the switch.
+                    commands.append(
+                        (node, ["EVAL", Scripts.stageTies, String(entries.count)] + entries.map { tieBucket(shard, member: $0.playerID, board) } + entries.map(\.playerID))
+                    )
+                }
                 // An abandoned staging key (a crash mid-rebuild) expires by itself.
                 if piece.entries.lowerBound == 0 { commands.append((node, ["EXPIRE", stagingKeys[piece.shard], "3600"])) }
                 members += entries.count
@@ -164,6 +192,13 @@ extension RedisRealtimeStore {
         let replies = try await round(switches)
         try RedisReplies.check(replies)
         return replies.allSatisfy { $0.integer == 1 }
+    }
+}
+
+extension RedisRealtimeStore {
+    /// The tie-map bucket of a member's player on `shard` (boards ordered by commit time).
+    func tieBucket(_ shard: Shard, member: String, _ board: StoredBoard) -> String {
+        RedisKeys.tieBucket(shard.meta, player: board.playerID(ofMember: member))
     }
 }
 

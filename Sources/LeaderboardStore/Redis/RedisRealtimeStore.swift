@@ -135,7 +135,12 @@ public final class RedisRealtimeStore: RealtimeStore {
     public func deleteBoard(_ board: StoredBoard) async throws {
         let shards = try shards(board)
         try RedisReplies.check(
-            try await round(shards.map { ($0.node, ["EVAL", Scripts.removeShard, "2", $0.key, $0.meta, String(board.incarnation)]) })
+            try await round(
+                shards.map { shard in
+                    let ties = board.hasTiePrefix ? RedisKeys.tieBuckets(shard.meta) + [RedisKeys.tieStaging(shard.meta)] : []
+                    return (shard.node, ["EVAL", Scripts.removeShard, String(2 + ties.count), shard.key, shard.meta] + ties + [String(board.incarnation)])
+                }
+            )
         )
     }
 
@@ -268,23 +273,23 @@ public final class RedisRealtimeStore: RealtimeStore {
     /// (``ScoreHints``; at most 200,000 players, about 15 MB).
     private let scoreHints = NIOLockedValueBox(ScoreHints(capacity: 200_000))
 
-    func scoreHint(_ board: String, _ player: String) -> Int64? {
-        scoreHints.withLockedValue { $0.score(board: board, player: player) }
+    func scoreHint(_ board: String, _ player: String) -> ScoreHints.Hint? {
+        scoreHints.withLockedValue { $0.hint(board: board, player: player) }
     }
 
-    func noteScore(_ board: String, _ player: String, _ score: Int64?) {
-        noteScores([(board, player, score)])
+    func noteScore(_ board: String, _ player: String, _ score: Int64?, tie: Int64 = 0) {
+        noteScores([(board, player, score, tie)])
     }
 
     /// Notes scores in order (nil: the player left the board), under one lock; a generation the
     /// hints dropped is freed after the lock is released.
-    func noteScores(_ scores: [(board: String, player: String, score: Int64?)]) {
+    func noteScores(_ scores: [(board: String, player: String, score: Int64?, tie: Int64)]) {
         guard !scores.isEmpty else { return }
         let dropped = scoreHints.withLockedValue { hints in
             var dropped: [ScoreHints.Generation] = []
             for item in scores {
                 if let score = item.score {
-                    if let generation = hints.note(board: item.board, player: item.player, score: score) { dropped.append(generation) }
+                    if let generation = hints.note(board: item.board, player: item.player, score: score, tie: item.tie) { dropped.append(generation) }
                 } else {
                     hints.forget(board: item.board, player: item.player)
                 }

@@ -19,4 +19,7 @@ enum Scripts {
     static let compareAndSet = LuaSource.text(of: "compareAndSet")
     static let chunkDigests = LuaSource.text(of: "chunkDigests")
     static let retire = LuaSource.text(of: "retire")
+    static let ownEntry = LuaSource.text(of: "ownEntry")
+    static let membersOf = LuaSource.text(of: "membersOf")
+    static let stageTies = LuaSource.text(of: "stageTies")
 }

@@ -36,6 +36,8 @@ struct ReadContext: Sendable {
 
     var id: String { board.config.id }
     var order: SortOrder { board.config.sortOrder }
+    /// Bytes before the player id in the board's members (their tie prefix), as scripts take it.
+    var memberPrefix: String { board.hasTiePrefix ? String(MemberCodec.prefixLength) : "0" }
 
     func round(_ commands: [(node: String, command: [String])], watching: [RedisRealtimeStore.Shard]) async throws -> [RedisReply] {
         try await store.watchedRound(commands, watching: watching, check: check)
@@ -52,11 +54,21 @@ struct ReadContext: Sendable {
     func readWindows(_ reads: [(RedisRealtimeStore.Shard, Int, Int)]) async throws -> [(total: Int, first: Int, members: [RankedMember])] {
         let replies = try await round(
             reads.map { shard, first, last in
-                (shard.node, ["EVAL", Scripts.readWindow, "2", shard.key, shard.meta, order.rawValue, "range", String(first), String(last)])
+                (shard.node, ["EVAL", Scripts.readWindow, "2", shard.key, shard.meta, order.rawValue, "range", String(first), String(last), memberPrefix])
             },
             watching: reads.map(\.0)
         )
         return try replies.map { try RedisReplies.window(from: $0, board: id) }
+    }
+
+    /// The window script's around read of the player on `shard` (on a board ordered by commit time
+    /// it finds the player's member through the shard's tie map).
+    func aroundCommand(_ shard: RedisRealtimeStore.Shard, _ playerID: String, radius: Int) -> (node: String, command: [String]) {
+        let keys = board.hasTiePrefix ? [shard.key, shard.meta, RedisKeys.tieBucket(shard.meta, player: playerID)] : [shard.key, shard.meta]
+        return (
+            shard.node,
+            ["EVAL", Scripts.readWindow, String(keys.count)] + keys + [order.rawValue, "around", playerID, String(radius), memberPrefix]
+        )
     }
 
     /// Shard-local positions first…last (inclusive) of several shards, scores only, in one round.
@@ -167,29 +179,66 @@ struct ReadContext: Sendable {
         return rows
     }
 
-    /// The player on one shard: its score, 0-based rank there, username and the shard's size; nil when absent.
+    /// The player on one shard: its member, score, 0-based rank there, username and the shard's size; nil when absent.
     func ownEntry(_ shard: RedisRealtimeStore.Shard, _ playerID: String) async throws -> OwnEntry? {
         let replies = try await round(ownEntryCommands(shard, playerID), watching: [shard])
         try RedisReplies.check(replies)
-        return try Self.ownEntry(from: replies[...])
+        return try ownEntry(from: replies[...], playerID)
     }
 
-    /// A player's place on its shard (``ownEntry(_:_:)``).
-    typealias OwnEntry = (score: Int64, rank: Int, username: String?, shardSize: Int)
+    /// A player's place on its shard (``ownEntry(_:_:)``): `member` is the player id itself, or on a
+    /// board ordered by commit time its tie prefix and id (what the shards compare).
+    typealias OwnEntry = (member: String, score: Int64, rank: Int, username: String?, shardSize: Int)
 
-    /// The commands of ``ownEntry(_:_:)``: four.
+    /// The commands of ``ownEntry(_:_:)``: four plain ones, or on a board ordered by commit time one
+    /// script that finds the member through the shard's tie map.
     func ownEntryCommands(_ shard: RedisRealtimeStore.Shard, _ playerID: String) -> [(node: String, command: [String])] {
-        [
+        if board.hasTiePrefix {
+            return [
+                (
+                    shard.node,
+                    [
+                        "EVAL", Scripts.ownEntry, "3", shard.key, RedisKeys.tieBucket(shard.meta, player: playerID), RedisKeys.playerInfo(playerID),
+                        order.rawValue, playerID,
+                    ]
+                )
+            ]
+        }
+        return [
             (shard.node, ["ZSCORE", shard.key, playerID]), (shard.node, [order == .desc ? "ZREVRANK" : "ZRANK", shard.key, playerID]),
             (shard.node, ["HGET", RedisKeys.playerInfo(playerID), "username"]), (shard.node, ["ZCARD", shard.key]),
         ]
     }
 
-    static func ownEntry(from replies: ArraySlice<RedisReply>) throws -> OwnEntry? {
-        guard replies.count == 4 else { throw RedisError(.protocolViolation, "a round answered the wrong number of replies") }
+    /// The shard's size from the replies to ``ownEntryCommands(_:_:)`` (also when the player is absent).
+    func shardSize(fromOwnEntry replies: ArraySlice<RedisReply>) throws -> Int {
+        guard board.hasTiePrefix else {
+            guard replies.count == 4 else { throw RedisError(.protocolViolation, "a round answered the wrong number of replies") }
+            return try RedisReplies.count(replies[replies.startIndex + 3])
+        }
+        guard replies.count == 1, let size = replies[replies.startIndex].array?.first else {
+            throw RedisError(.protocolViolation, "unexpected reply of the own-entry script")
+        }
+        return try RedisReplies.count(size)
+    }
+
+    /// Decodes the replies to ``ownEntryCommands(_:_:)``.
+    func ownEntry(from replies: ArraySlice<RedisReply>, _ playerID: String) throws -> OwnEntry? {
         let base = replies.startIndex
+        if board.hasTiePrefix {
+            guard replies.count == 1, let items = replies[base].array, let size = items.first?.integer, size >= 0 else {
+                throw RedisError(.protocolViolation, "unexpected reply of the own-entry script")
+            }
+            if items.count == 1 { return nil }
+            guard items.count == 5, let member = items[1].string, board.playerID(ofMember: member) == playerID,
+                let score = items[2].string.flatMap(RedisReplies.score), let rank = items[3].integer, rank >= 0, rank < size
+            else { throw RedisError(.protocolViolation, "unexpected reply of the own-entry script") }
+            let username = items[4].string.flatMap { $0.isEmpty ? nil : $0 }
+            return (member, score, Int(rank), username, Int(size))
+        }
+        guard replies.count == 4 else { throw RedisError(.protocolViolation, "a round answered the wrong number of replies") }
         guard let score = replies[base].string.flatMap(RedisReplies.score), replies[base + 1].integer != nil else { return nil }
-        return (score, try RedisReplies.count(replies[base + 1]), replies[base + 2].string, try RedisReplies.count(replies[base + 3]))
+        return (playerID, score, try RedisReplies.count(replies[base + 1]), replies[base + 2].string, try RedisReplies.count(replies[base + 3]))
     }
 
     /// For each shard and each score: how many of its members have a better score, and how many
@@ -239,7 +288,12 @@ struct ReadContext: Sendable {
         var scoreReads: [(shard: Int, command: Int)] = []
         for shard in shards where !asked[shard.index].isEmpty {
             scoreReads.append((shard.index, commands.count))
-            commands.append((shard.node, ["ZMSCORE", shard.key] + asked[shard.index]))
+            if board.hasTiePrefix {
+                let buckets = asked[shard.index].map { RedisKeys.tieBucket(shard.meta, player: $0) }
+                commands.append((shard.node, ["EVAL", Scripts.membersOf, String(1 + buckets.count), shard.key] + buckets + asked[shard.index]))
+            } else {
+                commands.append((shard.node, ["ZMSCORE", shard.key] + asked[shard.index]))
+            }
         }
         var usernameReads: [String: Int] = [:]
         for id in ids {
@@ -252,30 +306,25 @@ struct ReadContext: Sendable {
         try RedisReplies.check(replies)
         guard replies.count == commands.count else { throw RedisError(.protocolViolation, "a round answered the wrong number of replies") }
         let total = try shards.indices.reduce(0) { $0 + (try RedisReplies.count(replies[$1])) }
-        var found: [String: (score: Int64, shard: Int)] = [:]
+        var found: [String: (member: String, score: Int64, shard: Int)] = [:]
         for (shard, command) in scoreReads {
-            guard let scores = replies[command].array, scores.count == asked[shard].count else {
-                throw RedisError(.protocolViolation, "unexpected reply of ZMSCORE")
-            }
-            for (id, item) in zip(asked[shard], scores) {
-                if case .null = item { continue }
-                guard let score = item.string.flatMap(RedisReplies.score) else { throw RedisError(.protocolViolation, "unexpected score in a ZMSCORE reply") }
+            for (id, item) in zip(asked[shard], try scoresFound(replies[command], asked: asked[shard])) {
+                guard let (member, score) = item else { continue }
                 // Every numbered change moves a player between bands at once: one state holds it once.
                 guard found[id] == nil else { throw RedisError(.protocolViolation, "a player is on two shards at one change number") }
-                found[id] = (score, shard)
+                found[id] = (member, score, shard)
             }
         }
-        let members = ids.compactMap { id in found[id].map { RankedMember(playerID: id, score: $0.score) } }
+        let members = ids.compactMap { id in found[id].map { RankedMember(playerID: $0.member, score: $0.score) } }
         guard !members.isEmpty else { return LeaderboardPage(total: clip(total), entries: []) }
         let counts = try await countsAhead(shards, pivots: members)
         var entries: [LeaderboardEntry] = []
         let limit = board.config.maxEntries
-        for (index, member) in members.enumerated() {
+        for (index, id) in ids.filter({ found[$0] != nil }).enumerated() {
             let rank = 1 + counts.reduce(0) { $0 + $1.counts[index] }
-            guard limit == 0 || rank <= limit else { continue }
-            let node = shards[found[member.playerID]!.shard].node
-            let username = usernameReads[member.playerID + "\u{0}" + node].flatMap { replies[$0].string }
-            entries.append(LeaderboardEntry(rank: rank, playerID: member.playerID, score: member.score, username: username))
+            guard limit == 0 || rank <= limit, let place = found[id] else { continue }
+            let username = usernameReads[id + "\u{0}" + shards[place.shard].node].flatMap { replies[$0].string }
+            entries.append(LeaderboardEntry(rank: rank, playerID: id, score: place.score, username: username))
         }
         entries.sort { $0.rank < $1.rank }
         // Distinct players of one state have distinct ranks; equal ones mean the view moved.
@@ -283,14 +332,48 @@ struct ReadContext: Sendable {
         return LeaderboardPage(total: clip(total), entries: entries)
     }
 
+    /// Each asked player's member and score on one shard, nil where absent, from a ZMSCORE reply
+    /// (the member is the id) or, on a board ordered by commit time, the `membersOf` script's.
+    func scoresFound(_ reply: RedisReply, asked: [String]) throws -> [(member: String, score: Int64)?] {
+        guard let items = reply.array else { throw RedisError(.protocolViolation, "unexpected reply to a score read") }
+        if board.hasTiePrefix {
+            guard items.count == 2 * asked.count else { throw RedisError(.protocolViolation, "unexpected reply of the members script") }
+            return try asked.indices.map { index in
+                guard let member = items[2 * index].string, let text = items[2 * index + 1].string else {
+                    throw RedisError(.protocolViolation, "unexpected reply of the members script")
+                }
+                if member.isEmpty { return nil }
+                guard board.playerID(ofMember: member) == asked[index], let score = RedisReplies.score(text) else {
+                    throw RedisError(.protocolViolation, "unexpected member in the members script's reply")
+                }
+                return (member, score)
+            }
+        }
+        guard items.count == asked.count else { throw RedisError(.protocolViolation, "unexpected reply of ZMSCORE") }
+        return try zip(asked, items).map { id, item in
+            if case .null = item { return nil }
+            guard let score = item.string.flatMap(RedisReplies.score) else { throw RedisError(.protocolViolation, "unexpected score in a ZMSCORE reply") }
+            return (id, score)
+        }
+    }
+
     func clip(_ total: Int) -> Int {
         board.config.maxEntries > 0 ? min(total, board.config.maxEntries) : total
     }
 
+    /// Members as entries from `rank` on, each named by the player id its member carries.
     func ranked(_ members: [RankedMember], from rank: Int) -> [LeaderboardEntry] {
         members.enumerated().map {
-            LeaderboardEntry(rank: rank + $0.offset, playerID: $0.element.playerID, score: $0.element.score, username: $0.element.username)
+            LeaderboardEntry(
+                rank: rank + $0.offset, playerID: board.playerID(ofMember: $0.element.playerID), score: $0.element.score, username: $0.element.username
+            )
         }
+    }
+
+    /// Where the player's member is in `members` (read in this attempt: one member per player).
+    func position(of playerID: String, in members: [RankedMember]) -> Int? {
+        board.hasTiePrefix
+            ? members.firstIndex { board.playerID(ofMember: $0.playerID) == playerID } : members.firstIndex { $0.playerID == playerID }
     }
 
     /// The entries of `merged` within `radius` of the player (at `center` in it, ranked `rank`).

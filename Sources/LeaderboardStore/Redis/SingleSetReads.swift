@@ -30,13 +30,13 @@ struct SingleSetReads: ShardReads {
 
     func around(_ playerID: String, radius: Int) async throws -> LeaderboardPage? {
         let reply = try await context.round(
-            [(shard.node, ["EVAL", Scripts.readWindow, "2", shard.key, shard.meta, context.order.rawValue, "around", playerID, String(radius)])],
+            [context.aroundCommand(shard, playerID, radius: radius)],
             watching: [shard]
         )[0]
         if case .error(let message) = reply { throw RedisError(.server, message) }
         guard let items = reply.array, items.count >= 2, items[1].integer ?? -1 >= 0 else { return nil }
         let window = try RedisReplies.window(from: reply, board: context.id)
-        guard let index = window.members.firstIndex(where: { $0.playerID == playerID }) else { return nil }
+        guard let index = context.position(of: playerID, in: window.members) else { return nil }
         let rank = window.first + index + 1
         let limit = context.board.config.maxEntries
         guard limit == 0 || rank <= limit else { return nil }

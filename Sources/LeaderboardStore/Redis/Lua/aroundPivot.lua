@@ -1,10 +1,10 @@
 -- The second round of an around read on a hash board: for each shard given, how many of its
 -- members rank ahead of the player (see ``aheadOf``) and the `radius` members on either side of
 -- that place, with usernames. KEYS = zset, meta of each shard (pairs); ARGV = order, score,
--- player, radius. Returns, per shard, {size, ahead, first position, member, score, username
+-- member, radius, the length of the members' tie prefix (usernames are looked up by the id after it). Returns, per shard, {size, ahead, first position, member, score, username
 -- or "", …}, or {-1} when its metadata is missing.
 local desc = ARGV[1] == 'desc'
-local score, player, radius = ARGV[2], ARGV[3], tonumber(ARGV[4])
+local score, player, radius, skip = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5] or '0')
 -- include: lessByBytes
 -- include: tiedBefore
 -- include: aheadOf
@@ -21,7 +21,7 @@ return perShard(function(key)
     for i = 1, #items, 2 do
       out[#out + 1] = items[i]
       out[#out + 1] = items[i + 1]
-      out[#out + 1] = redis.call('HGET', 'player:' .. items[i] .. ':info', 'username') or ''
+      out[#out + 1] = redis.call('HGET', 'player:' .. string.sub(items[i], skip + 1) .. ':info', 'username') or ''
     end
   end
   return out

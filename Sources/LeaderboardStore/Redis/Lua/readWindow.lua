@@ -1,14 +1,23 @@
--- KEYS[1] = board zset, KEYS[2] = board meta; ARGV = order, mode ("range" start stop | "around" player radius).
+-- KEYS[1] = board zset, KEYS[2] = board meta, and in around mode on a board ordered by commit time
+-- KEYS[3] = the player's tie-map bucket; ARGV = order, mode ("range" start stop | "around" player
+-- radius), the length of the members' tie prefix (0 on other boards: usernames are looked up by
+-- the player id after it).
 -- Returns {total, first 0-based rank, member, score, username or "", …}; {total, -1} when the player
 -- is absent; {-1, -1} when the board's metadata is missing (a Redis that lost its data).
+-- include: tieMap
 local key = KEYS[1]
 if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, -1} end
 local desc = ARGV[1] == 'desc'
+local skip = tonumber(ARGV[5] or '0')
 local total = redis.call('ZCARD', key)
 local first, last
 if ARGV[2] == 'around' then
+  local member = ARGV[3]
+  if #KEYS > 2 then member = tieMember(key, KEYS[3], ARGV[3]) end
   local rank
-  if desc then rank = redis.call('ZREVRANK', key, ARGV[3]) else rank = redis.call('ZRANK', key, ARGV[3]) end
+  if member then
+    if desc then rank = redis.call('ZREVRANK', key, member) else rank = redis.call('ZRANK', key, member) end
+  end
   if not rank then return {total, -1} end
   local radius = tonumber(ARGV[4])
   first = rank - radius
@@ -23,7 +32,7 @@ if desc then items = redis.call('ZREVRANGE', key, first, last, 'WITHSCORES')
 else items = redis.call('ZRANGE', key, first, last, 'WITHSCORES') end
 local out = {total, first}
 for i = 1, #items, 2 do
-  local name = redis.call('HGET', 'player:' .. items[i] .. ':info', 'username')
+  local name = redis.call('HGET', 'player:' .. string.sub(items[i], skip + 1) .. ':info', 'username')
   out[#out + 1] = items[i]
   out[#out + 1] = items[i + 1]
   out[#out + 1] = name or ''
