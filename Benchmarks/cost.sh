@@ -7,8 +7,8 @@
 #
 #   Benchmarks/cost.sh [players, default 1,000,000] [seconds per row, default 10]
 #
-# Boards: bench-single, bench-hash8 and bench-band8 of N players (loaded by leaderboard-bench, or
-# reused), and bench-writes for POST /scores. ROWS="single:player hash8:top …" picks rows (a row
+# Boards: bench-single, bench-hash8, bench-band8 and bench-earliest8 (hash-8, tie_break earliest) of
+# N players (loaded by leaderboard-bench, or reused), and bench-writes for POST /scores. ROWS="single:player hash8:top …" picks rows (a row
 # ending in -hot, e.g. hash8:player-hot, asks only for 10,000 players, again and again);
 # BIN_DIR=DIR takes the three binaries from DIR instead of building them (before/after runs);
 # NO_LOAD=1 reads boards someone else loaded (Benchmarks/scale.sh).
@@ -95,7 +95,7 @@ row() {
 echo
 echo "wrk -t2 -c64 -d${seconds}s; CPU µs per request of the server process and of all redis-server processes"
 printf '%-22s %9s %9s   %s\n' "row" "server" "redis" "wrk"
-rows="${ROWS:-bare single:player hash8:player band8:player single:top hash8:top band8:top single:around hash8:around band8:around single:range hash8:range band8:range hash8:friends hash8:cutoff writes}"
+rows="${ROWS:-bare single:player hash8:player band8:player earliest8:player single:top hash8:top band8:top earliest8:top single:around hash8:around band8:around earliest8:around single:range hash8:range band8:range earliest8:range hash8:friends earliest8:friends hash8:cutoff earliest8:cutoff writes}"
 for spec in $rows; do
     case "$spec" in
         bare) row "bare route" "$bare" "$bare_port" "$work/read.lua" BOARD=bench-single OP=player PLAYERS="$players" ;;

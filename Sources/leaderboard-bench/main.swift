@@ -62,22 +62,26 @@ func playerID(_ index: Int) -> String { "p" + String(repeating: "0", count: 12 -
 func score(_ index: Int) -> Int64 { Int64((index &* 2_654_435_761) % 400_000) }
 
 let syncMode = options.sync
-let allBoards: [(name: String, layout: String)] = [
-    ("bench-single", #"{"strategy": "single"}"#),
-    ("bench-hash8", #"{"strategy": "hash", "shards": 8}"#),
-    ("bench-band8", ""),
+// The band bounds are the octiles of the scores; bench-earliest8 is bench-hash8 with equal scores
+// ordered by commit time (members carry a tie prefix, and each shard keeps a tie map).
+let octiles = (1..<8).map { Int64(400_000 / 8 * $0) }
+let allBoards: [(name: String, layout: Layout, tieBreak: TieBreak)] = [
+    ("bench-single", .single, .playerID),
+    ("bench-hash8", .hash(shards: 8), .playerID),
+    ("bench-band8", .band(bounds: octiles), .playerID),
+    ("bench-earliest8", .hash(shards: 8), .earliest),
 ]
 let boards = syncMode ? allBoards.filter { $0.name == "bench-hash8" } : allBoards
 
-// Load (or reuse) the boards; the band bounds are the octiles of the same scores.
-let octiles = (1..<8).map { Int64(400_000 / 8 * $0) }
-for (name, layoutText) in boards {
-    let layout: Layout = layoutText.isEmpty ? .band(bounds: octiles) : (name == "bench-hash8" ? .hash(shards: 8) : .single)
-    if let existing = try? await service.directory.board(name), (try? await service.count(board: name)) == players, existing.config.layout == layout {
+// Load (or reuse) the boards.
+for (name, layout, tieBreak) in boards {
+    if let existing = try? await service.directory.board(name), (try? await service.count(board: name)) == players, existing.config.layout == layout,
+        existing.config.tieBreak == tieBreak
+    {
         continue
     }
     _ = try? await service.deleteLeaderboard(name)
-    _ = try await service.createLeaderboard(LeaderboardConfig(id: name, maxEntries: 0, layout: layout))
+    _ = try await service.createLeaderboard(LeaderboardConfig(id: name, maxEntries: 0, tieBreak: tieBreak, layout: layout))
     let started = ContinuousClock.now
     try await withThrowingTaskGroup(of: Void.self) { group in
         var next = 0
@@ -208,7 +212,7 @@ func operation(_ name: String, _ board: StoredBoard) -> @Sendable (Int) async th
     }
 }
 var storedBoards: [StoredBoard] = []
-for (name, _) in boards { storedBoards.append(try await service.directory.board(name)) }
+for (name, _, _) in boards { storedBoards.append(try await service.directory.board(name)) }
 var p50s: [String: Double] = [:]
 for name in operationNames where opsFilter.map({ filter in filter.contains { name.hasPrefix($0) } }) ?? true {
     var samples = [[Double]](repeating: [], count: storedBoards.count)
@@ -239,7 +243,7 @@ for name in operationNames where opsFilter.map({ filter in filter.contains { nam
     }
 }
 print("targets (p50 ratios): sharded rank / single rank <= 2; range 50 @500k / top 50 of the same board <= 3")
-for (name, _) in boards {
+for (name, _, _) in boards {
     if let rank = p50s[name + "/player rank"], let single = p50s["bench-single/player rank"] {
         print(String(format: "  %@ rank / single rank: %.2f", name, rank / single))
     }
@@ -272,14 +276,18 @@ do {
     _ = try await pool.command("DEL", key)
     print("plain sorted set: \(plain) bytes, \(String(format: "%.1f", Double(plain) / Double(players))) bytes/player")
 }
-for (name, _) in boards {
+for (name, _, _) in boards {
     let board = try await service.directory.board(name)
     var bytes: Int64 = 0
     for shard in 0..<board.config.layout.shardCount {
         let pool = system.redisNodes[shard < board.placement.count ? board.placement[shard] : system.topology.nodes[0].id]!
         let count = board.config.layout.shardCount
-        for key in [RedisKeys.realtime(name, shard: shard, of: count), RedisKeys.meta(name, shard: shard, of: count)] {
-            bytes += try await pool.command("MEMORY", "USAGE", key, "SAMPLES", "0").integer ?? 0
+        let meta = RedisKeys.meta(name, shard: shard, of: count)
+        // A board ordered by commit time also keeps its shards' tie maps.
+        let keys = [RedisKeys.realtime(name, shard: shard, of: count), meta] + (board.hasTiePrefix ? RedisKeys.tieBuckets(meta) : [])
+        for chunk in stride(from: 0, to: keys.count, by: 1000) {
+            let replies = try await pool.pipeline(keys[chunk..<min(chunk + 1000, keys.count)].map { ["MEMORY", "USAGE", $0, "SAMPLES", "0"] })
+            bytes += replies.reduce(0) { $0 + ($1.integer ?? 0) }
         }
     }
     print(

@@ -48,6 +48,7 @@ extension RedisRealtimeStore {
                         keys.append(RedisKeys.tieStaging(shard.meta))
                         keys += removed.map { tieBucket(shard, member: $0, board) }
                         keys += stride(from: 1, to: added.count, by: 2).map { tieBucket(shard, member: added[$0], board) }
+                        if step.reset { keys += RedisKeys.tieBuckets(shard.meta) }
                     }
                     commands.append(
                         (

@@ -1,8 +1,8 @@
 -- Applies one numbered view change to one shard, atomically, in sequence: only the change
 -- right after the shard's last (`seq` in its metadata).
 -- KEYS[1] = shard zset, KEYS[2] = shard meta; on a board ordered by commit time also KEYS[3] =
--- the shard's staging count (``RedisKeys/tieStaging(_:)``) and then the tie-map bucket of each
--- removed member and of each added one, in ARGV's order. ARGV[1] = the board's incarnation,
+-- the shard's staging count (``RedisKeys/tieStaging(_:)``), the tie-map bucket of each removed
+-- member and of each added one, in ARGV's order, and on a reset every bucket of the map. ARGV[1] = the board's incarnation,
 -- ARGV[2] = the change's number, ARGV[3] = "1" to empty the shard first (a reset), ARGV[4] = the
 -- board's period, ARGV[5] = last event id, ARGV[6] = number of removals, then the removed
 -- members, then score/member pairs.
@@ -16,9 +16,17 @@ local applied = tonumber(meta[1])
 local seq = tonumber(ARGV[2])
 if seq <= applied then return {1, applied} end
 if seq ~= applied + 1 then return {2, applied} end
-if ARGV[3] == '1' then redis.call('DEL', KEYS[1]) end
-local i = 7
 local stop = 6 + tonumber(ARGV[6])
+local keep = #KEYS > 2 and redis.call('EXISTS', KEYS[3]) == 1
+if ARGV[3] == '1' then
+  redis.call('DEL', KEYS[1])
+  -- The emptied shard's tie map goes too, unless a rebuild stages it (its prefixes are checked anyway).
+  local first = 4 + (stop - 6) + (#ARGV - stop) / 2
+  if not keep then
+    for k = first, #KEYS, 1000 do redis.call('UNLINK', unpack(KEYS, k, math.min(k + 999, #KEYS))) end
+  end
+end
+local i = 7
 while i <= stop do
   local last = math.min(i + 999, stop)
   redis.call('ZREM', KEYS[1], unpack(ARGV, i, last))
@@ -31,7 +39,6 @@ while i <= #ARGV do
 end
 if #KEYS > 2 then
   -- Removals first: a player whose member changes leaves as the old one and enters as the new.
-  local keep = redis.call('EXISTS', KEYS[3]) == 1
   local k = 4
   for j = 7, stop do
     tieDrop(KEYS[k], ARGV[j], keep)
