@@ -213,7 +213,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LeaderboardCoreTests",
-            dependencies: ["LeaderboardCore", "PostgresClient", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
+            dependencies: ["LeaderboardCore", "PostgresClient", "RedisClient", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -7,7 +7,10 @@
 #   scripts/services.sh status
 #
 # One redis-server per loopback node of the topology file (TOPOLOGY, default Topology/local.yaml),
-# or the ports in REDIS_PORTS; PostgreSQL on PG_PORT (default 5432).
+# or the ports in REDIS_PORTS; PostgreSQL on PG_PORT (default 5432). A topology that describes a
+# Redis Cluster (`cluster: seeds: [...]`, e.g. Topology/cluster.yaml) gets one cluster-mode
+# redis-server per seed, joined by `redis-cli --cluster create --cluster-replicas 1` unless they
+# already form a cluster (a running one is reused; nodes restarted after a crash rejoin it).
 case "${1:-}" in -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 set -euo pipefail
 
@@ -17,10 +20,16 @@ pg_bin=/usr/lib/postgresql/15/bin
 pg_port="${PG_PORT:-5432}"
 pg_data="$data/postgres"
 topology="${TOPOLOGY:-$root/Topology/local.yaml}"
+cluster_ports=""
+if [ -f "$topology" ] && grep -qE '^cluster:' "$topology"; then
+    cluster_ports="$(sed -n '/^cluster:/,/^[^ #]/p' "$topology" | grep -oE '(127\.0\.0\.1|localhost):[0-9]+' | grep -oE '[0-9]+$' | tr '\n' ' ')"
+    REDIS_PORTS="${REDIS_PORTS:-none}"
+fi
 if [ -z "${REDIS_PORTS:-}" ] && [ -f "$topology" ]; then
     REDIS_PORTS="$(grep -oE 'address: *"?(127\.0\.0\.1|localhost):[0-9]+' "$topology" | grep -oE '[0-9]+$' | tr '\n' ' ')"
 fi
 redis_ports="${REDIS_PORTS:-6379}"
+[ "$redis_ports" = none ] && redis_ports=""
 
 as_postgres() {
     if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -28,17 +37,46 @@ as_postgres() {
 
 redis_up() {
     local port=$1 dir="$data/redis-$1"
+    shift
     if redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1; then return 0; fi
     mkdir -p "$dir"
     rm -f "$dir/redis.pid"
     redis-server --bind 127.0.0.1 --port "$port" --daemonize yes --dir "$dir" \
         --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --save "" --appendonly no \
-        --protected-mode yes >/dev/null
+        --protected-mode yes "$@" >/dev/null
     for _ in $(seq 1 50); do
         redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1 && return 0
         sleep 0.1
     done
     echo "redis on port $port did not start; see $dir/redis.log" >&2
+    return 1
+}
+
+# The cluster of the topology's seeds: each node in cluster mode (its nodes.conf in its folder, so a
+# node restarted after a crash rejoins), then, unless they already hold every slot, one
+# `redis-cli --cluster create` (3 masters, a replica each); waits for cluster_state:ok.
+cluster_up() {
+    local port
+    for port in $cluster_ports; do
+        redis_up "$port" --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 3000
+    done
+    set -- $cluster_ports
+    [ $# -gt 0 ] || return 0
+    if ! redis-cli -h 127.0.0.1 -p "$1" cluster info | grep -q '^cluster_slots_assigned:16384'; then
+        local addresses=()
+        for port in $cluster_ports; do addresses+=("127.0.0.1:$port"); done
+        redis-cli --cluster create "${addresses[@]}" --cluster-replicas 1 --cluster-yes >"$data/cluster-create.log" 2>&1 \
+            || { cat "$data/cluster-create.log" >&2; return 1; }
+    fi
+    for _ in $(seq 1 150); do
+        local ok=1
+        for port in $cluster_ports; do
+            redis-cli -h 127.0.0.1 -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || ok=0
+        done
+        [ $ok = 1 ] && return 0
+        sleep 0.2
+    done
+    echo "the Redis Cluster on ports $cluster_ports did not reach cluster_state:ok" >&2
     return 1
 }
 
@@ -109,16 +147,19 @@ case "${1:-up}" in
 up)
     "$root/scripts/install-deps.sh"
     for port in $redis_ports; do redis_up "$port"; done
+    cluster_up
     pg_up
-    echo "services up: redis on $(echo $redis_ports | tr ' ' ','), postgres on $pg_port (data in .data/)"
+    [ -n "$redis_ports" ] && redis_note="redis on $(echo $redis_ports | tr ' ' ',')" || redis_note=""
+    [ -n "$cluster_ports" ] && redis_note="${redis_note:+$redis_note, }redis cluster on $(echo $cluster_ports | tr ' ' ',')"
+    echo "services up: $redis_note, postgres on $pg_port (data in .data/)"
     ;;
 down)
-    for port in $redis_ports; do redis_down "$port"; done
+    for port in $redis_ports $cluster_ports; do redis_down "$port"; done
     pg_down
     echo "services stopped"
     ;;
 status)
-    for port in $redis_ports; do
+    for port in $redis_ports $cluster_ports; do
         printf 'redis %s: %s\n' "$port" "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null || echo down)"
     done
     "$pg_bin/pg_isready" -h 127.0.0.1 -p "$pg_port" || true

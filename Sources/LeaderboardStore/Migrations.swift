@@ -278,5 +278,13 @@ enum Migrations {
             ALTER TABLE player_scores DROP CONSTRAINT IF EXISTS player_scores_leaderboard_id_fkey;
             """
         ),
+        (
+            14,
+            """
+            -- A removal row says how the board broke ties: the shards of a board ordered by commit
+            -- time have tie maps to drop with them.
+            ALTER TABLE board_removals ADD COLUMN IF NOT EXISTS tie_break VARCHAR(10) NOT NULL DEFAULT 'player_id';
+            """
+        ),
     ]
 }

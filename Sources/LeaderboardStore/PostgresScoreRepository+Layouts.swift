@@ -160,8 +160,8 @@ extension PostgresScoreRepository {
                 let placementText = String(decoding: try JSONEncoder().encode(target.placement), as: UTF8.self)
                 try connection.query(
                     """
-                    INSERT INTO board_removals (leaderboard_id, incarnation, layout, placement, epoch, not_before)
-                    SELECT id, incarnation, layout::text, placement::text, layout_epoch, now() + make_interval(secs => $2)
+                    INSERT INTO board_removals (leaderboard_id, incarnation, layout, placement, epoch, not_before, tie_break)
+                    SELECT id, incarnation, layout::text, placement::text, layout_epoch, now() + make_interval(secs => $2), tie_break
                     FROM leaderboards WHERE id = $1
                     ON CONFLICT DO NOTHING
                     """,
@@ -201,8 +201,8 @@ extension PostgresScoreRepository {
                 else { return false }
                 try connection.query(
                     """
-                    INSERT INTO board_removals (leaderboard_id, incarnation, layout, placement, epoch)
-                    SELECT id, incarnation, (migration_target->'layout')::text, (migration_target->'placement')::text, $2
+                    INSERT INTO board_removals (leaderboard_id, incarnation, layout, placement, epoch, tie_break)
+                    SELECT id, incarnation, (migration_target->'layout')::text, (migration_target->'placement')::text, $2, tie_break
                     FROM leaderboards WHERE id = $1
                     ON CONFLICT DO NOTHING
                     """,

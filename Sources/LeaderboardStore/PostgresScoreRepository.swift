@@ -93,11 +93,11 @@ public final class PostgresScoreRepository: Sendable {
                 // (And the keys of the epoch a layout change was building, if one ran.)
                 try connection.query(
                     """
-                    INSERT INTO board_removals (leaderboard_id, incarnation, layout, placement, epoch)
-                    SELECT id, incarnation, layout::text, placement::text, layout_epoch FROM leaderboards WHERE id = $1
+                    INSERT INTO board_removals (leaderboard_id, incarnation, layout, placement, epoch, tie_break)
+                    SELECT id, incarnation, layout::text, placement::text, layout_epoch, tie_break FROM leaderboards WHERE id = $1
                     UNION ALL
                     SELECT id, incarnation, (migration_target->'layout')::text, (migration_target->'placement')::text,
-                        (migration_target->>'epoch')::int
+                        (migration_target->>'epoch')::int, tie_break
                     FROM leaderboards WHERE id = $1 AND migration_target IS NOT NULL
                     ON CONFLICT DO NOTHING
                     """,
@@ -118,12 +118,13 @@ public final class PostgresScoreRepository: Sendable {
         // Oldest attempt first; a row that fails goes to the back (see ``removalFailed(_:)``).
         // A retired layout epoch's row waits until no process can still read that epoch (`not_before`).
         try await pool.query(
-            "SELECT leaderboard_id, incarnation, layout, placement, epoch FROM board_removals WHERE not_before <= now() ORDER BY removed_at LIMIT 100"
+            "SELECT leaderboard_id, incarnation, layout, placement, epoch, tie_break FROM board_removals WHERE not_before <= now() ORDER BY removed_at LIMIT 100"
         ).rows.compactMap { row in
             guard let layout = try? JSONDecoder().decode(Layout.self, from: Data(try row.text(2).utf8)) else { return nil }
             let placement = (try? JSONDecoder().decode([String].self, from: Data(try row.text(3).utf8))) ?? []
             return StoredBoard(
-                config: LeaderboardConfig(id: try row.text(0), layout: layout), period: 1, placement: placement, epoch: Int(try row.int64(4)),
+                config: LeaderboardConfig(id: try row.text(0), tieBreak: TieBreak(rawValue: try row.text(5)) ?? .playerID, layout: layout), period: 1,
+                placement: placement, epoch: Int(try row.int64(4)),
                 incarnation: try row.int64(1)
             )
         }

@@ -38,13 +38,13 @@ import Testing
     @Test func everyScriptCompiles() async throws {
         let (_, pool) = Self.store()
         let scripts = [
-            Scripts.readWindow, Scripts.apply, Scripts.switchRebuilt, Scripts.writeMeta, Scripts.countAhead, Scripts.aroundPivot,
+            Scripts.readWindow, Scripts.apply, Scripts.switchRebuilt, Scripts.writeMeta, Scripts.countAhead, Scripts.aroundPivot, Scripts.ownEntry, Scripts.membersOf, Scripts.stageTies,
             Scripts.probe, Scripts.countBounds, Scripts.compareAndSet, Scripts.chunkDigests, Scripts.retire, Scripts.removeShard,
         ]
         for script in scripts {
-            #expect(!script.contains("-- include:"))
-            let reply = try await pool.command("SCRIPT", "LOAD", script)
-            #expect(reply.string?.count == 40, "\(reply) for \(script.prefix(200))")
+            #expect(!script.text.contains("-- include:"))
+            let reply = try await pool.command("SCRIPT", "LOAD", script.text)
+            #expect(reply.string == script.sha1, "\(reply) for \(script.text.prefix(200))")
         }
         await pool.shutdown()
     }

@@ -42,9 +42,10 @@ public enum RedisKeys {
         (0..<tieBuckets).map { "\(meta):t:\($0)" }
     }
 
-    /// A count of the rebuilds staging a shard right now (it expires with their staging sets):
-    /// while it stands, the shard's tie map only gains prefixes (a staged set may hold a member
-    /// whose prefix a live change would otherwise drop).
+    /// The set of rebuilds staging a shard right now (a token each, put in by every staging piece
+    /// and taken out by the rebuild's switch, or its failure; it expires an hour after the last
+    /// piece): while it stands, the shard's tie map only gains prefixes (a staged set may hold a
+    /// member whose prefix a live change would otherwise drop).
     public static func tieStaging(_ meta: String) -> String { "\(meta):t:staging" }
 
     /// Where one rebuild attempt of a shard writes before it switches over.

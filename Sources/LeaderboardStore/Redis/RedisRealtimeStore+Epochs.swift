@@ -8,7 +8,7 @@ extension RedisRealtimeStore {
         let shards = try shards(board)
         try RedisReplies.check(
             try await round(
-                shards.map { ($0.node, ["EVAL", Scripts.retire, "1", $0.meta, String(board.incarnation), retired ? "1" : "0"]) }
+                shards.map { ($0.node, ["EVALSHA", Scripts.retire.sha1, "1", $0.meta, String(board.incarnation), retired ? "1" : "0"]) }
             )
         )
     }

@@ -23,7 +23,7 @@ extension RedisRealtimeStore {
         guard !probes.isEmpty else { return [] }
         let shard = try shards(board)[index]
         let commands = probes.map { probe in
-            (shard.node, ["EVAL", Scripts.chunkDigests, "2", shard.key, shard.meta, probe.closesAfterLast ? "1" : "0"]
+            (shard.node, ["EVALSHA", Scripts.chunkDigests.sha1, "2", shard.key, shard.meta, probe.closesAfterLast ? "1" : "0"]
                 + probe.bounds.flatMap { [String($0.score), $0.playerID] })
         }
         let replies = try await round(commands)
@@ -60,7 +60,7 @@ extension RedisRealtimeStore {
                     keys.append(RedisKeys.tieStaging(shard.meta))
                     keys += part.map { tieBucket(shard, member: $0.playerID, board) }
                 }
-                commands.append((shard.node, ["EVAL", Scripts.compareAndSet, String(keys.count)] + keys + [String(seq)] + arguments))
+                commands.append((shard.node, ["EVALSHA", Scripts.compareAndSet.sha1, String(keys.count)] + keys + [String(seq)] + arguments))
             }
         }
         let batch = commands

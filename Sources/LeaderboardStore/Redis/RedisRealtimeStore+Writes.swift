@@ -53,7 +53,7 @@ extension RedisRealtimeStore {
                     commands.append(
                         (
                             shard.node,
-                            ["EVAL", Scripts.apply, String(keys.count)] + keys + [
+                            ["EVALSHA", Scripts.apply.sha1, String(keys.count)] + keys + [
                                 String(board.incarnation), String(step.seq), step.reset ? "1" : "0", String(step.period),
                                 String(step.lastEventID), String(removed.count),
                             ] + removed + added
@@ -111,6 +111,8 @@ extension RedisRealtimeStore {
         // The switches go last, together.
         var switches: [(node: String, command: [String])] = []
         var stagingKeys: [String] = []
+        // This rebuild's token in its shards' sets of staging rebuilds (boards ordered by commit time).
+        let token = String(UInt64.random(in: .min ... .max), radix: 16)
         var work: [String: [RebuildPiece]] = [:]
         for (position, shard) in shards.enumerated() {
             let staging = RedisKeys.rebuilding(board.config.id, shard: shard.index, attempt: UInt64.random(in: .min ... .max), epoch: board.epoch)
@@ -119,11 +121,11 @@ extension RedisRealtimeStore {
             switches.append(
                 (
                     shard.node,
-                    ["EVAL", Scripts.switchRebuilt, String(3 + staged.count), staging, shard.key, shard.meta] + staged + [
+                    ["EVALSHA", Scripts.switchRebuilt.sha1, String(3 + staged.count), staging, shard.key, shard.meta] + staged + [
                         String(perShard[shard.index].count),
                         String(board.incarnation), String(seq), force ? "1" : "0",
                     ]
-                        + metaFields(board, shard, seq: seq, lastEventID: lastEventID)
+                        + metaFields(board, shard, seq: seq, lastEventID: lastEventID) + (staged.isEmpty ? [] : [token])
                 )
             )
             let count = perShard[shard.index].count
@@ -139,14 +141,29 @@ extension RedisRealtimeStore {
         }
         let total = shards.reduce(0) { $0 + perShard[$1.index].count }
         if board.hasTiePrefix {
-            // While this rebuild stages, the shards' tie maps only gain prefixes (see `tieMap.lua`);
-            // the switch takes the count back, and it expires with the staging sets after a crash.
-            let staging = shards.flatMap { shard in
-                let key = RedisKeys.tieStaging(shard.meta)
-                return [(shard.node, ["INCR", key]), (shard.node, ["EXPIRE", key, "3600"])]
-            }
-            try RedisReplies.check(try await round(staging))
+            // While this rebuild stages, the shards' tie maps only gain prefixes (see `tieMap.lua`):
+            // its token is in each shard's set from now (and again with every staging piece) until
+            // its switch, or its failure, takes it out; after a crash it expires.
+            try RedisReplies.check(
+                try await round(shards.flatMap { [($0.node, ["SADD", RedisKeys.tieStaging($0.meta), token]), ($0.node, ["EXPIRE", RedisKeys.tieStaging($0.meta), "3600"])] })
+            )
         }
+        do {
+            return try await stageAndSwitch(board, shards: shards, work: work, perShard: perShard, stagingKeys: stagingKeys, switches: switches, token: token, total: total, progress: progress, pace: pace)
+        } catch {
+            if board.hasTiePrefix {
+                _ = try? await round(shards.map { ($0.node, ["SREM", RedisKeys.tieStaging($0.meta), token]) })
+            }
+            throw error
+        }
+    }
+
+    /// The staging rounds of a rebuild (see ``rebuild(_:entries:lastEventID:seq:only:force:progress:pace:)``), then its switches.
+    private func stageAndSwitch(
+        _ board: StoredBoard, shards: [Shard], work: [String: [RebuildPiece]], perShard: [[LeaderboardEntry]], stagingKeys: [String],
+        switches: [(node: String, command: [String])], token: String, total: Int, progress: (@Sendable (_ written: Int, _ total: Int) -> Void)?,
+        pace: BuildPace
+    ) async throws -> Bool {
         var next = work.mapValues { _ in 0 }
         let nodes = work.keys.sorted()
         var written = 0
@@ -176,7 +193,11 @@ extension RedisRealtimeStore {
                 if board.hasTiePrefix {
                     // The live tie map learns the staged members' prefixes before the switch.
                     commands.append(
-                        (node, ["EVAL", Scripts.stageTies, String(entries.count)] + entries.map { tieBucket(shard, member: $0.playerID, board) } + entries.map(\.playerID))
+                        (
+                            node,
+                            ["EVALSHA", Scripts.stageTies.sha1, String(1 + entries.count), RedisKeys.tieStaging(shard.meta)]
+                                + entries.map { tieBucket(shard, member: $0.playerID, board) } + [token] + entries.map(\.playerID)
+                        )
                     )
                 }
                 // An abandoned staging key (a crash mid-rebuild) expires by itself.

@@ -126,7 +126,7 @@ public final class RedisRealtimeStore: RealtimeStore {
         try RedisReplies.check(
             try await round(
                 shards.map {
-                    ($0.node, ["EVAL", Scripts.writeMeta, "2", $0.key, $0.meta, String(board.incarnation)] + metaFields(board, $0, seq: seq, lastEventID: 0))
+                    ($0.node, ["EVALSHA", Scripts.writeMeta.sha1, "2", $0.key, $0.meta, String(board.incarnation)] + metaFields(board, $0, seq: seq, lastEventID: 0))
                 }
             )
         )
@@ -138,7 +138,7 @@ public final class RedisRealtimeStore: RealtimeStore {
             try await round(
                 shards.map { shard in
                     let ties = board.hasTiePrefix ? RedisKeys.tieBuckets(shard.meta) + [RedisKeys.tieStaging(shard.meta)] : []
-                    return (shard.node, ["EVAL", Scripts.removeShard, String(2 + ties.count), shard.key, shard.meta] + ties + [String(board.incarnation)])
+                    return (shard.node, ["EVALSHA", Scripts.removeShard.sha1, String(2 + ties.count), shard.key, shard.meta] + ties + [String(board.incarnation)])
                 }
             )
         )

@@ -4,13 +4,10 @@ import NIOConcurrencyHelpers
 import RedisClient
 
 /// Rounds of commands to the Redis nodes: each node's commands of a round go as one pipeline,
-/// all nodes at once. Scripts go as EVALSHA once their digest is known (falling back to EVAL when
-/// a node does not have them, e.g. after a restart). Each node's pipelines are timed, and their
-/// failures counted.
+/// all nodes at once. Scripts go as EVALSHA (loaded where a node does not have them). Each node's
+/// pipelines are timed, and their failures counted.
 final class RedisRoundTransport: Sendable {
     let nodes: [String: RedisConnectionPool]
-    /// SHA1 digests of the scripts, learned with SCRIPT LOAD.
-    private let digests = NIOLockedValueBox<[String: String]>([:])
     /// Per node: how long each pipelined round of commands took, and how many rounds failed.
     private let nodeMetrics: [String: (latency: Timer, errors: Counter)]
 
@@ -41,29 +38,22 @@ final class RedisRoundTransport: Sendable {
     }
 
     /// Sends each node its commands as one pipeline, all nodes at once; replies in input order.
-    /// Scripts go as EVALSHA once their digest is known (falling back to EVAL when a node does not
-    /// have them, e.g. after a restart), so their text is not sent and hashed on every call.
+    /// Scripts go as EVALSHA (``LuaScript``); when a node does not have one (a restart, a new
+    /// node), it is loaded there and the round is sent again, whole (a round's commands are
+    /// idempotent, and a read's shard reports must bracket its commands in one pipeline).
     func round(_ commands: [(node: String, command: [String])]) async throws -> [RedisReply] {
-        let known = digests.withLockedValue { $0 }
-        var unknown: Set<String> = []
-        let prepared = commands.map { item -> (node: String, command: [String]) in
-            guard item.command.first == "EVAL", item.command.count > 1 else { return item }
-            guard let digest = known[item.command[1]] else {
-                unknown.insert(item.command[1])
-                return item
-            }
-            return (item.node, ["EVALSHA", digest] + item.command.dropFirst(2))
+        let replies = try await send(commands)
+        var loads: [(node: String, command: [String])] = []
+        var loading: Set<String> = []
+        for (item, reply) in zip(commands, replies) {
+            guard case .error(let message) = reply, message.hasPrefix("NOSCRIPT"), item.command.first == "EVALSHA", item.command.count > 1,
+                let text = LuaScript.text(sha1: item.command[1]), loading.insert(item.node + " " + item.command[1]).inserted
+            else { continue }
+            loads.append((item.node, ["SCRIPT", "LOAD", text]))
         }
-        var replies = try await send(prepared)
-        if replies.contains(where: { if case .error(let message) = $0 { message.hasPrefix("NOSCRIPT") } else { false } }) {
-            replies = try await send(commands)
-        }
-        for script in unknown {
-            if let digest = try await pool(commands[0].node).command("SCRIPT", "LOAD", script).string {
-                digests.withLockedValue { $0[script] = digest }
-            }
-        }
-        return replies
+        guard !loads.isEmpty else { return replies }
+        try RedisReplies.check(try await send(loads))
+        return try await send(commands)
     }
 
     private let rounds = NIOLockedValueBox(0)

@@ -54,7 +54,7 @@ struct ReadContext: Sendable {
     func readWindows(_ reads: [(RedisRealtimeStore.Shard, Int, Int)]) async throws -> [(total: Int, first: Int, members: [RankedMember])] {
         let replies = try await round(
             reads.map { shard, first, last in
-                (shard.node, ["EVAL", Scripts.readWindow, "2", shard.key, shard.meta, order.rawValue, "range", String(first), String(last), memberPrefix])
+                (shard.node, ["EVALSHA", Scripts.readWindow.sha1, "2", shard.key, shard.meta, order.rawValue, "range", String(first), String(last), memberPrefix])
             },
             watching: reads.map(\.0)
         )
@@ -67,7 +67,7 @@ struct ReadContext: Sendable {
         let keys = board.hasTiePrefix ? [shard.key, shard.meta, RedisKeys.tieBucket(shard.meta, player: playerID)] : [shard.key, shard.meta]
         return (
             shard.node,
-            ["EVAL", Scripts.readWindow, String(keys.count)] + keys + [order.rawValue, "around", playerID, String(radius), memberPrefix]
+            ["EVALSHA", Scripts.readWindow.sha1, String(keys.count)] + keys + [order.rawValue, "around", playerID, String(radius), memberPrefix]
         )
     }
 
@@ -86,7 +86,7 @@ struct ReadContext: Sendable {
     /// shards), all nodes at once, and decodes each shard's part of the reply; a shard whose part
     /// is {-1} lost its metadata.
     func perNode<T>(
-        _ shards: [RedisRealtimeStore.Shard], script: String, arguments: [String], decode: ([RedisReply]) throws -> T
+        _ shards: [RedisRealtimeStore.Shard], script: LuaScript, arguments: [String], decode: ([RedisReply]) throws -> T
     ) async throws -> [T] {
         var byNode: [String: [RedisRealtimeStore.Shard]] = [:]
         for shard in shards { byNode[shard.node, default: []].append(shard) }
@@ -94,7 +94,7 @@ struct ReadContext: Sendable {
         let replies = try await round(
             nodesInOrder.map { node in
                 let keys = byNode[node]!.flatMap { [$0.key, $0.meta] }
-                return (node, ["EVAL", script, String(keys.count)] + keys + arguments)
+                return (node, ["EVALSHA", script.sha1, String(keys.count)] + keys + arguments)
             },
             watching: shards
         )
@@ -198,7 +198,7 @@ struct ReadContext: Sendable {
                 (
                     shard.node,
                     [
-                        "EVAL", Scripts.ownEntry, "3", shard.key, RedisKeys.tieBucket(shard.meta, player: playerID), RedisKeys.playerInfo(playerID),
+                        "EVALSHA", Scripts.ownEntry.sha1, "3", shard.key, RedisKeys.tieBucket(shard.meta, player: playerID), RedisKeys.playerInfo(playerID),
                         order.rawValue, playerID,
                     ]
                 )
@@ -290,7 +290,7 @@ struct ReadContext: Sendable {
             scoreReads.append((shard.index, commands.count))
             if board.hasTiePrefix {
                 let buckets = asked[shard.index].map { RedisKeys.tieBucket(shard.meta, player: $0) }
-                commands.append((shard.node, ["EVAL", Scripts.membersOf, String(1 + buckets.count), shard.key] + buckets + asked[shard.index]))
+                commands.append((shard.node, ["EVALSHA", Scripts.membersOf.sha1, String(1 + buckets.count), shard.key] + buckets + asked[shard.index]))
             } else {
                 commands.append((shard.node, ["ZMSCORE", shard.key] + asked[shard.index]))
             }

@@ -1,7 +1,7 @@
 -- Applies one numbered view change to one shard, atomically, in sequence: only the change
 -- right after the shard's last (`seq` in its metadata).
 -- KEYS[1] = shard zset, KEYS[2] = shard meta; on a board ordered by commit time also KEYS[3] =
--- the shard's staging count (``RedisKeys/tieStaging(_:)``), the tie-map bucket of each removed
+-- the shard's set of staging rebuilds (``RedisKeys/tieStaging(_:)``), the tie-map bucket of each removed
 -- member and of each added one, in ARGV's order, and on a reset every bucket of the map. ARGV[1] = the board's incarnation,
 -- ARGV[2] = the change's number, ARGV[3] = "1" to empty the shard first (a reset), ARGV[4] = the
 -- board's period, ARGV[5] = last event id, ARGV[6] = number of removals, then the removed

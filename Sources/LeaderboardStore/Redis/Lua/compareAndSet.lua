@@ -2,7 +2,7 @@
 -- Only while the shard is at the view change the targets were read at: a change applied since
 -- may have moved the player (and is then right).
 -- KEYS[1] = shard zset, KEYS[2] = shard meta; on a board ordered by commit time also KEYS[3] =
--- the shard's staging count and then each member's tie-map bucket, in ARGV's order. ARGV[1] =
+-- the shard's set of staging rebuilds and then each member's tie-map bucket, in ARGV's order. ARGV[1] =
 -- that change's number, then triples member, observed score ("" = absent), target score ("" =
 -- remove). Returns how many were changed, -1 when the shard is at another change; bumps the
 -- version if any (reads in progress then start again).

@@ -5,13 +5,15 @@
 -- as it is unless forced: its content is that of its newer number, and setting it back would
 -- show readers an older board.
 -- KEYS[1] = staging zset, KEYS[2] = shard zset, KEYS[3] = shard meta, and on a board ordered by
--- commit time KEYS[4] = the shard's staging count, which this rebuild's end takes back; ARGV[1] = members
+-- commit time KEYS[4] = the shard's set of staging rebuilds, from which this one's token (the
+-- last ARGV) goes, whatever the outcome; ARGV[1] = members
 -- staged, ARGV[2] = the board's incarnation, ARGV[3] = the snapshot's change number, ARGV[4]
--- = "1" to switch even a shard that is past it, then meta field/value pairs. Returns 1 when
+-- = "1" to switch even a shard that is past it, then meta field/value pairs (then the token).
+-- Returns 1 when
 -- switched or not needed (a shard past the snapshot, or of a newer incarnation: the rebuilt
 -- board is gone), 0 when the staging set is gone though members were staged (it expired, or
 -- the node restarted: the caller retries).
-if #KEYS > 3 and redis.call('DECR', KEYS[4]) <= 0 then redis.call('DEL', KEYS[4]) end
+if #KEYS > 3 then redis.call('SREM', KEYS[4], ARGV[#ARGV]) end
 local staged = redis.call('EXISTS', KEYS[1]) == 1
 local meta = redis.call('HMGET', KEYS[3], 'seq', 'incarnation')
 local current = tonumber(meta[2] or '-1')
@@ -32,6 +34,8 @@ else
 end
 -- Metadata of an older incarnation goes whole (a `retired` mark of that board must not stay).
 if meta[2] and meta[2] ~= ARGV[2] then redis.call('DEL', KEYS[3]) end
-redis.call('HSET', KEYS[3], unpack(ARGV, 5))
+local fields = #ARGV
+if #KEYS > 3 then fields = fields - 1 end
+redis.call('HSET', KEYS[3], unpack(ARGV, 5, fields))
 redis.call('HINCRBY', KEYS[3], 'version', 1)
 return 1

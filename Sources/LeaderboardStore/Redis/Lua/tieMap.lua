@@ -1,11 +1,11 @@
 -- Lua: a shard's tie map, on boards ordered by commit time (see ``RedisKeys/tieBucket(_:player:)``):
 -- in small hashes (buckets), player id → the 11-character tie prefix of its member, or several
--- prefixes one after another while a rebuild stages the shard (a staged set may hold a member
--- whose prefix a live change would drop). A read checks each prefix with ZSCORE, so a prefix
+-- prefixes one after another (newest first) while a rebuild stages the shard (a staged set may
+-- hold a member whose prefix a live change would drop). A read checks each prefix with ZSCORE, so a prefix
 -- left over (a reset, a skipped switch) is harmless; what must hold is that every member of the
 -- sorted set has its prefix in the map.
 local tiePrefix = 11
--- records the prefix of `member`: the player's only one, or (`keep`) one more beside the others
+-- records the prefix of `member`: the player's only one, or (`keep`) one more before the others
 local function tieNote(bucket, member, keep)
   local prefix, player = string.sub(member, 1, tiePrefix), string.sub(member, tiePrefix + 1)
   if keep then
@@ -14,7 +14,7 @@ local function tieNote(bucket, member, keep)
       for i = 1, #held, tiePrefix do
         if string.sub(held, i, i + tiePrefix - 1) == prefix then return end
       end
-      redis.call('HSET', bucket, player, held .. prefix)
+      redis.call('HSET', bucket, player, prefix .. held)
       return
     end
   end
