@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 root="$(pwd)"
 
 EXTRA_DATABASES="leaderboard_test leaderboard_test_isolated" scripts/services.sh up
+# The Redis Cluster of Topology/cluster.yaml (3 masters, 3 replicas on ports 7000-7005) for the
+# cluster client's tests, beside the standalone nodes.
+TOPOLOGY=Topology/cluster.yaml scripts/services.sh up
 
 # A clean test database and Redis db for every run.
 as_postgres() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
