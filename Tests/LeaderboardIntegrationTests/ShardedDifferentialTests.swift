@@ -6,7 +6,11 @@ import Testing
 
 /// Random boards on every layout against one model sorted set: after each step of random
 /// submissions, batches and removals, every read endpoint must answer exactly what one sorted set
-/// answers. Set LEADERBOARD_TEST_SEED to replay one case, LEADERBOARD_TEST_CASES for more cases.
+/// answers. A third of the boards each break ties by player id, earliest and latest commit: there
+/// the model orders equal scores by commit time (each submission, and each item of a batch in its
+/// order, is one commit event), and a step of players submitting equal scores one after another
+/// makes long runs of ties ordered by time only. Set LEADERBOARD_TEST_SEED to replay one case,
+/// LEADERBOARD_TEST_CASES for more cases.
 @Suite struct ShardedDifferentialTests {
     static let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-")
 
@@ -17,7 +21,10 @@ import Testing
         let layout: Layout
         let maxEntries: Int
         let scoreSpread: Int64
-        var description: String { "seed \(seed): \(order) \(mode) \(layout) max_entries=\(maxEntries) spread=\(scoreSpread)" }
+        let tieBreak: TieBreak
+        var description: String {
+            "seed \(seed): \(order) \(mode) \(layout) max_entries=\(maxEntries) spread=\(scoreSpread) tie_break=\(tieBreak.rawValue)"
+        }
 
         init(seed: UInt64) {
             var random = SeededRandom(seed: seed)
@@ -38,6 +45,8 @@ import Testing
             maxEntries = random.next() % 3 == 0 ? Int(random.next() % 40) + 1 : 0
             mode = UpdateMode.allCases[Int(random.next() % 3)]
             scoreSpread = [1, 3, 10, 100][Int(random.next() % 4)]
+            // (Drawn last, so the other fields of a seed stay what they were before tie_break.)
+            tieBreak = TieBreak.allCases[Int(random.next() % 3)]
         }
     }
 
@@ -50,25 +59,39 @@ import Testing
     }
 
     /// More equal scores on a shard than a rank read lists by name (64): the shard is counted by
-    /// the tie-rule script instead; ranks and around still equal one sorted set's.
-    @Test(arguments: [LeaderboardCore.SortOrder.desc, .asc])
-    func crowdedTiesOnEveryShard(order: LeaderboardCore.SortOrder) async throws {
+    /// the tie-rule script instead; ranks and around still equal one sorted set's. On boards
+    /// ordered by commit time the ties are ordered by the batch's item order.
+    @Test(arguments: [
+        (LeaderboardCore.SortOrder.desc, TieBreak.playerID), (.asc, .playerID), (.desc, .earliest), (.asc, .earliest), (.desc, .latest),
+    ])
+    func crowdedTiesOnEveryShard(order: LeaderboardCore.SortOrder, tieBreak: TieBreak) async throws {
         let board = TestEnvironment.uniqueID("crowded")
         try await withTestApp { api, _ async throws -> Void in
-            try await api.createBoard(board, "\"sort_order\": \"\(order.rawValue)\", \"layout\": {\"strategy\": \"hash\", \"shards\": 3}")
+            try await api.createBoard(
+                board, "\"sort_order\": \"\(order.rawValue)\", \"tie_break\": \"\(tieBreak.rawValue)\", \"layout\": {\"strategy\": \"hash\", \"shards\": 3}"
+            )
             let players = (0..<420).map { "tie-\(($0 * 7919) % 1000)-\($0)" }
-            try await api.submit(board, players.enumerated().map { ($1, $0 % 11 == 0 ? 9 : 5) })
-            let expected = players.enumerated().map { (score: Int64($0 % 11 == 0 ? 9 : 5), playerID: $1) }
-                .sorted { order.precedes($0, $1) }
+            let scores = players.enumerated().map { ($1, Int64($0 % 11 == 0 ? 9 : 5)) }
+            try await api.submit(board, scores)
+            var model = ReferenceBoard(order: order, mode: .replace, tieBreak: tieBreak)
+            for (player, score) in scores { model.submit(player, score) }
+            let expected = model.ranked().map { (score: $0.score, playerID: $0.playerID) }
+            if tieBreak == .playerID {
+                // (The model's order of a player_id board is one sorted set's.)
+                let sortedSet = scores.map { (score: $0.1, playerID: $0.0) }.sorted { order.precedes($0, $1) }
+                #expect(expected.map(\.playerID) == sortedSet.map(\.playerID))
+            }
+            let top = try await api.get("/api/v1/leaderboards/\(board)/top?limit=420")
+            #expect(top.entries.map(\.playerID) == expected.map(\.playerID), "\(order) \(tieBreak): the whole board")
             for index in [0, 1, 37, 38, 39, 200, 381, 419] {
                 let want = expected[index]
                 let entry = try await api.get("/api/v1/leaderboards/\(board)/player/\(want.playerID)").entry
-                #expect(entry?.rank == index + 1, "\(order) \(want.playerID)")
+                #expect(entry?.rank == index + 1, "\(order) \(tieBreak) \(want.playerID)")
                 #expect(entry?.score == want.score)
                 let around = try await api.get("/api/v1/leaderboards/\(board)/around/\(want.playerID)?range=3").entries
                 let lower = max(index - 3, 0)
                 let upper = min(index + 3, expected.count - 1)
-                #expect(around.map(\.playerID) == expected[lower...upper].map(\.playerID), "\(order) around \(want.playerID)")
+                #expect(around.map(\.playerID) == expected[lower...upper].map(\.playerID), "\(order) \(tieBreak) around \(want.playerID)")
                 #expect(around.map(\.rank) == Array((lower + 1)...(upper + 1)))
             }
         }
@@ -108,9 +131,9 @@ import Testing
         }
         try await api.createBoard(
             board,
-            #""sort_order": "\#(item.order.rawValue)", "update_mode": "\#(item.mode.rawValue)", "max_entries": \#(item.maxEntries), "layout": \#(layout)"#
+            #""sort_order": "\#(item.order.rawValue)", "update_mode": "\#(item.mode.rawValue)", "max_entries": \#(item.maxEntries), "tie_break": "\#(item.tieBreak.rawValue)", "layout": \#(layout)"#
         )
-        var model = ReferenceBoard(order: item.order, mode: item.mode)
+        var model = ReferenceBoard(order: item.order, mode: item.mode, tieBreak: item.tieBreak)
         var ids = Set<String>()
         while ids.count < Int(random.next() % 150) + 10 {
             let length = [1, 2, 5, 12, 64][Int(random.next() % 5)]
@@ -129,8 +152,11 @@ import Testing
                 let player = players[Int(random.next() % UInt64(players.count))]
                 let value = score()
                 batch.append((player, value))
-                model.submit(player, value)
             }
+            // Sometimes an item repeated later in the batch (same player, same value): the
+            // player's time is that of its last item.
+            if random.next() % 2 == 0 { batch.append(batch[Int(random.next() % UInt64(batch.count))]) }
+            for (player, value) in batch { model.submit(player, value) }
             try await api.submit(board, batch)
             for _ in 0..<3 {
                 let player = players[Int(random.next() % UInt64(players.count))]
@@ -139,6 +165,7 @@ import Testing
                 let expected = model.submit(player, value)
                 if answer.integer("score") != expected { return "\(item), step \(step): POST /scores answered \(answer.json), expected \(expected)" }
             }
+            if let difference = try await equalScoresInTurn(item, api, board, &model, players, &random, step: step) { return difference }
             do {
                 // Removals; on a trimmed board most of them of a player in the top.
                 for _ in 0..<Int(random.next() % 3) {
@@ -155,6 +182,32 @@ import Testing
             if let difference = try await compare(item, api, board, model, &random, step: step) { return difference }
         }
         try await api.delete("/api/v1/leaderboards/\(board)")
+        return nil
+    }
+
+    /// Players submitting equal scores one after another (POST /scores, each after the previous
+    /// answer): a few players take one value (replace, best: the same score, each later one
+    /// committed later; best keeps the time of a player it does not improve), then a few players
+    /// already on the board submit their own score again (replace: same score, new time; best: no
+    /// change) or an increment of 0 (a new time, the score kept).
+    static func equalScoresInTurn(
+        _ item: Case, _ api: TestAPI, _ board: String, _ model: inout ReferenceBoard, _ players: [String], _ random: inout SeededRandom, step: Int
+    ) async throws -> String? {
+        var turns: [(String, Int64)] = []
+        let value = (item.mode == .increment ? -item.scoreSpread / 2 : 0) + Int64(random.next() % UInt64(item.scoreSpread)) * (item.scoreSpread == 100 ? 1 : 37)
+        for _ in 0..<Int(random.next() % 5) + 2 { turns.append((players[Int(random.next() % UInt64(players.count))], value)) }
+        let present = model.scores.keys.sorted()
+        for _ in 0..<(present.isEmpty ? 0 : Int(random.next() % 4) + 1) {
+            let player = present[Int(random.next() % UInt64(present.count))]
+            turns.append((player, item.mode == .increment ? 0 : model.scores[player]!))
+        }
+        for (player, value) in turns {
+            let answer = try await api.post("/api/v1/scores", #"{"player_id": "\#(player)", "score": \#(value), "game_id": "\#(board)"}"#)
+            let expected = model.submit(player, value)
+            if answer.integer("score") != expected {
+                return "\(item), step \(step): equal scores in turn: POST /scores \(player) \(value) answered \(answer.json), expected \(expected)"
+            }
+        }
         return nil
     }
 
