@@ -109,6 +109,15 @@ public struct AppConfig: Sendable, Equatable {
         }
     }
 
+    /// The client of a Redis Cluster topology: its seeds and password, timeouts and pool sizes from `redis`.
+    public func redisCluster(_ cluster: Topology.Cluster) -> RedisClusterClient.Configuration {
+        .init(
+            seeds: cluster.seeds.map { ClusterAddress(host: $0.host, port: $0.port) },
+            password: cluster.password ?? (redis.password.isEmpty ? nil : redis.password), timeoutMilliseconds: Int(redis.timeout.milliseconds),
+            poolSize: redis.poolSize
+        )
+    }
+
     /// The pool of one node: address and password from the topology, the rest from `redis`.
     public func redisPool(for node: Topology.Node) -> RedisConnectionPool.Configuration {
         .init(

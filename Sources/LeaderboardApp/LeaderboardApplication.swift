@@ -24,6 +24,8 @@ public struct LeaderboardSystem: Sendable {
     public let postgresReads: PGConnectionPool
     /// One pool per Redis node of the topology.
     public let redisNodes: [String: RedisConnectionPool]
+    /// The client of the Redis Cluster, when the topology names one.
+    public var redisCluster: RedisClusterClient? = nil
     public let topology: Topology
 
     /// Opens the pools, applies the schema migrations (unless `migrate` is false) and wires the
@@ -35,7 +37,13 @@ public struct LeaderboardSystem: Sendable {
         let postgres = PGConnectionPool(configuration: config.postgresPool)
         let postgresReads = PGConnectionPool(configuration: config.postgresReadPool)
         var redisNodes: [String: RedisConnectionPool] = [:]
-        for node in topology.nodes { redisNodes[node.id] = RedisConnectionPool(configuration: config.redisPool(for: node)) }
+        let cluster = topology.cluster.map { RedisClusterClient(configuration: config.redisCluster($0)) }
+        for node in topology.nodes {
+            var pool = config.redisPool(for: node)
+            // (A cluster serves database 0 only.)
+            if cluster != nil { pool.connection.database = 0 }
+            redisNodes[node.id] = RedisConnectionPool(configuration: pool)
+        }
         let repository = PostgresScoreRepository(pool: postgres, readPool: postgresReads)
         do {
             if migrate { try await repository.migrate() }
@@ -43,9 +51,10 @@ public struct LeaderboardSystem: Sendable {
             await postgres.shutdown()
             await postgresReads.shutdown()
             for pool in redisNodes.values { await pool.shutdown() }
+            await cluster?.shutdown()
             throw error
         }
-        let realtime = RedisRealtimeStore(nodes: redisNodes, defaultNode: topology.nodes[0].id)
+        let realtime = cluster.map { RedisRealtimeStore(cluster: $0) } ?? RedisRealtimeStore(nodes: redisNodes, defaultNode: topology.nodes[0].id)
         let stale = StaleBoards()
         let sequencer = ViewSequencer(repository: repository, realtime: realtime, stale: stale, logger: logger)
         let writer = WriteCoordinator(repository: repository, sequencer: sequencer, configuration: config.writer, logger: logger)
@@ -64,11 +73,12 @@ public struct LeaderboardSystem: Sendable {
         )
         // The buckets live on the topology's first node, shared by every process.
         let limiter = RateLimiter(
-            configuration: config.rateLimit, store: RedisRateLimitStore(pool: redisNodes[topology.nodes[0].id]!), logger: logger
+            configuration: config.rateLimit,
+            store: cluster.map { RedisRateLimitStore(cluster: $0) } ?? RedisRateLimitStore(pool: redisNodes[topology.nodes[0].id]!), logger: logger
         )
         return LeaderboardSystem(
             service: service, recovery: recovery, sync: sync, migrator: migrator, periods: periods, rateLimiter: limiter, postgres: postgres,
-            postgresReads: postgresReads, redisNodes: redisNodes, topology: topology
+            postgresReads: postgresReads, redisNodes: redisNodes, redisCluster: cluster, topology: topology
         )
     }
 
@@ -77,12 +87,13 @@ public struct LeaderboardSystem: Sendable {
         await postgres.shutdown()
         await postgresReads.shutdown()
         for pool in redisNodes.values { await pool.shutdown() }
+        await redisCluster?.shutdown()
     }
 
     /// The long-running parts, in start order; graceful shutdown runs in reverse, so the HTTP
     /// server (added after these) stops first, then the writer drains, then the pools close.
     public var services: [any Service] {
-        [PoolCloser(postgres: [postgres, postgresReads], redis: Array(redisNodes.values)), service.writer, recovery, migrator, periods, sync]
+        [PoolCloser(postgres: [postgres, postgresReads], redis: Array(redisNodes.values), cluster: redisCluster), service.writer, recovery, migrator, periods, sync]
     }
 }
 
@@ -90,11 +101,13 @@ public struct LeaderboardSystem: Sendable {
 struct PoolCloser: Service {
     let postgres: [PGConnectionPool]
     let redis: [RedisConnectionPool]
+    let cluster: RedisClusterClient?
 
     func run() async throws {
         try? await gracefulShutdown()
         for pool in postgres { await pool.shutdown() }
         for pool in redis { await pool.shutdown() }
+        await cluster?.shutdown()
     }
 }
 

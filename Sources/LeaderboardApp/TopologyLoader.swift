@@ -14,11 +14,50 @@ public enum TopologyLoader {
     public static func parse(yaml text: String) throws -> Topology {
         let document: Any?
         do { document = try Yams.load(yaml: text) } catch { throw TopologyError("not valid YAML: \(error)") }
-        guard let root = document as? [String: Any] else { throw TopologyError("the document must be a mapping with nodes") }
-        if let unknown = root.keys.sorted().first(where: { !["nodes", "defaults", "boards"].contains($0) }) {
+        guard let root = document as? [String: Any] else { throw TopologyError("the document must be a mapping with nodes or cluster") }
+        if let unknown = root.keys.sorted().first(where: { !["nodes", "cluster", "defaults", "boards"].contains($0) }) {
             throw TopologyError("\(unknown): unknown key")
         }
-        guard let list = root["nodes"] as? [Any] else { throw TopologyError("nodes: a list of Redis nodes is required") }
+        var topology: Topology
+        if let cluster = root["cluster"] {
+            guard root["nodes"] == nil else { throw TopologyError("cluster: a topology names either nodes or a cluster, not both") }
+            topology = Topology(cluster: try self.cluster(cluster))
+        } else {
+            topology = Topology(nodes: try nodes(root["nodes"]))
+        }
+        if let defaults = root["defaults"] {
+            guard let mapping = defaults as? [String: Any], mapping.keys.allSatisfy({ $0 == "layout" }) else {
+                throw TopologyError("defaults: must be a mapping with layout")
+            }
+            if let layout = mapping["layout"] { topology.defaultLayout = try self.layout(layout, at: "defaults.layout") }
+        }
+        if let boards = root["boards"] {
+            guard let mapping = boards as? [String: Any] else { throw TopologyError("boards: must map board ids to layouts") }
+            for (board, layout) in mapping { topology.boards[board] = try self.layout(layout, at: "boards.\(board)") }
+        }
+        try topology.validate()
+        return topology
+    }
+
+    /// `cluster: {seeds: [host:port, …], password}`.
+    private static func cluster(_ value: Any) throws -> Topology.Cluster {
+        guard let mapping = value as? [String: Any] else { throw TopologyError("cluster: must be a mapping with seeds") }
+        if let unknown = mapping.keys.sorted().first(where: { !["seeds", "password"].contains($0) }) {
+            throw TopologyError("cluster.\(unknown): unknown key")
+        }
+        guard let list = mapping["seeds"] as? [Any], !list.isEmpty else { throw TopologyError("cluster.seeds: a list of host:port is required") }
+        let seeds = try list.enumerated().map { index, item -> Topology.Node in
+            guard let address = item as? String, let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
+                throw TopologyError("cluster.seeds[\(index)]: must be host:port")
+            }
+            return Topology.Node(id: address, host: String(address[..<colon]), port: port)
+        }
+        let password = mapping["password"].map { "\($0)" }
+        return Topology.Cluster(seeds: seeds, password: password?.isEmpty == true ? nil : password)
+    }
+
+    private static func nodes(_ value: Any?) throws -> [Topology.Node] {
+        guard let list = value as? [Any] else { throw TopologyError("nodes: a list of Redis nodes is required") }
         var nodes: [Topology.Node] = []
         for (index, item) in list.enumerated() {
             guard let node = item as? [String: Any] else { throw TopologyError("nodes[\(index)]: must be a mapping with id and address") }
@@ -32,19 +71,7 @@ public enum TopologyLoader {
             let password = node["password"].map { "\($0)" }
             nodes.append(.init(id: id, host: String(address[..<colon]), port: port, password: password?.isEmpty == true ? nil : password))
         }
-        var topology = Topology(nodes: nodes)
-        if let defaults = root["defaults"] {
-            guard let mapping = defaults as? [String: Any], mapping.keys.allSatisfy({ $0 == "layout" }) else {
-                throw TopologyError("defaults: must be a mapping with layout")
-            }
-            if let layout = mapping["layout"] { topology.defaultLayout = try self.layout(layout, at: "defaults.layout") }
-        }
-        if let boards = root["boards"] {
-            guard let mapping = boards as? [String: Any] else { throw TopologyError("boards: must map board ids to layouts") }
-            for (board, layout) in mapping { topology.boards[board] = try self.layout(layout, at: "boards.\(board)") }
-        }
-        try topology.validate()
-        return topology
+        return nodes
     }
 
     private static func layout(_ value: Any, at path: String) throws -> Layout {

@@ -2,16 +2,23 @@ import RedisClient
 
 /// Token buckets in Redis, so every server process draws from the same buckets.
 public final class RedisRateLimitStore: Sendable {
-    private let pool: RedisConnectionPool
+    /// Sends one command whose key is the given one.
+    private let send: @Sendable (_ command: [String], _ key: String) async throws -> RedisReply
 
     public init(pool: RedisConnectionPool) {
-        self.pool = pool
+        send = { command, _ in try await pool.pipeline([command])[0] }
+    }
+
+    /// Buckets on a Redis Cluster: each on the master of its key's slot.
+    public init(cluster: RedisClusterClient) {
+        send = { command, key in try await cluster.pipeline([command], keys: [key])[0] }
     }
 
     /// Takes one token from `bucket` (refilled at `rate` per second up to `burst`, by Redis's
     /// clock). Returns whether it was granted, and if not, in how many milliseconds it will be.
     public func take(bucket: String, rate: Double, burst: Int) async throws -> (granted: Bool, retryAfterMilliseconds: Int) {
-        let reply = try await pool.command("EVAL", Self.script, "1", "ratelimit:" + bucket, String(rate), String(burst))
+        let key = "ratelimit:" + bucket
+        let reply = try await send(["EVAL", Self.script, "1", key, String(rate), String(burst)], key)
         if case .error(let message) = reply { throw RedisError(.protocolViolation, message) }
         guard let items = reply.array, items.count == 2, let granted = items[0].integer, let wait = items[1].integer else {
             throw RedisError(.protocolViolation, "unexpected rate limit reply")

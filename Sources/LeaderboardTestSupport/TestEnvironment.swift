@@ -44,6 +44,14 @@ public enum TestEnvironment {
         return config
     }
 
+    /// The configuration with the Redis Cluster of Topology/cluster.yaml as the shard substrate
+    /// (scripts/test.sh starts it; board ids are unique, so tests share its one database).
+    public static var clusterConfig: AppConfig {
+        var config = config
+        config.topology = environment["LEADERBOARD_TEST_CLUSTER_TOPOLOGY"] ?? "Topology/cluster.yaml"
+        return config
+    }
+
     /// Path of the built server binary, for tests that run it as a process.
     public static var serverBinary: String {
         environment["LEADERBOARD_TEST_SERVER_BIN"] ?? FileManager.default.currentDirectoryPath + "/.build/debug/leaderboard-server"

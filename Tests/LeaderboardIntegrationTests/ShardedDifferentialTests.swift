@@ -1,4 +1,5 @@
 import Foundation
+import LeaderboardApp
 import LeaderboardCore
 import LeaderboardTestSupport
 import NIOConcurrencyHelpers
@@ -98,9 +99,18 @@ import Testing
     }
 
     @Test func everyReadEqualsOneSortedSet() async throws {
-        let cases = Self.cases
+        try await Self.runCases(Self.cases, config: TestEnvironment.config)
+    }
+
+    /// The same on a Redis Cluster (Topology/cluster.yaml: 3 masters, a replica each): every
+    /// shard's keys in one slot, each command sent to its slot's master.
+    @Test func everyReadEqualsOneSortedSetOnACluster() async throws {
+        try await Self.runCases(Array(Self.cases.prefix(ProcessInfo.processInfo.environment["LEADERBOARD_TEST_CLUSTER_CASES"].flatMap(Int.init) ?? 60)), config: TestEnvironment.clusterConfig)
+    }
+
+    static func runCases(_ cases: [Case], config: AppConfig) async throws {
         let failures = NIOLockedValueBox<[String]>([])
-        try await withTestApp { api, _ in
+        try await withTestApp(config: config) { api, _ in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 var next = 0
                 for _ in 0..<min(4, cases.count) {

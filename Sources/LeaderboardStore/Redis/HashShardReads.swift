@@ -83,7 +83,9 @@ struct HashShardReads: ShardReads {
         var lists = [window.members]
         let others = context.shards.filter { $0.index != home.index }
         let rows = try await context.perNode(
-            others, script: Scripts.aroundPivot, arguments: [order.rawValue, String(player.score), player.playerID, String(radius), context.memberPrefix]
+            others, script: Scripts.aroundPivot,
+            arguments: [order.rawValue, String(player.score), player.playerID, String(radius), context.memberPrefix, context.store.onCluster ? "1" : ""],
+            withNames: context.store.onCluster
         ) { items -> (size: Int, ahead: Int, members: [RankedMember]) in
             guard items.count >= 3, let size = items[0].integer, let ahead = items[1].integer, let first = items[2].integer,
                 size >= 0, ahead >= 0, ahead <= size

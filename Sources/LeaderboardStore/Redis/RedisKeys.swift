@@ -23,6 +23,19 @@ public enum RedisKeys {
         epoch <= 1 ? "leaderboard:\(board):" : "leaderboard:\(board)#e\(epoch):"
     }
 
+    /// The sorted set of a shard on a Redis Cluster: every key of a shard carries one hash tag,
+    /// `{board#e<epoch>/<shard>}`, so its set, metadata, tie map, names and staging sets share a
+    /// slot (a shard's scripts touch one slot) and the cluster spreads shards over its masters.
+    public static func clusterRealtime(_ board: String, shard: Int, epoch: Int) -> String { "leaderboard:{\(board)#e\(epoch)/\(shard)}:realtime" }
+
+    /// The metadata hash of a shard on a Redis Cluster (see ``clusterRealtime(_:shard:epoch:)``).
+    public static func clusterMeta(_ board: String, shard: Int, epoch: Int) -> String { "leaderboard:{\(board)#e\(epoch)/\(shard)}:meta" }
+
+    /// The usernames of a shard's players on a Redis Cluster (player id → username), in the
+    /// shard's slot: scripts read names there instead of from ``playerInfo(_:)``, which lives in
+    /// a slot of its own.
+    public static func names(_ meta: String) -> String { "\(meta):names" }
+
     /// Hash of a player's info (username), on every node that holds one of the player's shards.
     public static func playerInfo(_ player: String) -> String { "player:\(player):info" }
 

@@ -63,10 +63,10 @@ extension RedisRealtimeStore {
                 }
             }
             // Usernames go to every node of the board: a band move takes a player to another node.
-            let nodes = Set(shards.map(\.node))
+            // (On a cluster, to each shard's names the player can be in: its hash shard, or every band.)
             for (player, username) in changes.usernames {
-                for node in nodes.sorted() {
-                    commands.append((node, ["HSET", RedisKeys.playerInfo(player), "username", username]))
+                for (node, command) in nameWrites(board, shards, player: player, username: username) {
+                    commands.append((node, command))
                     owners.append(nil)
                 }
             }
@@ -115,7 +115,10 @@ extension RedisRealtimeStore {
         let token = String(UInt64.random(in: .min ... .max), radix: 16)
         var work: [String: [RebuildPiece]] = [:]
         for (position, shard) in shards.enumerated() {
-            let staging = RedisKeys.rebuilding(board.config.id, shard: shard.index, attempt: UInt64.random(in: .min ... .max), epoch: board.epoch)
+            let attempt = UInt64.random(in: .min ... .max)
+            // (On a cluster, in the shard's slot.)
+            let staging = onCluster
+                ? "\(shard.key):rebuild:\(attempt)" : RedisKeys.rebuilding(board.config.id, shard: shard.index, attempt: attempt, epoch: board.epoch)
             stagingKeys.append(staging)
             let staged = board.hasTiePrefix ? [RedisKeys.tieStaging(shard.meta)] : []
             switches.append(
@@ -133,7 +136,7 @@ extension RedisRealtimeStore {
                 let range = chunk..<min(chunk + rebuildChunk, count)
                 work[shard.node, default: []].append(RebuildPiece(shard: position, entries: range, namesOn: nil))
                 if perShard[shard.index][range].contains(where: { $0.username != nil }) {
-                    for node in nameNodes ?? [shard.node] {
+                    for node in onCluster ? [shard.node] : nameNodes ?? [shard.node] {
                         work[node, default: []].append(RebuildPiece(shard: position, entries: range, namesOn: node))
                     }
                 }
@@ -149,7 +152,7 @@ extension RedisRealtimeStore {
             )
         }
         do {
-            return try await stageAndSwitch(board, shards: shards, work: work, perShard: perShard, stagingKeys: stagingKeys, switches: switches, token: token, total: total, progress: progress, pace: pace)
+            return try await stageAndSwitch(board, shards: shards, allShards: allShards, work: work, perShard: perShard, stagingKeys: stagingKeys, switches: switches, token: token, total: total, progress: progress, pace: pace)
         } catch {
             if board.hasTiePrefix {
                 _ = try? await round(shards.map { ($0.node, ["SREM", RedisKeys.tieStaging($0.meta), token]) })
@@ -160,7 +163,7 @@ extension RedisRealtimeStore {
 
     /// The staging rounds of a rebuild (see ``rebuild(_:entries:lastEventID:seq:only:force:progress:pace:)``), then its switches.
     private func stageAndSwitch(
-        _ board: StoredBoard, shards: [Shard], work: [String: [RebuildPiece]], perShard: [[LeaderboardEntry]], stagingKeys: [String],
+        _ board: StoredBoard, shards: [Shard], allShards: [Shard], work: [String: [RebuildPiece]], perShard: [[LeaderboardEntry]], stagingKeys: [String],
         switches: [(node: String, command: [String])], token: String, total: Int, progress: (@Sendable (_ written: Int, _ total: Int) -> Void)?,
         pace: BuildPace
     ) async throws -> Bool {
@@ -179,7 +182,15 @@ extension RedisRealtimeStore {
                 if let target = piece.namesOn {
                     for entry in entries {
                         guard let username = entry.username else { continue }
-                        commands.append((target, ["HSET", RedisKeys.playerInfo(board.playerID(ofMember: entry.playerID)), "username", username]))
+                        let player = board.playerID(ofMember: entry.playerID)
+                        if onCluster {
+                            // This piece's shard's names, or every band's: a band move takes the player to another shard.
+                            for named in board.router.routesByScore ? allShards : [shard] {
+                                commands.append((named.node, ["HSET", named.names ?? "", player, username]))
+                            }
+                        } else {
+                            commands.append((target, ["HSET", RedisKeys.playerInfo(player), "username", username]))
+                        }
                     }
                     continue
                 }
@@ -218,6 +229,18 @@ extension RedisRealtimeStore {
 }
 
 extension RedisRealtimeStore {
+    /// The commands that record a player's username where the board's reads look for it: the
+    /// player's info hash on every node of the board (standalone nodes), or the names of every
+    /// shard the player can be in (a cluster: its hash shard, or every band).
+    func nameWrites(_ board: StoredBoard, _ shards: [Shard], player: String, username: String) -> [(node: String, command: [String])] {
+        guard onCluster else {
+            return Set(shards.map(\.node)).sorted().map { ($0, ["HSET", RedisKeys.playerInfo(player), "username", username]) }
+        }
+        let router = board.router
+        let targets = router.routesByScore || shards.count == 1 ? shards : [shards[router.shard(player: player, score: 0)]]
+        return targets.map { ($0.node, ["HSET", $0.names ?? "", player, username]) }
+    }
+
     /// The tie-map bucket of a member's player on `shard` (boards ordered by commit time).
     func tieBucket(_ shard: Shard, member: String, _ board: StoredBoard) -> String {
         RedisKeys.tieBucket(shard.meta, player: board.playerID(ofMember: member))

@@ -27,12 +27,26 @@ public final class RedisRealtimeStore: RealtimeStore {
         self.defaultNode = defaultNode
     }
 
+    /// A store on a Redis Cluster: every shard's keys carry its own hash tag, and each command goes
+    /// to the master of its key's slot (``RedisClusterClient``).
+    public init(cluster: RedisClusterClient) {
+        transport = RedisRoundTransport(cluster: cluster)
+        defaultNode = Topology.clusterNode
+    }
+
+    /// Whether the shards are on a Redis Cluster.
+    var onCluster: Bool { transport.cluster != nil }
+
     /// A store on one Redis server.
     public convenience init(pool: RedisConnectionPool) {
         self.init(nodes: ["default": pool], defaultNode: "default")
     }
 
     public func ping() async throws {
+        if let cluster = transport.cluster {
+            try await cluster.checkHealth()
+            return
+        }
         let commands = transport.nodes.keys.sorted().map { (node: $0, command: ["PING"]) }
         try RedisReplies.check(try await round(commands))
     }
@@ -41,13 +55,34 @@ public final class RedisRealtimeStore: RealtimeStore {
 
     struct Shard: Sendable {
         let index: Int
+        /// The node it is on; on a Redis Cluster one name per shard (scripts never span shards there).
         let node: String
         let key: String
         let meta: String
+        /// On a Redis Cluster, the shard's usernames (``RedisKeys/names(_:)``); nil on standalone
+        /// nodes, where names are per player (``RedisKeys/playerInfo(_:)``).
+        let names: String?
+
+        init(index: Int, node: String, key: String, meta: String, names: String? = nil) {
+            self.index = index
+            self.node = node
+            self.key = key
+            self.meta = meta
+            self.names = names
+        }
     }
 
     func shards(_ board: StoredBoard) throws -> [Shard] {
         let count = board.config.layout.shardCount
+        if onCluster {
+            return (0..<count).map { index in
+                let meta = RedisKeys.clusterMeta(board.config.id, shard: index, epoch: board.epoch)
+                return Shard(
+                    index: index, node: "\(Topology.clusterNode)/\(index)", key: RedisKeys.clusterRealtime(board.config.id, shard: index, epoch: board.epoch),
+                    meta: meta, names: RedisKeys.names(meta)
+                )
+            }
+        }
         return try (0..<count).map { index in
             let node = index < board.placement.count ? board.placement[index] : defaultNode
             guard transport.nodes[node] != nil else { throw RealtimeStoreError.unknownNode(node) }
@@ -137,7 +172,7 @@ public final class RedisRealtimeStore: RealtimeStore {
         try RedisReplies.check(
             try await round(
                 shards.map { shard in
-                    let ties = board.hasTiePrefix ? RedisKeys.tieBuckets(shard.meta) + [RedisKeys.tieStaging(shard.meta)] : []
+                    let ties = (board.hasTiePrefix ? RedisKeys.tieBuckets(shard.meta) + [RedisKeys.tieStaging(shard.meta)] : []) + (shard.names.map { [$0] } ?? [])
                     return (shard.node, ["EVALSHA", Scripts.removeShard.sha1, String(2 + ties.count), shard.key, shard.meta] + ties + [String(board.incarnation)])
                 }
             )

@@ -1,18 +1,33 @@
 import Dispatch
+import LeaderboardCore
 import Metrics
 import NIOConcurrencyHelpers
 import RedisClient
 
 /// Rounds of commands to the Redis nodes: each node's commands of a round go as one pipeline,
 /// all nodes at once. Scripts go as EVALSHA (loaded where a node does not have them). Each node's
-/// pipelines are timed, and their failures counted.
+/// pipelines are timed, and their failures counted. On a Redis Cluster, each command goes to the
+/// master of its key's slot instead (``RedisClusterClient``, which follows redirections).
 final class RedisRoundTransport: Sendable {
     let nodes: [String: RedisConnectionPool]
+    let cluster: RedisClusterClient?
     /// Per node: how long each pipelined round of commands took, and how many rounds failed.
     private let nodeMetrics: [String: (latency: Timer, errors: Counter)]
 
+    init(cluster: RedisClusterClient) {
+        nodes = [:]
+        self.cluster = cluster
+        nodeMetrics = [
+            Topology.clusterNode: (
+                Timer(label: "leaderboard_redis_pipeline_duration", dimensions: [("node", Topology.clusterNode)], preferredDisplayUnit: .seconds),
+                Counter(label: "leaderboard_redis_errors", dimensions: [("node", Topology.clusterNode)])
+            )
+        ]
+    }
+
     init(nodes: [String: RedisConnectionPool]) {
         self.nodes = nodes
+        cluster = nil
         var metrics: [String: (latency: Timer, errors: Counter)] = [:]
         for node in nodes.keys {
             metrics[node] = (
@@ -52,7 +67,15 @@ final class RedisRoundTransport: Sendable {
             loads.append((item.node, ["SCRIPT", "LOAD", text]))
         }
         guard !loads.isEmpty else { return replies }
-        try RedisReplies.check(try await send(loads))
+        if let cluster {
+            // Every master learns the scripts (a slot may move to any of them).
+            let masters = try await cluster.masters()
+            for (_, command) in loads {
+                for master in masters { try RedisReplies.check([try await cluster.pool(master).pipeline([command])[0]]) }
+            }
+        } else {
+            try RedisReplies.check(try await send(loads))
+        }
         return try await send(commands)
     }
 
@@ -63,6 +86,18 @@ final class RedisRoundTransport: Sendable {
     private func send(_ commands: [(node: String, command: [String])]) async throws -> [RedisReply] {
         if commands.isEmpty { return [] }
         rounds.withLockedValue { $0 += 1 }
+        if let cluster {
+            let metrics = nodeMetrics[Topology.clusterNode]
+            let started = DispatchTime.now().uptimeNanoseconds
+            do {
+                let replies = try await cluster.pipeline(commands.map(\.command), keys: commands.map { Self.routingKey($0.command) })
+                metrics?.latency.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
+                return replies
+            } catch {
+                metrics?.errors.increment()
+                throw error
+            }
+        }
         var byNode: [String: [Int]] = [:]
         for (index, item) in commands.enumerated() { byNode[item.node, default: []].append(index) }
         if byNode.count == 1, let (node, _) = byNode.first {
@@ -103,6 +138,18 @@ final class RedisRoundTransport: Sendable {
                     )
                 }
             )
+        }
+    }
+
+    /// The key that decides where a command goes on a Redis Cluster: a script's first key, the
+    /// key of `MEMORY USAGE`, else the first argument; nil (any master) for keyless commands.
+    static func routingKey(_ command: [String]) -> String? {
+        guard let name = command.first, command.count > 1 else { return nil }
+        switch name.uppercased() {
+        case "EVALSHA", "EVAL": return command.count > 3 && (Int(command[2]) ?? 0) > 0 ? command[3] : nil
+        case "MEMORY": return command.count > 2 ? command[2] : nil
+        case "SCRIPT", "PING", "CLUSTER", "INFO": return nil
+        default: return command[1]
         }
     }
 

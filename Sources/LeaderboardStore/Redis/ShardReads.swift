@@ -54,7 +54,11 @@ struct ReadContext: Sendable {
     func readWindows(_ reads: [(RedisRealtimeStore.Shard, Int, Int)]) async throws -> [(total: Int, first: Int, members: [RankedMember])] {
         let replies = try await round(
             reads.map { shard, first, last in
-                (shard.node, ["EVALSHA", Scripts.readWindow.sha1, "2", shard.key, shard.meta, order.rawValue, "range", String(first), String(last), memberPrefix])
+                (
+                    shard.node,
+                    ["EVALSHA", Scripts.readWindow.sha1, shard.names == nil ? "2" : "3", shard.key, shard.meta] + (shard.names.map { [$0] } ?? [])
+                        + [order.rawValue, "range", String(first), String(last), memberPrefix, shard.names == nil ? "" : "1"]
+                )
             },
             watching: reads.map(\.0)
         )
@@ -64,10 +68,12 @@ struct ReadContext: Sendable {
     /// The window script's around read of the player on `shard` (on a board ordered by commit time
     /// it finds the player's member through the shard's tie map).
     func aroundCommand(_ shard: RedisRealtimeStore.Shard, _ playerID: String, radius: Int) -> (node: String, command: [String]) {
-        let keys = board.hasTiePrefix ? [shard.key, shard.meta, RedisKeys.tieBucket(shard.meta, player: playerID)] : [shard.key, shard.meta]
+        var keys = board.hasTiePrefix ? [shard.key, shard.meta, RedisKeys.tieBucket(shard.meta, player: playerID)] : [shard.key, shard.meta]
+        if let names = shard.names { keys.append(names) }
         return (
             shard.node,
-            ["EVALSHA", Scripts.readWindow.sha1, String(keys.count)] + keys + [order.rawValue, "around", playerID, String(radius), memberPrefix]
+            ["EVALSHA", Scripts.readWindow.sha1, String(keys.count)] + keys
+                + [order.rawValue, "around", playerID, String(radius), memberPrefix, shard.names == nil ? "" : "1"]
         )
     }
 
@@ -86,14 +92,16 @@ struct ReadContext: Sendable {
     /// shards), all nodes at once, and decodes each shard's part of the reply; a shard whose part
     /// is {-1} lost its metadata.
     func perNode<T>(
-        _ shards: [RedisRealtimeStore.Shard], script: LuaScript, arguments: [String], decode: ([RedisReply]) throws -> T
+        _ shards: [RedisRealtimeStore.Shard], script: LuaScript, arguments: [String], withNames: Bool = false,
+        decode: ([RedisReply]) throws -> T
     ) async throws -> [T] {
         var byNode: [String: [RedisRealtimeStore.Shard]] = [:]
         for shard in shards { byNode[shard.node, default: []].append(shard) }
         let nodesInOrder = byNode.keys.sorted()
         let replies = try await round(
             nodesInOrder.map { node in
-                let keys = byNode[node]!.flatMap { [$0.key, $0.meta] }
+                // (Each shard's names hash after its meta, when asked for and there is one: a cluster.)
+                let keys = byNode[node]!.flatMap { shard in [shard.key, shard.meta] + (withNames ? shard.names.map { [$0] } ?? [] : []) }
                 return (node, ["EVALSHA", script.sha1, String(keys.count)] + keys + arguments)
             },
             watching: shards
@@ -198,15 +206,16 @@ struct ReadContext: Sendable {
                 (
                     shard.node,
                     [
-                        "EVALSHA", Scripts.ownEntry.sha1, "3", shard.key, RedisKeys.tieBucket(shard.meta, player: playerID), RedisKeys.playerInfo(playerID),
-                        order.rawValue, playerID,
+                        "EVALSHA", Scripts.ownEntry.sha1, "3", shard.key, RedisKeys.tieBucket(shard.meta, player: playerID),
+                        shard.names ?? RedisKeys.playerInfo(playerID), order.rawValue, playerID, shard.names == nil ? "" : "1",
                     ]
                 )
             ]
         }
         return [
             (shard.node, ["ZSCORE", shard.key, playerID]), (shard.node, [order == .desc ? "ZREVRANK" : "ZRANK", shard.key, playerID]),
-            (shard.node, ["HGET", RedisKeys.playerInfo(playerID), "username"]), (shard.node, ["ZCARD", shard.key]),
+            (shard.node, shard.names.map { ["HGET", $0, playerID] } ?? ["HGET", RedisKeys.playerInfo(playerID), "username"]),
+            (shard.node, ["ZCARD", shard.key]),
         ]
     }
 
@@ -296,10 +305,12 @@ struct ReadContext: Sendable {
             }
         }
         var usernameReads: [String: Int] = [:]
+        // (On a cluster every shard is a node of its own, with its names hash.)
+        let namesOf = Dictionary(shards.compactMap { shard in shard.names.map { (shard.node, $0) } }, uniquingKeysWith: { first, _ in first })
         for id in ids {
             for node in nodesOf[id] ?? [] {
                 usernameReads[id + "\u{0}" + node] = commands.count
-                commands.append((node, ["HGET", RedisKeys.playerInfo(id), "username"]))
+                commands.append((node, namesOf[node].map { ["HGET", $0, id] } ?? ["HGET", RedisKeys.playerInfo(id), "username"]))
             }
         }
         let replies = try await round(commands, watching: shards)

@@ -203,6 +203,24 @@ public final class RedisClusterClient: Sendable {
         return replies
     }
 
+    /// The masters of the slot map (learning it first when there is none yet).
+    public func masters() async throws -> [ClusterAddress] {
+        if let known = map.withLockedValue({ $0 }) { return known.masters }
+        return try await refreshSlots().masters
+    }
+
+    /// Throws unless the slot map covers every slot, every master answers PING and reports
+    /// `cluster_state:ok` (a master down and not yet replaced makes the cluster refuse its slots).
+    public func checkHealth() async throws {
+        let map = try await refreshSlots()
+        guard map.coversEverySlot else { throw RedisError(.server, "the cluster's slot map does not cover every slot") }
+        for master in map.masters {
+            let replies = try await pool(master).pipeline([["PING"], ["CLUSTER", "INFO"]])
+            guard replies.count == 2, replies[0] == .status("PONG") else { throw RedisError(.server, "master \(master) did not answer PING") }
+            guard replies[1].string?.contains("cluster_state:ok") == true else { throw RedisError(.server, "master \(master) reports the cluster is not ok") }
+        }
+    }
+
     public func shutdown() async {
         for pool in pools.withLockedValue({ Array($0.values) }) { await pool.shutdown() }
     }

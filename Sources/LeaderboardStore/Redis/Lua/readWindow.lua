@@ -1,7 +1,8 @@
 -- KEYS[1] = board zset, KEYS[2] = board meta, and in around mode on a board ordered by commit time
--- KEYS[3] = the player's tie-map bucket; ARGV = order, mode ("range" start stop | "around" player
--- radius), the length of the members' tie prefix (0 on other boards: usernames are looked up by
--- the player id after it).
+-- KEYS[3] = the player's tie-map bucket, and last, on a Redis Cluster, the shard's names hash;
+-- ARGV = order, mode ("range" start stop | "around" player radius), the length of the members' tie
+-- prefix (0 on other boards: usernames are looked up by the player id after it), "1" when the
+-- last key is the shard's names hash.
 -- Returns {total, first 0-based rank, member, score, username or "", …}; {total, -1} when the player
 -- is absent; {-1, -1} when the board's metadata is missing (a Redis that lost its data).
 -- include: tieMap
@@ -13,7 +14,7 @@ local total = redis.call('ZCARD', key)
 local first, last
 if ARGV[2] == 'around' then
   local member = ARGV[3]
-  if #KEYS > 2 then member = tieMember(key, KEYS[3], ARGV[3]) end
+  if skip > 0 then member = tieMember(key, KEYS[3], ARGV[3]) end
   local rank
   if member then
     if desc then rank = redis.call('ZREVRANK', key, member) else rank = redis.call('ZRANK', key, member) end
@@ -32,7 +33,10 @@ if desc then items = redis.call('ZREVRANGE', key, first, last, 'WITHSCORES')
 else items = redis.call('ZRANGE', key, first, last, 'WITHSCORES') end
 local out = {total, first}
 for i = 1, #items, 2 do
-  local name = redis.call('HGET', 'player:' .. string.sub(items[i], skip + 1) .. ':info', 'username')
+  local id = string.sub(items[i], skip + 1)
+  local name
+  if ARGV[6] == '1' then name = redis.call('HGET', KEYS[#KEYS], id)
+  else name = redis.call('HGET', 'player:' .. id .. ':info', 'username') end
   out[#out + 1] = items[i]
   out[#out + 1] = items[i + 1]
   out[#out + 1] = name or ''
