@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Brings up Redis + PostgreSQL + the leaderboard server on 127.0.0.1:8080 with a demo board.
 # Safe to run again: it restarts the server (with the current code) and reuses the data.
-# Stop everything with scripts/stop.sh.
+# Stop everything with scripts/stop.sh. TOPOLOGY=Topology/cluster.yaml runs it on a Redis Cluster
+# (3 masters, a replica each, on ports 7000-7005, started here) instead of the standalone nodes.
 case "${1:-}" in -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,7 @@ data="$root/.data"
 port="${LEADERBOARD_SERVER_PORT:-8080}"
 
 scripts/services.sh up
+if [ -n "${TOPOLOGY:-}" ]; then export LEADERBOARD_TOPOLOGY="$TOPOLOGY"; fi
 echo "building the server (release)..."
 swift build -c release --product leaderboard-server 2>&1 | grep -E "error|warning: .*Sources/" || true
 binary="$(swift build -c release --show-bin-path)/leaderboard-server"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stops the server started by scripts/run.sh, then Redis and PostgreSQL (unless --server-only).
+# Stops the server started by scripts/run.sh, then Redis (standalone nodes and the cluster of
+# Topology/cluster.yaml) and PostgreSQL (unless --server-only).
 case "${1:-}" in -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,3 +16,4 @@ if [ -f "$pidfile" ]; then
 fi
 [ "${1:-}" = "--server-only" ] && exit 0
 scripts/services.sh down
+TOPOLOGY=Topology/cluster.yaml scripts/services.sh down >/dev/null

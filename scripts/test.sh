@@ -36,7 +36,7 @@ else
     # Suites that measure how fast something happens under load (convergence within 2 s, a repair
     # within 5 s, acknowledgements while a node is down) run on their own, one after another, so the
     # other suites' load on a 2-core machine does not decide them.
-    timed="CommandLineTests TwoProcessTests TieBreakAcrossProcessesTests TieBreakRepairTests RankingOptionsUnderWritesTests LayoutChangeUnderLoadTests HashReadsUnderWritesTests ChangeOrderTests FaultTests CrashTests WriteFaultTests RecoveryTests EdgeTests"
+    timed="CommandLineTests TwoProcessTests TieBreakAcrossProcessesTests TieBreakRepairTests ClusterUnderChangeTests RankingOptionsUnderWritesTests LayoutChangeUnderLoadTests HashReadsUnderWritesTests ChangeOrderTests FaultTests CrashTests WriteFaultTests RecoveryTests EdgeTests"
     skips=(--skip LargeBoardTests)
     for suite in $timed; do skips+=(--skip "$suite"); done
     swift test --skip-build "${skips[@]}"

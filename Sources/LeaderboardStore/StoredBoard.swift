@@ -42,6 +42,9 @@ extension StoredBoard {
         hasTiePrefix ? MemberCodec.member(player: player, tie: tie) : player
     }
 
+    /// Buckets of each shard's tie map (``RedisKeys/tieBucketCount(shards:)``).
+    public var tieBuckets: Int { RedisKeys.tieBucketCount(shards: config.layout.shardCount) }
+
     /// The player id a member of this board carries (the member itself where it has no prefix).
     public func playerID(ofMember member: String) -> String {
         guard hasTiePrefix else { return member }

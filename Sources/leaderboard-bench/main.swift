@@ -284,7 +284,7 @@ for (name, _, _) in boards {
         let count = board.config.layout.shardCount
         let meta = RedisKeys.meta(name, shard: shard, of: count)
         // A board ordered by commit time also keeps its shards' tie maps.
-        let keys = [RedisKeys.realtime(name, shard: shard, of: count), meta] + (board.hasTiePrefix ? RedisKeys.tieBuckets(meta) : [])
+        let keys = [RedisKeys.realtime(name, shard: shard, of: count), meta] + (board.hasTiePrefix ? RedisKeys.tieBuckets(meta, buckets: board.tieBuckets) : [])
         for chunk in stride(from: 0, to: keys.count, by: 1000) {
             let replies = try await pool.pipeline(keys[chunk..<min(chunk + 1000, keys.count)].map { ["MEMORY", "USAGE", $0, "SAMPLES", "0"] })
             bytes += replies.reduce(0) { $0 + ($1.integer ?? 0) }

@@ -39,20 +39,23 @@ public enum RedisKeys {
     /// Hash of a player's info (username), on every node that holds one of the player's shards.
     public static func playerInfo(_ player: String) -> String { "player:\(player):info" }
 
-    /// Buckets of a shard's tie map (a prime, so ids spread evenly): about 15 players a bucket
-    /// on a shard of 125,000, 76 on one of 625,000, so the hashes stay small listpacks.
-    public static let tieBuckets: UInt64 = 8191
+    /// Buckets of each shard's tie map on a board of `shards` shards: 8192 for the whole board
+    /// (at least 64 a shard), so a board of a million players keeps about 122 a bucket, within
+    /// what Redis keeps as a compact listpack (`hash-max-listpack-entries` 128), and dropping or
+    /// emptying a board's maps names at most about 8,192 keys whatever its shard count.
+    public static func tieBucketCount(shards: Int) -> Int { max(64, 8192 / max(shards, 1)) }
 
     /// One bucket of a shard's tie map, on boards ordered by commit time: player id → the tie
     /// prefix(es) of its member (see ``MemberCodec``), so a read by player id finds the member.
-    /// `meta` is the shard's metadata key; the bucket comes from the player id alone.
-    public static func tieBucket(_ meta: String, player: String) -> String {
-        "\(meta):t:\((XXH3.hash(player) >> 20) % tieBuckets)"
+    /// `meta` is the shard's metadata key (whose hash tag, on a cluster, it shares); the bucket
+    /// comes from the player id alone.
+    public static func tieBucket(_ meta: String, player: String, buckets: Int) -> String {
+        "\(meta):t:\((XXH3.hash(player) >> 20) % UInt64(max(buckets, 1)))"
     }
 
     /// Every bucket name of a shard's tie map (to drop them with the shard).
-    public static func tieBuckets(_ meta: String) -> [String] {
-        (0..<tieBuckets).map { "\(meta):t:\($0)" }
+    public static func tieBuckets(_ meta: String, buckets: Int) -> [String] {
+        (0..<max(buckets, 1)).map { "\(meta):t:\($0)" }
     }
 
     /// The set of rebuilds staging a shard right now (a token each, put in by every staging piece

@@ -48,7 +48,7 @@ extension RedisRealtimeStore {
                         keys.append(RedisKeys.tieStaging(shard.meta))
                         keys += removed.map { tieBucket(shard, member: $0, board) }
                         keys += stride(from: 1, to: added.count, by: 2).map { tieBucket(shard, member: added[$0], board) }
-                        if step.reset { keys += RedisKeys.tieBuckets(shard.meta) }
+                        if step.reset { keys += RedisKeys.tieBuckets(shard.meta, buckets: board.tieBuckets) }
                     }
                     commands.append(
                         (
@@ -243,7 +243,7 @@ extension RedisRealtimeStore {
 
     /// The tie-map bucket of a member's player on `shard` (boards ordered by commit time).
     func tieBucket(_ shard: Shard, member: String, _ board: StoredBoard) -> String {
-        RedisKeys.tieBucket(shard.meta, player: board.playerID(ofMember: member))
+        RedisKeys.tieBucket(shard.meta, player: board.playerID(ofMember: member), buckets: board.tieBuckets)
     }
 }
 

@@ -172,7 +172,7 @@ public final class RedisRealtimeStore: RealtimeStore {
         try RedisReplies.check(
             try await round(
                 shards.map { shard in
-                    let ties = (board.hasTiePrefix ? RedisKeys.tieBuckets(shard.meta) + [RedisKeys.tieStaging(shard.meta)] : []) + (shard.names.map { [$0] } ?? [])
+                    let ties = (board.hasTiePrefix ? RedisKeys.tieBuckets(shard.meta, buckets: board.tieBuckets) + [RedisKeys.tieStaging(shard.meta)] : []) + (shard.names.map { [$0] } ?? [])
                     return (shard.node, ["EVALSHA", Scripts.removeShard.sha1, String(2 + ties.count), shard.key, shard.meta] + ties + [String(board.incarnation)])
                 }
             )

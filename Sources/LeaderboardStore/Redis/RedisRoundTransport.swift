@@ -89,6 +89,7 @@ final class RedisRoundTransport: Sendable {
         if let cluster {
             let metrics = nodeMetrics[Topology.clusterNode]
             let started = DispatchTime.now().uptimeNanoseconds
+            defer { countClusterActivity(cluster) }
             do {
                 let replies = try await cluster.pipeline(commands.map(\.command), keys: commands.map { Self.routingKey($0.command) })
                 metrics?.latency.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
@@ -139,6 +140,27 @@ final class RedisRoundTransport: Sendable {
                 }
             )
         }
+    }
+
+    /// What the cluster client did since the last look: slot-map refreshes, MOVED and ASK
+    /// redirections followed, TRYAGAIN/CLUSTERDOWN retries (`/metrics`).
+    private let clusterSeen = NIOLockedValueBox(RedisClusterClient.Counts())
+    private static let clusterCounters = (
+        refreshes: Counter(label: "leaderboard_redis_cluster_slot_refreshes"), moved: Counter(label: "leaderboard_redis_cluster_moved"),
+        asked: Counter(label: "leaderboard_redis_cluster_ask"), retried: Counter(label: "leaderboard_redis_cluster_retries")
+    )
+
+    private func countClusterActivity(_ cluster: RedisClusterClient) {
+        let now = cluster.activity
+        let before = clusterSeen.withLockedValue { seen in
+            defer { seen = now }
+            return seen
+        }
+        let counters = Self.clusterCounters
+        if now.refreshes > before.refreshes { counters.refreshes.increment(by: now.refreshes - before.refreshes) }
+        if now.moved > before.moved { counters.moved.increment(by: now.moved - before.moved) }
+        if now.asked > before.asked { counters.asked.increment(by: now.asked - before.asked) }
+        if now.retried > before.retried { counters.retried.increment(by: now.retried - before.retried) }
     }
 
     /// The key that decides where a command goes on a Redis Cluster: a script's first key, the

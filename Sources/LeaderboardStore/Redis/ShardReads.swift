@@ -68,7 +68,7 @@ struct ReadContext: Sendable {
     /// The window script's around read of the player on `shard` (on a board ordered by commit time
     /// it finds the player's member through the shard's tie map).
     func aroundCommand(_ shard: RedisRealtimeStore.Shard, _ playerID: String, radius: Int) -> (node: String, command: [String]) {
-        var keys = board.hasTiePrefix ? [shard.key, shard.meta, RedisKeys.tieBucket(shard.meta, player: playerID)] : [shard.key, shard.meta]
+        var keys = board.hasTiePrefix ? [shard.key, shard.meta, RedisKeys.tieBucket(shard.meta, player: playerID, buckets: board.tieBuckets)] : [shard.key, shard.meta]
         if let names = shard.names { keys.append(names) }
         return (
             shard.node,
@@ -206,7 +206,7 @@ struct ReadContext: Sendable {
                 (
                     shard.node,
                     [
-                        "EVALSHA", Scripts.ownEntry.sha1, "3", shard.key, RedisKeys.tieBucket(shard.meta, player: playerID),
+                        "EVALSHA", Scripts.ownEntry.sha1, "3", shard.key, RedisKeys.tieBucket(shard.meta, player: playerID, buckets: board.tieBuckets),
                         shard.names ?? RedisKeys.playerInfo(playerID), order.rawValue, playerID, shard.names == nil ? "" : "1",
                     ]
                 )
@@ -298,7 +298,7 @@ struct ReadContext: Sendable {
         for shard in shards where !asked[shard.index].isEmpty {
             scoreReads.append((shard.index, commands.count))
             if board.hasTiePrefix {
-                let buckets = asked[shard.index].map { RedisKeys.tieBucket(shard.meta, player: $0) }
+                let buckets = asked[shard.index].map { RedisKeys.tieBucket(shard.meta, player: $0, buckets: board.tieBuckets) }
                 commands.append((shard.node, ["EVALSHA", Scripts.membersOf.sha1, String(1 + buckets.count), shard.key] + buckets + asked[shard.index]))
             } else {
                 commands.append((shard.node, ["ZMSCORE", shard.key] + asked[shard.index]))

@@ -39,6 +39,8 @@ public final class RedisClusterClient: Sendable {
         public var moved = 0
         public var asked = 0
         public var retried = 0
+
+        public init() {}
     }
 
     public let configuration: Configuration
@@ -46,6 +48,9 @@ public final class RedisClusterClient: Sendable {
     private let map = NIOLockedValueBox<ClusterSlotMap?>(nil)
     private let pools = NIOLockedValueBox<[ClusterAddress: RedisConnectionPool]>([:])
     private let counts = NIOLockedValueBox(Counts())
+    /// A node could not be reached: the next send asks for the slot map first (a master that
+    /// died is replaced by its replica, which only a fresh map names).
+    private let stale = NIOLockedValueBox(false)
 
     public init(configuration: Configuration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.configuration = configuration
@@ -123,7 +128,14 @@ public final class RedisClusterClient: Sendable {
         precondition(commands.count == keys.count, "one routing key per command")
         if commands.isEmpty { return [] }
         var current: ClusterSlotMap
-        if let known = map.withLockedValue({ $0 }) { current = known } else { current = try await refreshSlots() }
+        if stale.withLockedValue({ $0 }), let fresh = try? await refreshSlots() {
+            stale.withLockedValue { $0 = false }
+            current = fresh
+        } else if let known = map.withLockedValue({ $0 }) {
+            current = known
+        } else {
+            current = try await refreshSlots()
+        }
         var replies = [RedisReply](repeating: .null, count: commands.count)
         // (index, where to send it, whether ASKING goes first)
         var pending: [(index: Int, address: ClusterAddress?, asking: Bool)] = commands.indices.map { index in
@@ -131,7 +143,13 @@ public final class RedisClusterClient: Sendable {
         }
         var pause = configuration.retryPauseMilliseconds
         for attempt in 1...max(configuration.maxAttempts, 1) {
-            let answered = try await send(pending, commands)
+            let answered: [RedisReply]
+            do {
+                answered = try await send(pending, commands)
+            } catch {
+                stale.withLockedValue { $0 = true }
+                throw error
+            }
             var next: [(index: Int, address: ClusterAddress?, asking: Bool)] = []
             var refresh = false
             var wait = false

@@ -1,4 +1,4 @@
--- Lua: a shard's tie map, on boards ordered by commit time (see ``RedisKeys/tieBucket(_:player:)``):
+-- Lua: a shard's tie map, on boards ordered by commit time (see ``RedisKeys/tieBucket(_:player:buckets:)``):
 -- in small hashes (buckets), player id → the 11-character tie prefix of its member, or several
 -- prefixes one after another (newest first) while a rebuild stages the shard (a staged set may
 -- hold a member whose prefix a live change would drop). A read checks each prefix with ZSCORE, so a prefix
