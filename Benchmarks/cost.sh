@@ -12,6 +12,9 @@
 # ending in -hot, e.g. hash8:player-hot, asks only for 10,000 players, again and again);
 # BIN_DIR=DIR takes the three binaries from DIR instead of building them (before/after runs);
 # NO_LOAD=1 reads boards someone else loaded (Benchmarks/scale.sh).
+# CLUSTER=1 also serves a hash-8 board of N players from the Redis Cluster of Topology/cluster.yaml
+# (its own database, leaderboard_cluster, loaded the same way) on a second server, for rows
+# cluster:player, cluster:top, cluster:around, cluster:range beside hash8:… of the same run.
 # PROFILE=1 also records each row's server with `perf record -e cpu-clock -g` and prints the
 # share of its samples per layer (Benchmarks/profile-layers.py); profiles stay in $PROFILE_DIR
 # (default .data/profiles) for `perf report -i FILE --no-children --sort symbol`.
@@ -34,6 +37,18 @@ if [ "${NO_LOAD:-0}" != 1 ]; then
     "$bin/leaderboard-bench" --players "$players" --seconds 1 --concurrency 1 --no-memory --ops none | grep '^loaded' || true
 fi
 
+cluster_port=8094
+if [ "${CLUSTER:-0}" = 1 ]; then
+    TOPOLOGY=Topology/cluster.yaml scripts/services.sh up >/dev/null
+    as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+    if [ "$(as_pg psql -h "$(pwd)/.data/pg-socket" -U postgres -qAt -c "SELECT 1 FROM pg_database WHERE datname = 'leaderboard_cluster'")" != 1 ]; then
+        as_pg psql -h "$(pwd)/.data/pg-socket" -U postgres -qAt -c "CREATE DATABASE leaderboard_cluster OWNER leaderboard"
+    fi
+    echo "loading the cluster's hash-8 board ($players players, reused when it is there)..."
+    LEADERBOARD_POSTGRES_DATABASE=leaderboard_cluster LEADERBOARD_TOPOLOGY=Topology/cluster.yaml \
+        "$bin/leaderboard-bench" --players "$players" --seconds 1 --concurrency 1 --no-memory --ops none --boards hash8 | grep '^loaded' || true
+fi
+
 work="$(mktemp -d)"
 profiles="${PROFILE_DIR:-.data/profiles}"
 pids=()
@@ -46,6 +61,14 @@ LEADERBOARD_SERVER_PORT=$server_port LEADERBOARD_SERVER_LOG_LEVEL=warning LEADER
     "$bin/leaderboard-server" --config config.yaml >"$work/server.log" 2>&1 &
 server=$!
 pids+=("$server")
+if [ "${CLUSTER:-0}" = 1 ]; then
+    LEADERBOARD_SERVER_PORT=$cluster_port LEADERBOARD_SERVER_LOG_LEVEL=warning LEADERBOARD_AUTH_ADMIN_KEYS="" LEADERBOARD_AUTH_WRITER_KEYS="" \
+        LEADERBOARD_POSTGRES_DATABASE=leaderboard_cluster LEADERBOARD_TOPOLOGY=Topology/cluster.yaml \
+        "$bin/leaderboard-server" --config config.yaml >"$work/cluster-server.log" 2>&1 &
+    cluster_server=$!
+    pids+=("$cluster_server")
+    for _ in $(seq 1 150); do curl -fs "http://127.0.0.1:$cluster_port/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
+fi
 "$bin/leaderboard-bare-route" "$bare_port" >"$work/bare.log" 2>&1 &
 bare=$!
 pids+=("$bare")
@@ -100,6 +123,7 @@ for spec in $rows; do
     case "$spec" in
         bare) row "bare route" "$bare" "$bare_port" "$work/read.lua" BOARD=bench-single OP=player PLAYERS="$players" ;;
         writes) row "POST /scores" "$server" "$server_port" "$work/submit.lua" BOARD=bench-writes ;;
+        cluster:*) row "cluster ${spec#*:}" "$cluster_server" "$cluster_port" "$work/read.lua" BOARD=bench-hash8 OP="${spec#*:}" PLAYERS="$players" ;;
         # The same read asked only for 10,000 players, again and again (a rank checked after every game).
         *:*-hot) row "${spec%%:*} ${spec#*:}" "$server" "$server_port" "$work/read.lua" BOARD="bench-${spec%%:*}" OP="$(sed 's/-hot$//' <<<"${spec#*:}")" PLAYERS="$players" HOT=10000 ;;
         *:*) row "${spec%%:*} ${spec#*:}" "$server" "$server_port" "$work/read.lua" BOARD="bench-${spec%%:*}" OP="${spec#*:}" PLAYERS="$players" ;;

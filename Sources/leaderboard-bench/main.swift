@@ -28,6 +28,7 @@ struct BenchOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The configuration file.", valueName: "path")) var config = "config.yaml"
     @Flag(help: "Measure the batch path (reconcile, sync pass, rebuilds, catch-up) on the hash-8 board instead.") var sync = false
     @Flag(help: "Skip the memory comparison.") var noMemory = false
+    @Option(help: ArgumentHelp("Only these boards (single,hash8,band8,earliest8).", valueName: "list")) var boards: String?
     @Option(help: ArgumentHelp("Only the operations whose names start with one of these (rank,top,around,range).", valueName: "list"))
     var ops: String?
 }
@@ -71,7 +72,8 @@ let allBoards: [(name: String, layout: Layout, tieBreak: TieBreak)] = [
     ("bench-band8", .band(bounds: octiles), .playerID),
     ("bench-earliest8", .hash(shards: 8), .earliest),
 ]
-let boards = syncMode ? allBoards.filter { $0.name == "bench-hash8" } : allBoards
+let chosen = options.boards.map { Set($0.split(separator: ",").map { "bench-" + $0 }) }
+let boards = syncMode ? allBoards.filter { $0.name == "bench-hash8" } : allBoards.filter { chosen?.contains($0.name) ?? true }
 
 // Load (or reuse) the boards.
 for (name, layout, tieBreak) in boards {

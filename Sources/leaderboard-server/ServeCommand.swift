@@ -26,7 +26,16 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             fail("cannot start: \(error)")
         }
-        for (node, pool) in system.redisNodes.sorted(by: { $0.key < $1.key }) {
+        if let cluster = system.redisCluster {
+            // Any seed that answers gives the slot map; every master must answer.
+            do {
+                try await cluster.checkHealth()
+            } catch {
+                await system.close()
+                fail("cannot start: the Redis Cluster (seeds \(cluster.configuration.seeds)) is not ready: \(error)")
+            }
+        }
+        for (node, pool) in system.redisCluster == nil ? system.redisNodes.sorted(by: { $0.key < $1.key }) : [] {
             do {
                 _ = try await pool.command("PING")
             } catch {

@@ -19,7 +19,11 @@ import Testing
 
     /// Moves `slot` (and its keys) to `target` as redis-cli does: IMPORTING on the target,
     /// MIGRATING on the source, MIGRATE of its keys, then SETSLOT NODE on every master.
-    static func move(slot: Int, to target: ClusterAddress, _ client: RedisClusterClient, keysFirst: Bool = true) async throws {
+    /// `batch` keys go per MIGRATE, with `pause` between (redis-cli moves 10 at a time), so writes
+    /// and reads meet the slot half moved.
+    static func move(
+        slot: Int, to target: ClusterAddress, _ client: RedisClusterClient, keysFirst: Bool = true, batch: Int = 1000, pause: Duration = .zero
+    ) async throws {
         let map = try await client.refreshSlots()
         let source = try #require(map.master(of: slot))
         guard source != target else { return }
@@ -27,24 +31,29 @@ import Testing
         let targetID = try #require(try await client.pool(target).command("CLUSTER", "MYID").string)
         #expect(try await client.pool(target).command("CLUSTER", "SETSLOT", String(slot), "IMPORTING", sourceID) == .status("OK"))
         #expect(try await client.pool(source).command("CLUSTER", "SETSLOT", String(slot), "MIGRATING", targetID) == .status("OK"))
-        if keysFirst { try await migrateKeys(slot: slot, from: source, to: target, client) }
+        if keysFirst { try await migrateKeys(slot: slot, from: source, to: target, client, batch: batch, pause: pause) }
         for master in map.masters {
             #expect(try await client.pool(master).command("CLUSTER", "SETSLOT", String(slot), "NODE", targetID) == .status("OK"))
         }
     }
 
-    static func migrateKeys(slot: Int, from source: ClusterAddress, to target: ClusterAddress, _ client: RedisClusterClient, only: [String]? = nil)
-        async throws
-    {
-        var keys = only ?? []
-        if only == nil {
-            keys = (try await client.pool(source).command("CLUSTER", "GETKEYSINSLOT", String(slot), "1000").array ?? []).compactMap(\.string)
+    static func migrateKeys(
+        slot: Int, from source: ClusterAddress, to target: ClusterAddress, _ client: RedisClusterClient, only: [String]? = nil, batch: Int = 1000,
+        pause: Duration = .zero
+    ) async throws {
+        for _ in 0..<10_000 {
+            var keys = only ?? []
+            if only == nil {
+                keys = (try await client.pool(source).command("CLUSTER", "GETKEYSINSLOT", String(slot), String(batch)).array ?? []).compactMap(\.string)
+            }
+            guard !keys.isEmpty else { return }
+            let reply = try await client.pool(source).pipeline([
+                ["MIGRATE", target.host, String(target.port), "", "0", "5000", "KEYS"] + keys
+            ])[0]
+            #expect(reply == .status("OK") || reply == .status("NOKEY"), "\(reply)")
+            if only != nil { return }
+            if pause > .zero { try await Task.sleep(for: pause) }
         }
-        guard !keys.isEmpty else { return }
-        let reply = try await client.pool(source).pipeline([
-            ["MIGRATE", target.host, String(target.port), "", "0", "5000", "KEYS"] + keys
-        ])[0]
-        #expect(reply == .status("OK") || reply == .status("NOKEY"), "\(reply)")
     }
 
     @Test func eachCommandReachesTheMasterOfItsSlot() async throws {

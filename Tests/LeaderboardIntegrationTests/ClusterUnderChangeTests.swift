@@ -28,11 +28,14 @@ import Testing
 
     /// Runs writers and readers on `board` until `change` ends (and at least a few seconds), then
     /// checks what DESIGN.md promises.
-    static func underLoad(_ name: String, tieBreak: TieBreak, change: @escaping @Sendable (LeaderboardSystem, String) async throws -> Void) async throws {
+    static func underLoad(
+        _ name: String, tieBreak: TieBreak, band: Bool = false, change: @escaping @Sendable (LeaderboardSystem, String) async throws -> Void
+    ) async throws {
         try await withTestApp(config: TestEnvironment.clusterConfig) { api, system in
             let board = TestEnvironment.uniqueID(name)
             try await api.createBoard(
-                board, #""max_entries": 0, "tie_break": "\#(tieBreak.rawValue)", "layout": {"strategy": "hash", "shards": \#(shards)}"#
+                board,
+                #""max_entries": 0, "tie_break": "\#(tieBreak.rawValue)", "layout": \#(band ? #"{"strategy": "band", "bounds": [125, 250, 375]}"# : #"{"strategy": "hash", "shards": \#(shards)}"#)"#
             )
             try await api.submit(board, (0..<seeded).map { ("s\($0)", Int64(($0 * 7919) % 500)) })
             let load = NIOLockedValueBox(Load())
@@ -132,9 +135,12 @@ import Testing
     /// The slot of shard `shard` of `board` (every key of a shard shares it).
     static func slot(_ board: String, shard: Int) -> Int { ClusterSlot.of(RedisKeys.clusterMeta(board, shard: shard, epoch: 1)) }
 
-    @Test(arguments: [TieBreak.playerID, .earliest])
-    func theBoardsSlotsMoveToOtherMastersAndBack(tieBreak: TieBreak) async throws {
-        try await Self.underLoad("slots-move", tieBreak: tieBreak) { system, board in
+    /// A band board (players move between bands, so a read mixing two states would show one
+    /// twice or not at all) whose keys move one at a time, 300 ms apart; and an earliest hash board
+    /// (thousands of tie-map keys a shard) moved 50 keys at a time.
+    @Test(arguments: [(TieBreak.playerID, true, 1, 300), (.earliest, false, 50, 20)])
+    func theBoardsSlotsMoveToOtherMastersAndBack(tieBreak: TieBreak, band: Bool, batch: Int, pauseMilliseconds: Int) async throws {
+        try await Self.underLoad("slots-move", tieBreak: tieBreak, band: band) { system, board in
             let client = try #require(system.redisCluster)
             let mover = RedisClusterClient(configuration: client.configuration)
             defer { Task { await mover.shutdown() } }
@@ -145,11 +151,11 @@ import Testing
                 let home = try #require(map.master(of: slot))
                 homes[slot] = home
                 let target = try #require(map.masters.first { $0 != home })
-                try await ClusterClientTests.move(slot: slot, to: target, mover)
+                try await ClusterClientTests.move(slot: slot, to: target, mover, batch: batch, pause: .milliseconds(pauseMilliseconds))
                 try await Task.sleep(for: .milliseconds(300))
             }
             for (slot, home) in homes.sorted(by: { $0.key < $1.key }) {
-                try await ClusterClientTests.move(slot: slot, to: home, mover)
+                try await ClusterClientTests.move(slot: slot, to: home, mover, batch: batch, pause: .milliseconds(pauseMilliseconds))
                 try await Task.sleep(for: .milliseconds(300))
             }
         }

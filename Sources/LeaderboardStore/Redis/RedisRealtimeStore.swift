@@ -130,7 +130,7 @@ public final class RedisRealtimeStore: RealtimeStore {
                 list.append((node, ["HMGET", shard.meta] + ViewCheck.reportFields))
             }
         }
-        let replies = try await round(list)
+        let replies = try await transport.round(list, bracketed: true)
         guard replies.count == list.count else { throw RedisError(.protocolViolation, "a round answered the wrong number of replies") }
         for (index, shard) in reportIndex { try check.observe(replies[index], shard: shard) }
         return dataIndex.map { replies[$0] }

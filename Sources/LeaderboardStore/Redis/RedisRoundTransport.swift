@@ -56,8 +56,13 @@ final class RedisRoundTransport: Sendable {
     /// Scripts go as EVALSHA (``LuaScript``); when a node does not have one (a restart, a new
     /// node), it is loaded there and the round is sent again, whole (a round's commands are
     /// idempotent, and a read's shard reports must bracket its commands in one pipeline).
-    func round(_ commands: [(node: String, command: [String])]) async throws -> [RedisReply] {
-        let replies = try await send(commands)
+    ///
+    /// `bracketed`: the round brackets its commands with reports of the shards they read (a read,
+    /// see ``RedisRealtimeStore/watchedRound(_:watching:check:)``). On a cluster, a round some of
+    /// whose commands were redirected or retried apart from the others then throws ``ViewMoved``
+    /// (the read is redone): its reports no longer bracket what it read.
+    func round(_ commands: [(node: String, command: [String])], bracketed: Bool = false) async throws -> [RedisReply] {
+        let replies = try await send(commands, bracketed: bracketed)
         var loads: [(node: String, command: [String])] = []
         var loading: Set<String> = []
         for (item, reply) in zip(commands, replies) {
@@ -76,14 +81,14 @@ final class RedisRoundTransport: Sendable {
         } else {
             try RedisReplies.check(try await send(loads))
         }
-        return try await send(commands)
+        return try await send(commands, bracketed: bracketed)
     }
 
     private let rounds = NIOLockedValueBox(0)
     /// Rounds sent so far (each a parallel set of pipelines, one per node): what a read costs in round trips.
     var roundsSent: Int { rounds.withLockedValue { $0 } }
 
-    private func send(_ commands: [(node: String, command: [String])]) async throws -> [RedisReply] {
+    private func send(_ commands: [(node: String, command: [String])], bracketed: Bool = false) async throws -> [RedisReply] {
         if commands.isEmpty { return [] }
         rounds.withLockedValue { $0 += 1 }
         if let cluster {
@@ -91,8 +96,11 @@ final class RedisRoundTransport: Sendable {
             let started = DispatchTime.now().uptimeNanoseconds
             defer { countClusterActivity(cluster) }
             do {
-                let replies = try await cluster.pipeline(commands.map(\.command), keys: commands.map { Self.routingKey($0.command) })
+                let (replies, resent) = try await cluster.pipelineNotingResends(
+                    commands.map(\.command), keys: commands.map { Self.routingKey($0.command) }
+                )
                 metrics?.latency.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
+                if resent && bracketed { throw ViewMoved() }
                 return replies
             } catch {
                 metrics?.errors.increment()

@@ -125,8 +125,17 @@ public final class RedisClusterClient: Sendable {
     /// as one pipeline, all at once, and follows redirections. Replies in the order of `commands`;
     /// error replies in place. Throws when a node cannot be reached.
     public func pipeline(_ commands: [[String]], keys: [String?]) async throws -> [RedisReply] {
+        try await pipelineNotingResends(commands, keys: keys).replies
+    }
+
+    /// ``pipeline(_:keys:)``, also telling whether some commands were sent again (redirected or
+    /// retried) apart from the others: then the replies were not all answered by one pipeline per
+    /// node, in order, and a caller that brackets commands with reads of the same keys (to see
+    /// one state) must not trust them.
+    public func pipelineNotingResends(_ commands: [[String]], keys: [String?]) async throws -> (replies: [RedisReply], resent: Bool) {
         precondition(commands.count == keys.count, "one routing key per command")
-        if commands.isEmpty { return [] }
+        if commands.isEmpty { return ([], false) }
+        var resent = false
         var current: ClusterSlotMap
         if stale.withLockedValue({ $0 }), let fresh = try? await refreshSlots() {
             stale.withLockedValue { $0 = false }
@@ -173,6 +182,7 @@ public final class RedisClusterClient: Sendable {
                 }
             }
             if next.isEmpty || attempt == configuration.maxAttempts { break }
+            resent = true
             if refresh {
                 // The moved slots are used at once; the whole map is asked for again (a reshard
                 // or a failover moves more than the slots seen so far).
@@ -187,7 +197,7 @@ public final class RedisClusterClient: Sendable {
                 (item.index, item.address ?? keys[item.index].flatMap { current.master(of: ClusterSlot.of($0)) } ?? current.masters.first, item.asking)
             }
         }
-        return replies
+        return (replies, resent)
     }
 
     /// One send of the pending commands: a pipeline per node, all nodes at once. A command with
