@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
 
-EXTRA_DATABASES="leaderboard_test leaderboard_test_isolated" scripts/services.sh up
+EXTRA_DATABASES="leaderboard_test leaderboard_test_isolated leaderboard_test_cluster" scripts/services.sh up
 # The Redis Cluster of Topology/cluster.yaml (3 masters, 3 replicas on ports 7000-7005) for the
 # cluster client's tests, beside the standalone nodes.
 TOPOLOGY=Topology/cluster.yaml scripts/services.sh up
@@ -15,8 +15,9 @@ TOPOLOGY=Topology/cluster.yaml scripts/services.sh up
 # A clean test database and Redis db for every run.
 as_postgres() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 psql_admin() { as_postgres psql -h "$root/.data/pg-socket" -p "${PG_PORT:-5432}" -U postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
-# (The isolated pair is for tests that act on every board, e.g. by moving the clock.)
-for db in leaderboard_test leaderboard_test_isolated; do
+# (The isolated pair is for tests that act on every board, e.g. by moving the clock; the cluster
+# database for the boards served from the Redis Cluster.)
+for db in leaderboard_test leaderboard_test_isolated leaderboard_test_cluster; do
     psql_admin -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
     psql_admin -c "CREATE DATABASE $db OWNER leaderboard"
 done

@@ -45,9 +45,12 @@ public enum TestEnvironment {
     }
 
     /// The configuration with the Redis Cluster of Topology/cluster.yaml as the shard substrate
-    /// (scripts/test.sh starts it; board ids are unique, so tests share its one database).
+    /// (scripts/test.sh starts it; board ids are unique, so tests share its one Redis database),
+    /// on a PostgreSQL database of its own: a process serves the boards of one topology, and its
+    /// recovery loop acts on every board of its database.
     public static var clusterConfig: AppConfig {
         var config = config
+        config.postgres.database += "_cluster"
         config.topology = environment["LEADERBOARD_TEST_CLUSTER_TOPOLOGY"] ?? "Topology/cluster.yaml"
         return config
     }

@@ -75,6 +75,8 @@ public final class RedisRealtimeStore: RealtimeStore {
     func shards(_ board: StoredBoard) throws -> [Shard] {
         let count = board.config.layout.shardCount
         if onCluster {
+            // A board placed on standalone nodes is not this store's (another topology's process serves it).
+            if let other = board.placement.first(where: { $0 != Topology.clusterNode }) { throw RealtimeStoreError.unknownNode(other) }
             return (0..<count).map { index in
                 let meta = RedisKeys.clusterMeta(board.config.id, shard: index, epoch: board.epoch)
                 return Shard(

@@ -67,7 +67,7 @@ final class RedisRoundTransport: Sendable {
         var loading: Set<String> = []
         for (item, reply) in zip(commands, replies) {
             guard case .error(let message) = reply, message.hasPrefix("NOSCRIPT"), item.command.first == "EVALSHA", item.command.count > 1,
-                let text = LuaScript.text(sha1: item.command[1]), loading.insert(item.node + " " + item.command[1]).inserted
+                let text = LuaScript.text(sha1: item.command[1]), loading.insert((cluster == nil ? item.node + " " : "") + item.command[1]).inserted
             else { continue }
             loads.append((item.node, ["SCRIPT", "LOAD", text]))
         }
