@@ -33,8 +33,8 @@ public struct ShardRouter: Sendable, Equatable {
     /// stays on its hash shard whatever its tie prefix).
     @inlinable
     public func shard(member: String, score: Int64) -> Int {
-        guard memberPrefix > 0, case .hash = layout else { return shard(player: member, score: score) }
-        return shard(player: String(member.utf8.dropFirst(memberPrefix)) ?? member, score: score)
+        guard memberPrefix > 0, case .hash(let shards) = layout else { return shard(player: member, score: score) }
+        return Int(XXH3.hash(member, skipping: memberPrefix) % UInt64(shards))
     }
 
     /// Number of bounds ≤ score (binary search).

@@ -64,6 +64,21 @@ public final class ServerProcess: @unchecked Sendable {
     }
 
     /// Starts the binary with the test environment and waits until /healthz answers.
+    /// Two server processes on distinct free loopback ports, on the same stores (the second
+    /// stopped again when the first cannot start).
+    public static func startTwo(client: HTTPClient) async throws -> (ServerProcess, ServerProcess) {
+        let firstPort = try freeLoopbackPort()
+        var secondPort = try freeLoopbackPort()
+        while secondPort == firstPort { secondPort = try freeLoopbackPort() }
+        let first = try await start(port: firstPort, client: client)
+        do {
+            return (first, try await start(port: secondPort, client: client))
+        } catch {
+            first.stop()
+            throw error
+        }
+    }
+
     public static func start(port: Int, extraEnvironment: [String: String] = [:], client: HTTPClient) async throws -> ServerProcess {
         let server = try spawn(port: port, extraEnvironment: extraEnvironment)
         let process = server.process

@@ -44,13 +44,11 @@ import Testing
         let client = HTTPClient.shared
         let seed = ProcessInfo.processInfo.environment["LEADERBOARD_TEST_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64.max / 2)
         print("tie-break across processes: seed \(seed)")
-        let firstPort = try freeLoopbackPort()
-        var secondPort = try freeLoopbackPort()
-        while secondPort == firstPort { secondPort = try freeLoopbackPort() }
-        let first = try await ServerProcess.start(port: firstPort, client: client)
-        defer { first.stop() }
-        let second = try await ServerProcess.start(port: secondPort, client: client)
-        defer { second.stop() }
+        let (first, second) = try await ServerProcess.startTwo(client: client)
+        defer {
+            first.stop()
+            second.stop()
+        }
         let servers = [first, second]
 
         let started = ContinuousClock.now

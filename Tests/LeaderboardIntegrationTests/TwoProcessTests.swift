@@ -83,13 +83,11 @@ import Testing
             trimmedHash.id: #"{"strategy": "hash", "shards": 4}"#, trimmedBand.id: #"{"strategy": "band", "bounds": [250, 500, 750]}"#,
         ]
 
-        let firstPort = try freeLoopbackPort()
-        var secondPort = try freeLoopbackPort()
-        while secondPort == firstPort { secondPort = try freeLoopbackPort() }
-        let first = try await ServerProcess.start(port: firstPort, client: client)
-        defer { first.stop() }
-        let second = try await ServerProcess.start(port: secondPort, client: client)
-        defer { second.stop() }
+        let (first, second) = try await ServerProcess.startTwo(client: client)
+        defer {
+            first.stop()
+            second.stop()
+        }
         let servers = [first, second]
 
         for board in boards {
@@ -206,13 +204,11 @@ import Testing
     /// rebuilds it once (no two rebuilds undoing each other, no livelock), and both then serve it.
     @Test(.timeLimit(.minutes(2))) func twoProcessesRebuildingOneBoardConverge() async throws {
         let client = HTTPClient.shared
-        let firstPort = try freeLoopbackPort()
-        var secondPort = try freeLoopbackPort()
-        while secondPort == firstPort { secondPort = try freeLoopbackPort() }
-        let first = try await ServerProcess.start(port: firstPort, client: client)
-        defer { first.stop() }
-        let second = try await ServerProcess.start(port: secondPort, client: client)
-        defer { second.stop() }
+        let (first, second) = try await ServerProcess.startTwo(client: client)
+        defer {
+            first.stop()
+            second.stop()
+        }
         let board = TestEnvironment.uniqueID("two-rebuild")
         let created = try await first.call(client, .POST, "/api/v1/leaderboards", body: #"{"id": "\#(board)", "max_entries": 0, "layout": {"strategy": "hash", "shards": 4}}"#)
         #expect(created.status == .created)

@@ -64,8 +64,7 @@ public enum RedisKeys {
     /// member whose prefix a live change would otherwise drop).
     public static func tieStaging(_ meta: String) -> String { "\(meta):t:staging" }
 
-    /// Where one rebuild attempt of a shard writes before it switches over.
-    static func rebuilding(_ board: String, shard: Int, attempt: UInt64, epoch: Int = 1) -> String {
-        "\(prefix(board, epoch))rebuild:\(shard):\(attempt)"
-    }
+    /// Where one rebuild attempt of a shard writes before it switches over: beside the shard's
+    /// set, so in its slot on a Redis Cluster.
+    static func rebuilding(_ shardKey: String, attempt: UInt64) -> String { "\(shardKey):rebuild:\(attempt)" }
 }

@@ -115,10 +115,7 @@ extension RedisRealtimeStore {
         let token = String(UInt64.random(in: .min ... .max), radix: 16)
         var work: [String: [RebuildPiece]] = [:]
         for (position, shard) in shards.enumerated() {
-            let attempt = UInt64.random(in: .min ... .max)
-            // (On a cluster, in the shard's slot.)
-            let staging = onCluster
-                ? "\(shard.key):rebuild:\(attempt)" : RedisKeys.rebuilding(board.config.id, shard: shard.index, attempt: attempt, epoch: board.epoch)
+            let staging = RedisKeys.rebuilding(shard.key, attempt: UInt64.random(in: .min ... .max))
             stagingKeys.append(staging)
             let staged = board.hasTiePrefix ? [RedisKeys.tieStaging(shard.meta)] : []
             switches.append(
