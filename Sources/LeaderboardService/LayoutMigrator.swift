@@ -405,8 +405,7 @@ public final class LayoutMigrator: Service, Sendable {
     /// Applies `steps` (all of (after, through], in order) to the shards of `target` behind `through`.
     private func applyContiguous(_ target: StoredBoard, _ steps: [ViewStep], after: Int64, through: Int64, held: [Int64]) async throws {
         guard steps.count == Int(through - after), steps.first?.seq == after + 1 else { throw Failure.logGap }
-        var batch = RealtimeBatch()
-        batch.boards[target.config.id] = .init(board: target, steps: steps, shards: Set(held.indices.filter { held[$0] < through }))
+        let batch = try await service.sequencer.replay(target, steps, shards: Set(held.indices.filter { held[$0] < through }))
         let after = try await service.realtime.apply(batch)[target.config.id] ?? [:]
         guard after.values.allSatisfy({ $0 != nil }) else { throw Failure.targetLost }
     }

@@ -176,11 +176,24 @@ public final class ViewSequencer: Sendable {
             "applying changes another process committed",
             metadata: ["board": "\(id)", "shards": "\(lagging.sorted())", "from": "\(lowest + 1)", "through": "\(target)"]
         )
-        var batch = RealtimeBatch()
-        batch.boards[id] = .init(board: board, steps: steps, shards: lagging)
+        let batch = try await replay(board, steps, shards: lagging)
         let after = try await realtime.apply(batch)[id] ?? [:]
         if after.values.contains(where: { $0 == nil }) { if !quiet { stale.markMissing(id) } }
         return after.values.allSatisfy { ($0 ?? Int64.min) >= target }
+    }
+
+    /// A batch replaying logged `steps` on `shards` of the board, with the usernames PostgreSQL
+    /// holds for the players they bring in: a shard that missed changes missed the usernames
+    /// written with them too (on a Redis Cluster they live in the shard's slot, so a promoted
+    /// replica that lost writes, or a new epoch's shard, has none of them).
+    public func replay(_ board: StoredBoard, _ steps: [ViewStep], shards: Set<Int>?) async throws -> RealtimeBatch {
+        var changes = RealtimeBatch.BoardChanges(board: board, steps: steps, shards: shards)
+        var entering = Set<String>()
+        for step in steps { for change in step.changes where change.after != nil { entering.insert(board.playerID(ofMember: change.playerID)) } }
+        changes.usernames = try await repository.usernames(of: entering.sorted())
+        var batch = RealtimeBatch()
+        batch.boards[board.config.id] = changes
+        return batch
     }
 
     /// A rebuild's catch-up: the shards were just switched in at change `start` (its snapshot),

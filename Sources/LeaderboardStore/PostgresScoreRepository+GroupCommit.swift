@@ -464,6 +464,19 @@ extension PostgresScoreRepository {
         }
     }
 
+    /// The usernames PostgreSQL holds for `players` (ids without a username are left out): a
+    /// replay of logged changes writes them again with the scores, since a shard that missed
+    /// changes (a node restored from an old state, a promoted replica that missed writes, a new
+    /// epoch's shard during a layout change) missed the usernames written with them too.
+    public func usernames(of players: [String]) async throws -> [(playerID: String, username: String)] {
+        guard !players.isEmpty else { return [] }
+        let rows = try await pool.query(
+            "SELECT player_id, username FROM players WHERE player_id = ANY($1::text[]) AND username IS NOT NULL ORDER BY player_id",
+            [PGArray.text(players)]
+        )
+        return try rows.rows.map { (try $0.text(0), try $0.text(1)) }
+    }
+
     /// The newest number of each board's change sequence.
     public func changeSequences() async throws -> [String: Int64] {
         try await changeSequencesAndIncarnations().mapValues(\.seq)

@@ -1,6 +1,8 @@
 import Foundation
 import LeaderboardCore
+import LeaderboardStore
 import LeaderboardTestSupport
+import RedisClient
 import Testing
 
 /// Sharded ranges and around merge members read from several shards: every entry carries its own
@@ -65,6 +67,52 @@ import Testing
             }
             await writer.value
             #expect(named > 1_000, "too few entries were read: \(named)")
+        }
+    }
+
+    /// A shard that missed changes (a node restored from an older state, or on a Redis Cluster a
+    /// promoted replica that missed the last writes) is caught up from PostgreSQL's change log:
+    /// the players those changes brought in come back with their usernames, not without.
+    @Test(arguments: [false, true])
+    func aShardThatMissedAChangeGetsItsUsernamesBack(cluster: Bool) async throws {
+        try await withTestApp(config: cluster ? TestEnvironment.clusterConfig : TestEnvironment.config) { api, system in
+            let board = TestEnvironment.uniqueID("missed-names")
+            #expect(try await api.createBoard(board, #""max_entries": 0, "layout": {"strategy": "hash", "shards": 3}"#).status == .created)
+            try await api.submit(board, (0..<30).map { ("\(board)-p\($0)", Int64($0)) })
+            let player = "\(board)-late"
+            let name = "Late \(UInt32.random(in: 0...UInt32.max))"
+            #expect(try await api.post("/api/v1/scores", #"{"player_id": "\#(player)", "score": 77, "game_id": "\#(board)", "username": "\#(name)"}"#).status == .ok)
+            #expect(try await api.get("/api/v1/leaderboards/\(board)/player/\(player)").entry?.username == name)
+            // The shard as it was before that change: no player, no name, one change back.
+            let stored = try #require(try await system.service.repository.leaderboard(board))
+            let shard = stored.router.shard(player: player, score: 77)
+            let key = cluster ? RedisKeys.clusterRealtime(board, shard: shard, epoch: 1) : RedisKeys.realtime(board, shard: shard, of: 3)
+            let meta = cluster ? RedisKeys.clusterMeta(board, shard: shard, epoch: 1) : RedisKeys.meta(board, shard: shard, of: 3)
+            let send: @Sendable ([String]) async throws -> RedisReply
+            if cluster {
+                let client = try #require(system.redisCluster)
+                send = { command in try await client.pipeline([command], keys: [command[1]])[0] }
+            } else {
+                let pool = try await system.redis(board: board, shard: shard)
+                send = { command in try await pool.pipeline([command])[0] }
+            }
+            let seq = try #require(try await send(["HGET", meta, "seq"]).string.flatMap(Int64.init))
+            _ = try await send(["ZREM", key, player])
+            _ = try await send(cluster ? ["HDEL", RedisKeys.names(meta), player] : ["HDEL", RedisKeys.playerInfo(player), "username"])
+            _ = try await send(["HSET", meta, "seq", String(seq - 1)])
+            // Caught up within seconds by the recovery loop, with the name.
+            let started = ContinuousClock.now
+            var entry: LeaderboardEntry?
+            while ContinuousClock.now - started < .seconds(10) {
+                entry = try await api.get("/api/v1/leaderboards/\(board)/player/\(player)").entry
+                if entry?.score == 77 { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(entry?.score == 77, "the missed change was not caught up")
+            #expect(entry?.username == name, "caught up without its username: \(String(describing: entry))")
+            let top = try await api.get("/api/v1/leaderboards/\(board)/top?limit=1").entries
+            #expect(top.first?.playerID == player && top.first?.username == name)
+            try await api.delete("/api/v1/leaderboards/\(board)")
         }
     }
 }

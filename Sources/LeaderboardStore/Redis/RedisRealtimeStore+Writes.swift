@@ -19,6 +19,16 @@ extension RedisRealtimeStore {
             let hinted = shards.count > 1 && !router.routesByScore
             let ties = board.hasTiePrefix
             let scope = shards.filter { changes.shards?.contains($0.index) ?? true }
+            // Usernames go to every node of the board: a band move takes a player to another node.
+            // (On a cluster, to each shard's names the player can be in: its hash shard, or every
+            // band.) They go before the steps: a node runs its pipeline in order and a replica
+            // replays its master's writes in order, so a replica promoted with a step has its names.
+            for (player, username) in changes.usernames {
+                for (node, command) in nameWrites(board, shards, player: player, username: username) {
+                    commands.append((node, command))
+                    owners.append(nil)
+                }
+            }
             for step in changes.steps {
                 var adds = [[String]](repeating: [], count: shards.count)
                 var removals = [[String]](repeating: [], count: shards.count)
@@ -60,14 +70,6 @@ extension RedisRealtimeStore {
                         )
                     )
                     owners.append((id, shard.index))
-                }
-            }
-            // Usernames go to every node of the board: a band move takes a player to another node.
-            // (On a cluster, to each shard's names the player can be in: its hash shard, or every band.)
-            for (player, username) in changes.usernames {
-                for (node, command) in nameWrites(board, shards, player: player, username: username) {
-                    commands.append((node, command))
-                    owners.append(nil)
                 }
             }
         }
