@@ -54,9 +54,12 @@ public struct ScoreCount: Sendable, Equatable {
 /// is itself among the first `start`, so every member ahead of it is too; otherwise no member
 /// behind it is. So the global rank of any member tightens the bounds of every shard.
 /// - Round 1 (probe): every shard's size and a few of its members around its share of `start`.
-/// - Round 2: for each of their scores, every shard's count of better and of equal scores. The
-///   probed member's own position is exact, the counts elsewhere bound its global rank within the
-///   ties, enough to place it before or after `start` unless ties straddle `start`.
+/// - The probes already bound each probed member's global rank: its own position, plus on every
+///   other shard the position after that shard's last probe ahead of it (at least) or of its first
+///   probe behind it (at most). Members this places before or after `start` need nothing more.
+/// - Round 2: for the scores of the others, every shard's count of better and of equal scores.
+///   The probed member's own position is exact, the counts elsewhere bound its global rank within
+///   the ties, enough to place it before or after `start` unless ties straddle `start`.
 /// - While the bounds are still wide (skewed shards, many ties), further rounds pick one pivot
 ///   per shard inside its bounds (interpolation, or bisection when that stalls) and count exactly
 ///   how many members of every shard rank ahead of it.
@@ -111,7 +114,38 @@ public struct WindowLocator: Sendable {
         var low = [Int](repeating: 0, count: shards)
         var high = sizes.map { min($0, start) }
         var rounds = 1
-        let probed = probes.enumerated().flatMap { shard, probe in probe.members.map { (shard: shard, position: $0.position, member: $0.member) } }
+        let all = probes.enumerated().flatMap { shard, probe in probe.members.map { (shard: shard, position: $0.position, member: $0.member) } }
+        // The probes alone already place some probed members: on another shard, each probe ahead
+        // of a member is, with every member before it, ahead of that member too, and each probe
+        // behind it caps that shard's count. Only the members this leaves undecided are counted.
+        var probed: [(shard: Int, position: Int, member: RankedMember)] = []
+        for item in all {
+            var least = item.position
+            var most = item.position
+            var lows = [Int](repeating: 0, count: shards)
+            var highs = sizes
+            for shard in 0..<shards where shard != item.shard {
+                for other in probes[shard].members {
+                    if order.precedes((other.member.score, other.member.playerID), (item.member.score, item.member.playerID)) {
+                        lows[shard] = max(lows[shard], other.position + 1)
+                    } else {
+                        highs[shard] = min(highs[shard], other.position)
+                    }
+                }
+                guard lows[shard] <= highs[shard] else { throw LocatorError.inconsistent }
+                least += lows[shard]
+                most += highs[shard]
+            }
+            if most < start {
+                for shard in 0..<shards where shard != item.shard { low[shard] = max(low[shard], lows[shard]) }
+                low[item.shard] = max(low[item.shard], item.position + 1)
+            } else if least >= start {
+                for shard in 0..<shards where shard != item.shard { high[shard] = min(high[shard], highs[shard]) }
+                high[item.shard] = min(high[item.shard], item.position)
+            } else {
+                probed.append(item)
+            }
+        }
         if !probed.isEmpty {
             var scores: [Int64] = []
             var column: [Int64: Int] = [:]

@@ -7,6 +7,8 @@ final class MemoryShards: ShardReader, @unchecked Sendable {
     let shards: [[RankedMember]]
     let order: SortOrder
     let rounds = NIOLockedValueBox(0)
+    /// The scores every scoreCounts call was asked to count, in all.
+    let scoresCounted = NIOLockedValueBox(0)
 
     init(_ members: [RankedMember], shardOf: (RankedMember) -> Int, count: Int, order: SortOrder) {
         var shards = [[RankedMember]](repeating: [], count: count)
@@ -45,7 +47,8 @@ final class MemoryShards: ShardReader, @unchecked Sendable {
     }
 
     func scoreCounts(of scores: [Int64]) async throws -> [[ScoreCount]] {
-        shards.map { shard in
+        scoresCounted.withLockedValue { $0 += scores.count }
+        return shards.map { shard in
             scores.map { score in
                 ScoreCount(
                     better: shard.filter { order == .desc ? $0.score > score : $0.score < score }.count,
@@ -105,6 +108,10 @@ final class MemoryShards: ShardReader, @unchecked Sendable {
         #expect(result.members == Array(sorted[100_000..<100_050]))
         // Probe, score counts, fetch.
         #expect(result.rounds == 3, "rounds: \(result.rounds)")
+        // Only the probed members the probes themselves leave undecided are counted (fewer than the 32 probed).
+        let counted = shards.scoresCounted.withLockedValue { $0 }
+        print("scores counted: \(counted) of 32")
+        #expect(counted > 0 && counted < 32, "counted \(counted)")
     }
 
     @Test func deepWindowsWhereEveryScoreTiesOrShardsAreSkewed() async throws {
