@@ -63,6 +63,11 @@ cluster_up() {
     set -- $cluster_ports
     [ $# -gt 0 ] || return 0
     if ! redis-cli -h 127.0.0.1 -p "$1" cluster info | grep -q '^cluster_slots_assigned:16384'; then
+        # Not (fully) created: a first start, or a creation that was interrupted, which leaves
+        # nodes that know each other or hold some slots and so refuse to be created again. The
+        # cluster holds only what the service rebuilds from PostgreSQL: start every node afresh.
+        for port in $cluster_ports; do redis-cli -h 127.0.0.1 -p "$port" flushall >/dev/null 2>&1 || true; done
+        for port in $cluster_ports; do redis-cli -h 127.0.0.1 -p "$port" cluster reset hard >/dev/null 2>&1 || true; done
         local addresses=()
         for port in $cluster_ports; do addresses+=("127.0.0.1:$port"); done
         redis-cli --cluster create "${addresses[@]}" --cluster-replicas 1 --cluster-yes >"$data/cluster-create.log" 2>&1 \

@@ -1,5 +1,5 @@
 -- wrk: read endpoints of board BOARD with PLAYERS players named p%012d (as leaderboard-bench loads them).
--- OP: player | top | around | range (50 entries at the middle rank) | friends (a list of 50) | cutoff (top 1 %).
+-- OP: player | top (100) | top50 | around | range (50 entries at the middle rank) | friends (a list of 50) | cutoff (top 1 %).
 -- HOT=K: player and around ask only for the first K players (players checking their rank again and again).
 local board = os.getenv("BOARD") or "bench-single"
 local op = os.getenv("OP") or "player"
@@ -10,6 +10,8 @@ request = function()
     local base = "/api/v1/leaderboards/" .. board
     if op == "top" then
         return wrk.format("GET", base .. "/top?limit=100")
+    elseif op == "top50" then
+        return wrk.format("GET", base .. "/top?limit=50")
     elseif op == "range" then
         local start = math.floor(players / 2)
         return wrk.format("GET", string.format("%s/range?start=%d&end=%d", base, start, start + 49))

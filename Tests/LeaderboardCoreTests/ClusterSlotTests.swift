@@ -39,6 +39,10 @@ import Testing
         #expect(ClusterRedirection(error: "MOVED 3999 127.0.0.1:7002") == .moved(slot: 3999, address: here))
         #expect(ClusterRedirection(error: "ASK 3999 127.0.0.1:7002") == .ask(slot: 3999, address: here))
         #expect(ClusterRedirection(error: "MOVED 1 [::1]:7000") == .moved(slot: 1, address: ClusterAddress(host: "::1", port: 7000)))
+        // A node that does not know its endpoint names only the port: the host is the sender's.
+        #expect(ClusterRedirection(error: "MOVED 3999 :7002", sender: "127.0.0.1") == .moved(slot: 3999, address: here))
+        #expect(ClusterRedirection(error: "ASK 3999 :7002", sender: "127.0.0.1") == .ask(slot: 3999, address: here))
+        #expect(ClusterRedirection(error: "MOVED 3999 :7002") == nil)
         #expect(ClusterRedirection(error: "TRYAGAIN Multiple keys request during rehashing of slot") == .tryAgain)
         #expect(ClusterRedirection(error: "CLUSTERDOWN The cluster is down") == .clusterDown)
         // Anything else is an ordinary error, never a redirection.

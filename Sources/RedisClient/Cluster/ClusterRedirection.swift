@@ -9,14 +9,16 @@ public enum ClusterRedirection: Sendable, Equatable {
     /// The cluster cannot serve (a master down and not yet replaced): retry after a pause.
     case clusterDown
 
-    /// The redirection an error reply names; nil for any other error.
-    public init?(error message: String) {
+    /// The redirection an error reply names; nil for any other error. A node that does not know
+    /// its own endpoint (`cluster-preferred-endpoint-type unknown-endpoint`) names only the port
+    /// (`MOVED 3999 :7002`): the host is then that of the node that answered, `sender`.
+    public init?(error message: String, sender: String? = nil) {
         let words = message.split(separator: " ", omittingEmptySubsequences: true)
         guard let kind = words.first else { return nil }
         switch kind {
         case "MOVED", "ASK":
             guard words.count == 3, let slot = Int(words[1]), (0..<ClusterSlot.count).contains(slot),
-                let address = ClusterAddress(String(words[2]))
+                let address = ClusterAddress(words[2].hasPrefix(":") && sender != nil ? sender! + words[2] : String(words[2]))
             else { return nil }
             self = kind == "MOVED" ? .moved(slot: slot, address: address) : .ask(slot: slot, address: address)
         case "TRYAGAIN": self = .tryAgain

@@ -164,7 +164,7 @@ public final class RedisClusterClient: Sendable {
             var wait = false
             for (item, reply) in zip(pending, answered) {
                 replies[item.index] = reply
-                guard case .error(let message) = reply, let redirection = ClusterRedirection(error: message) else { continue }
+                guard case .error(let message) = reply, let redirection = ClusterRedirection(error: message, sender: item.address?.host) else { continue }
                 switch redirection {
                 case .moved(let slot, let address):
                     counts.withLockedValue { $0.moved += 1 }
