@@ -9,6 +9,8 @@ final class MemoryShards: ShardReader, @unchecked Sendable {
     let rounds = NIOLockedValueBox(0)
     /// The scores every scoreCounts call was asked to count, in all.
     let scoresCounted = NIOLockedValueBox(0)
+    /// The members every `members(in:)` call returned, in all.
+    let membersFetched = NIOLockedValueBox(0)
 
     init(_ members: [RankedMember], shardOf: (RankedMember) -> Int, count: Int, order: SortOrder) {
         var shards = [[RankedMember]](repeating: [], count: count)
@@ -59,10 +61,9 @@ final class MemoryShards: ShardReader, @unchecked Sendable {
     }
 
     func members(in ranges: [Range<Int>]) async throws -> (sizes: [Int?], lists: [[RankedMember]]) {
-        (
-            zip(shards, ranges).map { $1.isEmpty ? nil : $0.count },
-            zip(shards, ranges).map { shard, range in Array(shard[min(range.lowerBound, shard.count)..<min(range.upperBound, shard.count)]) }
-        )
+        let lists = zip(shards, ranges).map { shard, range in Array(shard[min(range.lowerBound, shard.count)..<min(range.upperBound, shard.count)]) }
+        membersFetched.withLockedValue { $0 += lists.reduce(0) { $0 + $1.count } }
+        return (zip(shards, ranges).map { $1.isEmpty ? nil : $0.count }, lists)
     }
 }
 
@@ -110,7 +111,7 @@ final class MemoryShards: ShardReader, @unchecked Sendable {
         #expect(result.rounds == 3, "rounds: \(result.rounds)")
         // Only the probed members the probes themselves leave undecided are counted (fewer than the 32 probed).
         let counted = shards.scoresCounted.withLockedValue { $0 }
-        print("scores counted: \(counted) of 32")
+        print("scores counted: \(counted) of 32, members fetched: \(shards.membersFetched.withLockedValue { $0 })")
         #expect(counted > 0 && counted < 32, "counted \(counted)")
     }
 

@@ -22,9 +22,12 @@ import Testing
         return "{\"scores\": [\(scores.joined(separator: ","))]}"
     }
 
-    @Test(arguments: ["{\"strategy\": \"hash\", \"shards\": 4}", "{\"strategy\": \"band\", \"bounds\": [300, 600]}"])
-    func everyEntryCarriesItsOwnName(layout: String) async throws {
-        try await withTestApp { api, _ in
+    @Test(arguments: [
+        ("{\"strategy\": \"hash\", \"shards\": 4}", false), ("{\"strategy\": \"band\", \"bounds\": [300, 600]}", false),
+        ("{\"strategy\": \"hash\", \"shards\": 4}", true),
+    ])
+    func everyEntryCarriesItsOwnName(layout: String, cluster: Bool) async throws {
+        try await withTestApp(config: cluster ? TestEnvironment.clusterConfig : TestEnvironment.config) { api, _ in
             let board = TestEnvironment.uniqueID("names")
             try await api.createBoard(board, "\"layout\": \(layout), \"max_entries\": 0")
             var random = SystemRandomNumberGenerator()
