@@ -11,10 +11,6 @@ public protocol ShardReader: Sendable {
     /// For each shard, its members at the positions of `ranges[i]` (positions past its end are
     /// simply absent), in the board's order, and its size where its range was not empty.
     func members(in ranges: [Range<Int>]) async throws -> (sizes: [Int?], lists: [[RankedMember]])
-    /// ``members(in:)`` without usernames or sizes, for fetches whose sizes are known: a deep
-    /// window fetches several times the members it returns, and only those need names (the
-    /// caller reads them afterwards; see ``WindowLocator/window(start:count:reader:)``).
-    func unnamedMembers(in ranges: [Range<Int>]) async throws -> [[RankedMember]]
     /// For each shard: its size, and `count` of its members `spacing` positions apart, centred on
     /// the shard's share of `start` (start × size ÷ the board's size, as far as the reader knows
     /// it: any estimate is correct, a good one saves rounds); clipped to the shard, distinct, ascending.
@@ -22,10 +18,6 @@ public protocol ShardReader: Sendable {
     /// For each shard i and score j: how many of shard i's members have a better score than
     /// scores[j] in the board's order, and how many have exactly scores[j].
     func scoreCounts(of scores: [Int64]) async throws -> [[ScoreCount]]
-}
-
-extension ShardReader {
-    public func unnamedMembers(in ranges: [Range<Int>]) async throws -> [[RankedMember]] { try await members(in: ranges).lists }
 }
 
 /// A shard's size and some of its members with their positions (0-based, in the board's order).
@@ -89,17 +81,13 @@ public struct WindowLocator: Sendable {
     }
 
     /// The members at positions start ..< start + count (0-based), fewer at the end of the board,
-    /// and the board's size. `rounds` counts the parallel rounds used. `named` is false when the
-    /// members came from ``ShardReader/unnamedMembers(in:)`` (a located deep window): the caller
-    /// then reads their usernames.
-    public func window(start: Int, count: Int, reader: some ShardReader) async throws -> (
-        members: [RankedMember], total: Int, rounds: Int, named: Bool
-    ) {
+    /// and the board's size. `rounds` counts the parallel rounds used.
+    public func window(start: Int, count: Int, reader: some ShardReader) async throws -> (members: [RankedMember], total: Int, rounds: Int) {
         precondition(start >= 0 && count > 0)
         let shards = reader.shardCount
         if shards == 1 {
             let answer = try await reader.members(in: [start..<start + count])
-            return (answer.lists[0], answer.sizes[0] ?? 0, 1, true)
+            return (answer.lists[0], answer.sizes[0] ?? 0, 1)
         }
         if start + count <= directFetchLimit {
             // No sizes needed first: the first fetch reports them.
@@ -107,7 +95,7 @@ public struct WindowLocator: Sendable {
             let (merged, total, fetches) = try await mergedPrefix(
                 from: [Int](repeating: 0, count: shards), caps: caps, sizes: nil, need: start + count, reader: reader
             )
-            return (Array(merged.dropFirst(start)), total, fetches, true)
+            return (Array(merged.dropFirst(start)), total, fetches)
         }
         // The member at a shard's share of `start` is off by about σ = √(start / shards) of the
         // shard's positions (a hash layout deals members out at random). Four probes per shard, at
@@ -121,7 +109,7 @@ public struct WindowLocator: Sendable {
         }
         let sizes = probes.map(\.size)
         let total = sizes.reduce(0, +)
-        guard start < total else { return ([], total, 1, true) }
+        guard start < total else { return ([], total, 1) }
 
         var low = [Int](repeating: 0, count: shards)
         var high = sizes.map { min($0, start) }
@@ -225,7 +213,7 @@ public struct WindowLocator: Sendable {
         let skip = start - low.reduce(0, +)
         guard skip >= 0 else { throw LocatorError.inconsistent }
         let (merged, _, fetches) = try await mergedPrefix(from: low, caps: high.map { $0 + count }, sizes: sizes, need: skip + count, reader: reader)
-        return (Array(merged.dropFirst(skip)), total, rounds + fetches, false)
+        return (Array(merged.dropFirst(skip)), total, rounds + fetches)
     }
 
     /// The first `need` members of the merge of every shard's members from position `lows[i]` on,
@@ -244,10 +232,7 @@ public struct WindowLocator: Sendable {
         let share = need * 3 / (2 * shards) + 4
         var ends = (0..<shards).map { min(lows[$0] + min(need, share), caps[$0]) }
         if let known { ends = (0..<shards).map { min(known[$0], ends[$0]) } }
-        // (With the sizes known, the members come without names: most of them are only merged past.)
-        let asked = (0..<shards).map { lows[$0]..<ends[$0] }
-        let first: (sizes: [Int?], lists: [[RankedMember]])
-        if known == nil { first = try await reader.members(in: asked) } else { first = ([Int?](repeating: nil, count: shards), try await reader.unnamedMembers(in: asked)) }
+        let first = try await reader.members(in: (0..<shards).map { lows[$0]..<ends[$0] })
         guard first.sizes.count == shards, first.lists.count == shards,
             let sizes = known ?? (first.sizes.allSatisfy { $0 != nil } ? first.sizes.map { $0! } : nil)
         else {
@@ -271,7 +256,7 @@ public struct WindowLocator: Sendable {
                 let more = max(ends[shard] - lows[shard], share)
                 ranges[shard] = ends[shard]..<min(sizes[shard], caps[shard], ends[shard] + more)
             }
-            let extra = known == nil ? try await reader.members(in: ranges).lists : try await reader.unnamedMembers(in: ranges)
+            let extra = try await reader.members(in: ranges).lists
             guard extra.count == shards else { throw LocatorError.inconsistent }
             rounds += 1
             for shard in short {

@@ -16,8 +16,7 @@ struct HashShardReads: ShardReads {
         guard start <= last else { return LeaderboardPage(total: try await count(), entries: []) }
         let reader = ShardWindowReader(context: context)
         let result = try await WindowLocator(order: context.order).window(start: start - 1, count: last - start + 1, reader: reader)
-        let members = result.named ? result.members : try await context.named(result.members)
-        return LeaderboardPage(total: context.clip(result.total), entries: context.ranked(members, from: start))
+        return LeaderboardPage(total: context.clip(result.total), entries: context.ranked(result.members, from: start))
     }
 
     func candidateShards(_ playerID: String) -> [RedisRealtimeStore.Shard] {
@@ -157,14 +156,6 @@ struct ShardWindowReader: ShardReader {
 
     func scoreCounts(of scores: [Int64]) async throws -> [[ScoreCount]] {
         try await context.scoreCounts(shards, of: scores)
-    }
-
-    func unnamedMembers(in ranges: [Range<Int>]) async throws -> [[RankedMember]] {
-        let asked = zip(shards, ranges).filter { !$0.1.isEmpty }.map { ($0.0, $0.1.lowerBound, $0.1.upperBound - 1) }
-        let windows = try await context.plainWindows(asked)
-        var lists = [[RankedMember]](repeating: [], count: shards.count)
-        for ((shard, _, _), window) in zip(asked, windows) { lists[shard.index] = window }
-        return lists
     }
 
     func members(in ranges: [Range<Int>]) async throws -> (sizes: [Int?], lists: [[RankedMember]]) {

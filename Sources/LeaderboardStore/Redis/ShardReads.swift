@@ -88,28 +88,6 @@ struct ReadContext: Sendable {
         return try replies.map { try RedisReplies.members($0) }
     }
 
-    /// `members` with their usernames, in one round of plain reads (each from the node of the
-    /// member's shard: on standalone nodes every node of the board has the board's players' names,
-    /// on a cluster the shard's names hash does). Names are not part of the board's numbered
-    /// state, so the round is not watched.
-    func named(_ members: [RankedMember]) async throws -> [RankedMember] {
-        guard !members.isEmpty else { return members }
-        let router = board.router
-        let commands = members.map { member -> (node: String, command: [String]) in
-            let shard = shards[router.shard(member: member.playerID, score: member.score)]
-            let id = board.playerID(ofMember: member.playerID)
-            return (shard.node, shard.names.map { ["HGET", $0, id] } ?? ["HGET", RedisKeys.playerInfo(id), "username"])
-        }
-        let replies = try await round(commands, watching: [])
-        try RedisReplies.check(replies)
-        guard replies.count == members.count else { throw RedisError(.protocolViolation, "a round answered the wrong number of replies") }
-        return zip(members, replies).map { member, reply in
-            var named = member
-            named.username = reply.string.flatMap { $0.isEmpty ? nil : $0 }
-            return named
-        }
-    }
-
     /// Runs `script` once per node over the given shards (KEYS = zset, meta of each of the node's
     /// shards), all nodes at once, and decodes each shard's part of the reply; a shard whose part
     /// is {-1} lost its metadata.
