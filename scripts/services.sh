@@ -62,10 +62,16 @@ cluster_up() {
     done
     set -- $cluster_ports
     [ $# -gt 0 ] || return 0
-    if ! redis-cli -h 127.0.0.1 -p "$1" cluster info | grep -q '^cluster_slots_assigned:16384'; then
-        # Not (fully) created: a first start, or a creation that was interrupted, which leaves
-        # nodes that know each other or hold some slots and so refuse to be created again. The
-        # cluster holds only what the service rebuilds from PostgreSQL: start every node afresh.
+    # A cluster exists when some node sees every slot assigned (a node that lost its
+    # configuration, or is down, does not make the others' cluster one to create again).
+    local formed=0
+    for port in $cluster_ports; do
+        redis-cli -h 127.0.0.1 -p "$port" cluster info 2>/dev/null | grep -q '^cluster_slots_assigned:16384' && formed=1
+    done
+    if [ $formed = 0 ]; then
+        # Not created: a first start, or a creation that was interrupted, which leaves nodes that
+        # know each other or hold some slots and so refuse to be created again. No node serves
+        # every slot, so none holds data the service could read: start every node afresh.
         for port in $cluster_ports; do redis-cli -h 127.0.0.1 -p "$port" flushall >/dev/null 2>&1 || true; done
         for port in $cluster_ports; do redis-cli -h 127.0.0.1 -p "$port" cluster reset hard >/dev/null 2>&1 || true; done
         local addresses=()

@@ -75,6 +75,8 @@ public struct WindowLocator: Sendable {
     public var slackPerShard = 64
     /// Members probed per shard in the first round.
     public var probesPerShard = 4
+    /// The probes' spacing is σ ÷ this, σ = √(start ÷ shards).
+    public var spacingDivisor = 2.0
 
     public init(order: SortOrder) {
         self.order = order
@@ -102,7 +104,7 @@ public struct WindowLocator: Sendable {
         // ±σ/4 and ±3σ/4, bracket `start` within the slack nine times in ten on the 1M-member
         // 8-shard benchmark board (two probes: mostly not, costing two more rounds; six: more
         // counting than it saves).
-        let spacing = max(1, Int((Double(start) / Double(shards)).squareRoot() / 2))
+        let spacing = max(1, Int((Double(start) / Double(shards)).squareRoot() / spacingDivisor))
         let probes = try await reader.probe(start: start, spacing: spacing, count: probesPerShard)
         guard probes.count == shards, probes.allSatisfy({ probe in probe.size >= 0 && probe.members.allSatisfy { $0.position >= 0 && $0.position < probe.size } }) else {
             throw LocatorError.inconsistent

@@ -86,7 +86,7 @@ final class BoardApplyQueue: Sendable {
         func size(_ changes: RealtimeBatch.BoardChanges) -> Int { changes.steps.reduce(0) { $0 + $1.changes.count } + changes.usernames.count }
         for changes in pending {
             guard var last = merged.last, last.board.incarnation == changes.board.incarnation,
-                size(last) + size(changes) <= mostChangesPerApply
+                last.usernamesFillOnly == changes.usernamesFillOnly, size(last) + size(changes) <= mostChangesPerApply
             else {
                 merged.append(changes)
                 continue

@@ -295,11 +295,11 @@ public final class LayoutMigrator: Service, Sendable {
         do {
             switched = try await service.repository.switchLayout(
                 board: id, epoch: epoch, holder: holder, removalDelay: Int(max(removalDelay.components.seconds, 1)), stepsAfter: reached
-            ) { locked, seq, steps in
+            ) { locked, seq, steps, usernames in
                 // On PostgreSQL's thread, holding the lock: the Redis steps run as a task it waits
                 // for, bounded, so commits of the board wait well under a second.
                 let work = Task {
-                    try await self.finish(target, through: seq, steps: steps)
+                    try await self.finish(target, through: seq, steps: steps, usernames: usernames)
                     try await realtime.retire(old, true)
                 }
                 pending.withLock { $0 = work }
@@ -386,11 +386,11 @@ public final class LayoutMigrator: Service, Sendable {
 
     /// Under the lock: the new shards brought up to `seq` with `steps` (read on the lock's
     /// connection), and checked to hold it.
-    private func finish(_ target: StoredBoard, through seq: Int64, steps: [ViewStep]) async throws {
+    private func finish(_ target: StoredBoard, through seq: Int64, steps: [ViewStep], usernames: [(playerID: String, username: String)]) async throws {
         let held = try await heldSequences(target)
         guard let lowest = held.min() else { throw Failure.targetLost }
         if lowest < seq {
-            try await applyContiguous(target, steps.filter { $0.seq > lowest }, after: lowest, through: seq, held: held)
+            try await applyContiguous(target, steps.filter { $0.seq > lowest }, after: lowest, through: seq, held: held, usernames: usernames)
             guard try await heldSequences(target).allSatisfy({ $0 >= seq }) else { throw Failure.notCaughtUp }
         }
     }
@@ -403,9 +403,12 @@ public final class LayoutMigrator: Service, Sendable {
     }
 
     /// Applies `steps` (all of (after, through], in order) to the shards of `target` behind `through`.
-    private func applyContiguous(_ target: StoredBoard, _ steps: [ViewStep], after: Int64, through: Int64, held: [Int64]) async throws {
+    /// (`usernames`: those of the players the steps bring in, when already read; see ``ViewSequencer/replay(_:_:shards:usernames:)``.)
+    private func applyContiguous(
+        _ target: StoredBoard, _ steps: [ViewStep], after: Int64, through: Int64, held: [Int64], usernames: [(playerID: String, username: String)]? = nil
+    ) async throws {
         guard steps.count == Int(through - after), steps.first?.seq == after + 1 else { throw Failure.logGap }
-        let batch = try await service.sequencer.replay(target, steps, shards: Set(held.indices.filter { held[$0] < through }))
+        let batch = try await service.sequencer.replay(target, steps, shards: Set(held.indices.filter { held[$0] < through }), usernames: usernames)
         let after = try await service.realtime.apply(batch)[target.config.id] ?? [:]
         guard after.values.allSatisfy({ $0 != nil }) else { throw Failure.targetLost }
     }

@@ -183,14 +183,17 @@ public final class ViewSequencer: Sendable {
     }
 
     /// A batch replaying logged `steps` on `shards` of the board, with the usernames PostgreSQL
-    /// holds for the players they bring in: a shard that missed changes missed the usernames
-    /// written with them too (on a Redis Cluster they live in the shard's slot, so a promoted
-    /// replica that lost writes, or a new epoch's shard, has none of them).
-    public func replay(_ board: StoredBoard, _ steps: [ViewStep], shards: Set<Int>?) async throws -> RealtimeBatch {
+    /// holds for the players they bring in (`usernames`, or read here when nil): a shard that
+    /// missed changes missed the usernames written with them too (on a Redis Cluster they live in
+    /// the shard's slot, so a promoted replica that lost writes, or a new epoch's shard, has none
+    /// of them). They only fill names that are missing: another process may have written a newer
+    /// one since they were read, and a replay must not put the older back.
+    public func replay(
+        _ board: StoredBoard, _ steps: [ViewStep], shards: Set<Int>?, usernames: [(playerID: String, username: String)]? = nil
+    ) async throws -> RealtimeBatch {
         var changes = RealtimeBatch.BoardChanges(board: board, steps: steps, shards: shards)
-        var entering = Set<String>()
-        for step in steps { for change in step.changes where change.after != nil { entering.insert(board.playerID(ofMember: change.playerID)) } }
-        changes.usernames = try await repository.usernames(of: entering.sorted())
+        if let usernames { changes.usernames = usernames } else { changes.usernames = try await repository.usernames(of: board.playersEntering(steps)) }
+        changes.usernamesFillOnly = true
         var batch = RealtimeBatch()
         batch.boards[board.config.id] = changes
         return batch

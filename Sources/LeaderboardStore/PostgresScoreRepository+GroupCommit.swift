@@ -470,11 +470,19 @@ extension PostgresScoreRepository {
     /// epoch's shard during a layout change) missed the usernames written with them too.
     public func usernames(of players: [String]) async throws -> [(playerID: String, username: String)] {
         guard !players.isEmpty else { return [] }
-        let rows = try await pool.query(
-            "SELECT player_id, username FROM players WHERE player_id = ANY($1::text[]) AND username IS NOT NULL ORDER BY player_id",
-            [PGArray.text(players)]
-        )
-        return try rows.rows.map { (try $0.text(0), try $0.text(1)) }
+        return try Self.usernames(try await pool.query(Self.usernamesQuery, [PGArray.text(players)]))
+    }
+
+    /// ``usernames(of:)`` on a connection the caller holds (inside its transaction).
+    static func usernames(of players: [String], on connection: PGConnection) throws -> [(playerID: String, username: String)] {
+        guard !players.isEmpty else { return [] }
+        return try usernames(try connection.query(usernamesQuery, [PGArray.text(players)]))
+    }
+
+    static let usernamesQuery = "SELECT player_id, username FROM players WHERE player_id = ANY($1::text[]) AND username IS NOT NULL ORDER BY player_id"
+
+    static func usernames(_ rows: PGRows) throws -> [(playerID: String, username: String)] {
+        try rows.rows.map { (try $0.text(0), try $0.text(1)) }
     }
 
     /// The newest number of each board's change sequence.

@@ -136,7 +136,8 @@ extension PostgresScoreRepository {
     /// the board as switched, or nil when the change is no longer `holder`'s to switch.
     public func switchLayout(
         board id: String, epoch: Int, holder: String, removalDelay: Int, stepsAfter: Int64,
-        underLock: @escaping @Sendable (_ board: StoredBoard, _ seq: Int64, _ steps: [ViewStep]) throws -> Void
+        underLock: @escaping @Sendable (_ board: StoredBoard, _ seq: Int64, _ steps: [ViewStep], _ usernames: [(playerID: String, username: String)]) throws
+            -> Void
     ) async throws -> StoredBoard? {
         try await pool.withConnection { connection in
             try connection.transaction { connection in
@@ -151,11 +152,12 @@ extension PostgresScoreRepository {
                     [id, String(epoch), holder]
                 )
                 guard !held.isEmpty else { return nil }
-                // The changes the new epoch may still miss, read here: the step under the lock
-                // then needs no other connection of the pool (which commits waiting for this
-                // lock may hold).
+                // The changes the new epoch may still miss, and the usernames of the players they
+                // bring in, read here: the step under the lock then needs no other connection of
+                // the pool (which commits waiting for this lock may hold).
                 let steps = try Self.viewSteps(board: id, after: min(stepsAfter, locked.seq), through: locked.seq, on: connection)
-                try underLock(locked.board, locked.seq, steps)
+                let names = try Self.usernames(of: locked.board.playersEntering(steps), on: connection)
+                try underLock(locked.board, locked.seq, steps, names)
                 let layoutText = String(decoding: try JSONEncoder().encode(target.layout), as: UTF8.self)
                 let placementText = String(decoding: try JSONEncoder().encode(target.placement), as: UTF8.self)
                 try connection.query(

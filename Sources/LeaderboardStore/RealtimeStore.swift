@@ -96,6 +96,9 @@ public struct RealtimeBatch: Sendable {
         public var shards: Set<Int>?
         /// Usernames to record (player id, username).
         public var usernames: [(playerID: String, username: String)] = []
+        /// The usernames only fill names missing in Redis (a replay's, read from PostgreSQL
+        /// earlier: a newer name another process wrote meanwhile stays).
+        public var usernamesFillOnly = false
 
         public init(board: StoredBoard, steps: [ViewStep] = [], shards: Set<Int>? = nil) {
             self.board = board

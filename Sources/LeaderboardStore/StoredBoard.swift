@@ -45,6 +45,14 @@ extension StoredBoard {
     /// Buckets of each shard's tie map (``RedisKeys/tieBucketCount(shards:)``).
     public var tieBuckets: Int { RedisKeys.tieBucketCount(shards: config.layout.shardCount) }
 
+    /// The players (ids, sorted, once each) that `steps` put on this board's view: those whose
+    /// usernames a replay of the steps writes again.
+    public func playersEntering(_ steps: [ViewStep]) -> [String] {
+        var players = Set<String>()
+        for step in steps { for change in step.changes where change.after != nil { players.insert(playerID(ofMember: change.playerID)) } }
+        return players.sorted()
+    }
+
     /// The player id a member of this board carries (the member itself where it has no prefix).
     public func playerID(ofMember member: String) -> String {
         guard hasTiePrefix else { return member }

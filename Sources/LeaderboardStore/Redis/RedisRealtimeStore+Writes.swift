@@ -24,7 +24,7 @@ extension RedisRealtimeStore {
             // band.) They go before the steps: a node runs its pipeline in order and a replica
             // replays its master's writes in order, so a replica promoted with a step has its names.
             for (player, username) in changes.usernames {
-                for (node, command) in nameWrites(board, shards, player: player, username: username) {
+                for (node, command) in nameWrites(board, shards, player: player, username: username, fillOnly: changes.usernamesFillOnly) {
                     commands.append((node, command))
                     owners.append(nil)
                 }
@@ -231,13 +231,15 @@ extension RedisRealtimeStore {
     /// The commands that record a player's username where the board's reads look for it: the
     /// player's info hash on every node of the board (standalone nodes), or the names of every
     /// shard the player can be in (a cluster: its hash shard, or every band).
-    func nameWrites(_ board: StoredBoard, _ shards: [Shard], player: String, username: String) -> [(node: String, command: [String])] {
+    /// (`fillOnly`: HSETNX, which leaves a name that is there.)
+    func nameWrites(_ board: StoredBoard, _ shards: [Shard], player: String, username: String, fillOnly: Bool = false) -> [(node: String, command: [String])] {
+        let set = fillOnly ? "HSETNX" : "HSET"
         guard onCluster else {
-            return Set(shards.map(\.node)).sorted().map { ($0, ["HSET", RedisKeys.playerInfo(player), "username", username]) }
+            return Set(shards.map(\.node)).sorted().map { ($0, [set, RedisKeys.playerInfo(player), "username", username]) }
         }
         let router = board.router
         let targets = router.routesByScore || shards.count == 1 ? shards : [shards[router.shard(player: player, score: 0)]]
-        return targets.map { ($0.node, ["HSET", $0.names ?? "", player, username]) }
+        return targets.map { ($0.node, [set, $0.names ?? "", player, username]) }
     }
 
     /// The tie-map bucket of a member's player on `shard` (boards ordered by commit time).
