@@ -53,8 +53,10 @@ redis_up() {
 }
 
 # The cluster of the topology's seeds: each node in cluster mode (its nodes.conf in its folder, so a
-# node restarted after a crash rejoins), then, unless they already hold every slot, one
-# `redis-cli --cluster create` (3 masters, a replica each); waits for cluster_state:ok.
+# node restarted after a crash rejoins), then, unless one of them already sees every slot
+# assigned, one `redis-cli --cluster create` (3 masters, a replica each; after an interrupted
+# creation, on nodes started afresh); a node that lost its nodes.conf joins a formed cluster as
+# a replica. Waits for cluster_state:ok on every node.
 cluster_up() {
     local port
     for port in $cluster_ports; do
@@ -66,9 +68,27 @@ cluster_up() {
     # configuration, or is down, does not make the others' cluster one to create again).
     local formed=0
     for port in $cluster_ports; do
-        redis-cli -h 127.0.0.1 -p "$port" cluster info 2>/dev/null | grep -q '^cluster_slots_assigned:16384' && formed=1
+        redis-cli -h 127.0.0.1 -p "$port" cluster info 2>/dev/null | grep -q '^cluster_slots_assigned:16384' && formed=$port
     done
-    if [ $formed = 0 ]; then
+    if [ $formed != 0 ]; then
+        # A node that came back without its configuration (nodes.conf lost) is alone: it joins
+        # again as a replica, and the entry of the node it replaces is forgotten everywhere.
+        local info rejoined=0
+        for port in $cluster_ports; do
+            info=$(redis-cli -h 127.0.0.1 -p "$port" cluster info 2>/dev/null) || continue
+            if grep -q '^cluster_known_nodes:1\b' <<<"$info" && grep -q '^cluster_slots_assigned:0\b' <<<"$info"; then
+                redis-cli --cluster add-node "127.0.0.1:$port" "127.0.0.1:$formed" --cluster-slave >>"$data/cluster-create.log" 2>&1 && rejoined=1
+            fi
+        done
+        if [ $rejoined = 1 ]; then
+            sleep 2
+            local id
+            # (The replaced node's entry has lost its address to the new node: failed, noaddr, no slots.)
+            for id in $(redis-cli -h 127.0.0.1 -p "$formed" cluster nodes | awk '$3 ~ /fail/ && $3 !~ /fail\?/ && $3 ~ /noaddr/ && NF <= 8 { print $1 }'); do
+                for port in $cluster_ports; do redis-cli -h 127.0.0.1 -p "$port" cluster forget "$id" >/dev/null 2>&1 || true; done
+            done
+        fi
+    else
         # Not created: a first start, or a creation that was interrupted, which leaves nodes that
         # know each other or hold some slots and so refuse to be created again. No node serves
         # every slot, so none holds data the service could read: start every node afresh.
