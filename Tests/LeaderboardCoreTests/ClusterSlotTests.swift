@@ -43,6 +43,7 @@ import Testing
         #expect(ClusterRedirection(error: "MOVED 3999 :7002", sender: "127.0.0.1") == .moved(slot: 3999, address: here))
         #expect(ClusterRedirection(error: "ASK 3999 :7002", sender: "127.0.0.1") == .ask(slot: 3999, address: here))
         #expect(ClusterRedirection(error: "MOVED 3999 :7002") == nil)
+        #expect(ClusterRedirection(error: "MOVED 3999 ?:7002", sender: "127.0.0.1") == .moved(slot: 3999, address: here))
         #expect(ClusterRedirection(error: "TRYAGAIN Multiple keys request during rehashing of slot") == .tryAgain)
         #expect(ClusterRedirection(error: "CLUSTERDOWN The cluster is down") == .clusterDown)
         // Anything else is an ordinary error, never a redirection.
@@ -75,6 +76,16 @@ import Testing
         #expect(moved.master(of: 4999) == ClusterAddress(host: "127.0.0.1", port: 7000))
         #expect(moved.master(of: 5001) == ClusterAddress(host: "127.0.0.1", port: 7000))
         #expect(moved.coversEverySlot)
+        // Unknown endpoints (null, or "?") are reached at the host asked.
+        let unknown = try ClusterSlotMap(
+            clusterSlots: .array([
+                .array([.integer(0), .integer(8191), .array([.null, .integer(7000)])]),
+                .array([.integer(8192), .integer(16383), .array([.bulk(Array("?".utf8)), .integer(7001)])]),
+            ]),
+            fallbackHost: "127.0.0.9"
+        )
+        #expect(unknown.master(of: 1) == ClusterAddress(host: "127.0.0.9", port: 7000))
+        #expect(unknown.master(of: 9000) == ClusterAddress(host: "127.0.0.9", port: 7001))
         // A map with a hole is not whole; a malformed reply is refused, not indexed past its end.
         let partial = try ClusterSlotMap(clusterSlots: .array([reply.array![0]]), fallbackHost: "h")
         #expect(!partial.coversEverySlot)

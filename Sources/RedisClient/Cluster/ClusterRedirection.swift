@@ -17,9 +17,10 @@ public enum ClusterRedirection: Sendable, Equatable {
         guard let kind = words.first else { return nil }
         switch kind {
         case "MOVED", "ASK":
-            guard words.count == 3, let slot = Int(words[1]), (0..<ClusterSlot.count).contains(slot),
-                let address = ClusterAddress(words[2].hasPrefix(":") && sender != nil ? sender! + words[2] : String(words[2]))
-            else { return nil }
+            guard words.count == 3, let slot = Int(words[1]), (0..<ClusterSlot.count).contains(slot) else { return nil }
+            // (`?:port`: hostname endpoints without a hostname; also the answering node's host.)
+            let endpoint = words[2].hasPrefix("?:") ? words[2].dropFirst() : words[2]
+            guard let address = ClusterAddress(endpoint.hasPrefix(":") && sender != nil ? sender! + endpoint : String(endpoint)) else { return nil }
             self = kind == "MOVED" ? .moved(slot: slot, address: address) : .ask(slot: slot, address: address)
         case "TRYAGAIN": self = .tryAgain
         case "CLUSTERDOWN": self = .clusterDown

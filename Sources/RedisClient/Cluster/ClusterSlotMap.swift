@@ -61,7 +61,8 @@ public struct ClusterSlotMap: Sendable, Equatable {
     }
 
     /// Parses a `CLUSTER SLOTS` reply: `[[start, end, [host, port, id, …], [replica host, port, …]…]…]`.
-    /// A node announced with an empty host is reached at `fallbackHost` (the address asked).
+    /// A node announced with an empty, unknown (`?`) or null host (`cluster-preferred-endpoint-type
+    /// unknown-endpoint`) is reached at `fallbackHost` (the address asked).
     public init(clusterSlots reply: RedisReply, fallbackHost: String) throws {
         guard let items = reply.array else { throw RedisError(.protocolViolation, "CLUSTER SLOTS did not answer an array") }
         var ranges: [Range] = []
@@ -70,8 +71,16 @@ public struct ClusterSlotMap: Sendable, Equatable {
                 start >= 0, start <= end, end < ClusterSlot.count
             else { throw RedisError(.protocolViolation, "a CLUSTER SLOTS range is malformed") }
             let nodes = try fields[2...].map { node -> ClusterAddress in
-                guard let parts = node.array, parts.count >= 2, let host = parts[0].string, let port = parts[1].integer, (1...65535).contains(port)
-                else { throw RedisError(.protocolViolation, "a CLUSTER SLOTS node is malformed") }
+                guard let parts = node.array, parts.count >= 2, let port = parts[1].integer, (1...65535).contains(port) else {
+                    throw RedisError(.protocolViolation, "a CLUSTER SLOTS node is malformed")
+                }
+                let host: String
+                switch parts[0] {
+                case .null: host = ""
+                default:
+                    guard let text = parts[0].string else { throw RedisError(.protocolViolation, "a CLUSTER SLOTS node is malformed") }
+                    host = text
+                }
                 return ClusterAddress(host: host.isEmpty || host == "?" ? fallbackHost : host, port: Int(port))
             }
             ranges.append(Range(slots: Int(start)...Int(end), master: nodes[0], replicas: Array(nodes.dropFirst())))
