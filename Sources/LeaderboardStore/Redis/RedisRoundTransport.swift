@@ -175,10 +175,11 @@ final class RedisRoundTransport: Sendable {
     /// key of `MEMORY USAGE`, else the first argument; nil (any master) for keyless commands.
     static func routingKey(_ command: [String]) -> String? {
         guard let name = command.first, command.count > 1 else { return nil }
-        switch name.uppercased() {
-        case "EVALSHA", "EVAL": return command.count > 3 && (Int(command[2]) ?? 0) > 0 ? command[3] : nil
-        case "MEMORY": return command.count > 2 ? command[2] : nil
-        case "SCRIPT", "PING", "CLUSTER", "INFO": return nil
+        // (Both spellings listed rather than upper-casing every command of every round.)
+        switch name {
+        case "EVALSHA", "EVAL", "evalsha", "eval": return command.count > 3 && (Int(command[2]) ?? 0) > 0 ? command[3] : nil
+        case "MEMORY", "memory": return command.count > 2 ? command[2] : nil
+        case "SCRIPT", "PING", "CLUSTER", "INFO", "script", "ping", "cluster", "info": return nil
         default: return command[1]
         }
     }

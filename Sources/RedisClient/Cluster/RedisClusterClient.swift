@@ -208,24 +208,32 @@ public final class RedisClusterClient: Sendable {
         for (position, item) in pending.enumerated() {
             if let address = item.address { byNode[address, default: []].append(position) }
         }
-        try await withThrowingTaskGroup(of: (ClusterAddress, [RedisReply]).self) { group in
-            for (address, positions) in byNode {
-                var batch: [[String]] = []
-                for position in positions {
-                    if pending[position].asking { batch.append(["ASKING"]) }
-                    batch.append(commands[pending[position].index])
-                }
-                let pool = pool(address)
-                group.addTask { (address, try await pool.pipeline(batch)) }
+        // Every master's pipeline leaves at once, on connections of one event loop (taken in
+        // turn), and the caller resumes once (``LaneRound``).
+        let addresses = Array(byNode.keys)
+        guard let first = addresses.first else { return replies }
+        let loops = pool(first).loops
+        let loop = loops[loopTurn.withLockedValue { turn in
+            turn = (turn &+ 1) & Int.max
+            return turn
+        } % loops.count]
+        var requests: [(lane: RedisConnectionPool.Lane, commands: [[String]])] = []
+        for address in addresses {
+            var batch: [[String]] = []
+            for position in byNode[address]! {
+                if pending[position].asking { batch.append(["ASKING"]) }
+                batch.append(commands[pending[position].index])
             }
-            for try await (address, answers) in group {
-                var cursor = 0
-                for position in byNode[address] ?? [] {
-                    if pending[position].asking { cursor += 1 }
-                    guard cursor < answers.count else { throw RedisError(.protocolViolation, "a node answered fewer replies than commands") }
-                    replies[position] = answers[cursor]
-                    cursor += 1
-                }
+            requests.append((try await pool(address).lane(on: loop), batch))
+        }
+        let answered = try await LaneRound.send(requests)
+        for (address, answers) in zip(addresses, answered) {
+            var cursor = 0
+            for position in byNode[address]! {
+                if pending[position].asking { cursor += 1 }
+                guard cursor < answers.count else { throw RedisError(.protocolViolation, "a node answered fewer replies than commands") }
+                replies[position] = answers[cursor]
+                cursor += 1
             }
         }
         return replies
@@ -248,6 +256,8 @@ public final class RedisClusterClient: Sendable {
             guard replies[1].string?.contains("cluster_state:ok") == true else { throw RedisError(.server, "master \(master) reports the cluster is not ok") }
         }
     }
+
+    private let loopTurn = NIOLockedValueBox(0)
 
     public func shutdown() async {
         for pool in pools.withLockedValue({ Array($0.values) }) { await pool.shutdown() }
