@@ -75,8 +75,6 @@ public struct WindowLocator: Sendable {
     public var slackPerShard = 64
     /// Members probed per shard in the first round.
     public var probesPerShard = 4
-    /// The probes' spacing is σ ÷ this, σ = √(start ÷ shards).
-    public var spacingDivisor = 2.0
 
     public init(order: SortOrder) {
         self.order = order
@@ -100,11 +98,12 @@ public struct WindowLocator: Sendable {
             return (Array(merged.dropFirst(start)), total, fetches)
         }
         // The member at a shard's share of `start` is off by about σ = √(start / shards) of the
-        // shard's positions (a hash layout deals members out at random). Four probes per shard, at
-        // ±σ/4 and ±3σ/4, bracket `start` within the slack nine times in ten on the 1M-member
-        // 8-shard benchmark board (two probes: mostly not, costing two more rounds; six: more
-        // counting than it saves).
-        let spacing = max(1, Int((Double(start) / Double(shards)).squareRoot() / spacingDivisor))
+        // shard's positions (a hash layout deals members out at random); the probes around it
+        // (see ``probesPerShard``) bracket `start` within the slack nearly always.
+        // Four probes per shard, at ±σ/4 and ±3σ/4, bracket `start` within the slack nine times
+        // in ten on the 1M-member 8-shard benchmark board (two probes: mostly not, costing two
+        // more rounds; eight σ/8 apart fetch half the members in the model but cost more on Redis).
+        let spacing = max(1, Int((Double(start) / Double(shards)).squareRoot() / 2))
         let probes = try await reader.probe(start: start, spacing: spacing, count: probesPerShard)
         guard probes.count == shards, probes.allSatisfy({ probe in probe.size >= 0 && probe.members.allSatisfy { $0.position >= 0 && $0.position < probe.size } }) else {
             throw LocatorError.inconsistent
@@ -121,7 +120,13 @@ public struct WindowLocator: Sendable {
         // of a member is, with every member before it, ahead of that member too, and each probe
         // behind it caps that shard's count. Only the members this leaves undecided are counted.
         var probed: [(shard: Int, position: Int, member: RankedMember)] = []
-        for item in all {
+        // The members placed nearest before and after the start: counted too when (nearly) none
+        // is left undecided, as their exact counts bound every shard far better than the probes
+        // do (on 2 shards the probes alone often place every member, but loosely: 5.6 rounds on
+        // the model board instead of 3.9).
+        var nearestBefore: (index: Int, most: Int)?
+        var nearestAfter: (index: Int, least: Int)?
+        for (index, item) in all.enumerated() {
             var least = item.position
             var most = item.position
             var lows = [Int](repeating: 0, count: shards)
@@ -141,12 +146,17 @@ public struct WindowLocator: Sendable {
             if most < start {
                 for shard in 0..<shards where shard != item.shard { low[shard] = max(low[shard], lows[shard]) }
                 low[item.shard] = max(low[item.shard], item.position + 1)
+                if most > nearestBefore?.most ?? -1 { nearestBefore = (index, most) }
             } else if least >= start {
                 for shard in 0..<shards where shard != item.shard { high[shard] = min(high[shard], highs[shard]) }
                 high[item.shard] = min(high[item.shard], item.position)
+                if least < nearestAfter?.least ?? Int.max { nearestAfter = (index, least) }
             } else {
                 probed.append(item)
             }
+        }
+        if probed.count < 2 {
+            for index in [nearestBefore?.index, nearestAfter?.index].compactMap({ $0 }) { probed.append(all[index]) }
         }
         if !probed.isEmpty {
             var scores: [Int64] = []
