@@ -52,6 +52,32 @@ redis_up() {
     return 1
 }
 
+# Nodes of a formed cluster (seen from port $1) that came back without their configuration
+# (nodes.conf lost) are alone: each joins again as a replica (once the slots of the master it was
+# have a master again), and the entry of the node it replaces (without address or slots)
+# is forgotten on every node.
+cluster_rejoin() {
+    local port info rejoined=0 master replica
+    # A master whose node came back as a new, lone node at its address is not marked failed (its
+    # address answers), so its replica never takes over: that replica is told to (FAILOVER FORCE).
+    for master in $(redis-cli -h 127.0.0.1 -p "$1" cluster nodes | awk '$3 ~ /master/ && $3 ~ /noaddr/ && NF > 8 { print $1 }'); do
+        for replica in $(redis-cli -h 127.0.0.1 -p "$1" cluster nodes | awk -v m="$master" '$3 ~ /slave/ && $4 == m && $8 == "connected" { split($2, a, "@"); n = split(a[1], b, ":"); print b[n] }'); do
+            redis-cli -h 127.0.0.1 -p "$replica" cluster failover force >/dev/null 2>&1 && break
+        done
+    done
+    for port in $cluster_ports; do
+        info=$(redis-cli -h 127.0.0.1 -p "$port" cluster info 2>/dev/null) || continue
+        if grep -q '^cluster_known_nodes:1\b' <<<"$info" && grep -q '^cluster_slots_assigned:0\b' <<<"$info"; then
+            redis-cli --cluster add-node "127.0.0.1:$port" "127.0.0.1:$1" --cluster-slave >>"$data/cluster-create.log" 2>&1 && rejoined=1
+        fi
+    done
+    [ $rejoined = 1 ] && sleep 2
+    local id
+    for id in $(redis-cli -h 127.0.0.1 -p "$1" cluster nodes | awk '$3 ~ /noaddr/ && $3 !~ /fail\?/ && NF <= 8 { print $1 }'); do
+        for port in $cluster_ports; do redis-cli -h 127.0.0.1 -p "$port" cluster forget "$id" >/dev/null 2>&1 || true; done
+    done
+}
+
 # The cluster of the topology's seeds: each node in cluster mode (its nodes.conf in its folder, so a
 # node restarted after a crash rejoins), then, unless one of them already sees every slot
 # assigned, one `redis-cli --cluster create` (3 masters, a replica each; after an interrupted
@@ -71,23 +97,7 @@ cluster_up() {
         redis-cli -h 127.0.0.1 -p "$port" cluster info 2>/dev/null | grep -q '^cluster_slots_assigned:16384' && formed=$port
     done
     if [ $formed != 0 ]; then
-        # A node that came back without its configuration (nodes.conf lost) is alone: it joins
-        # again as a replica, and the entry of the node it replaces is forgotten everywhere.
-        local info rejoined=0
-        for port in $cluster_ports; do
-            info=$(redis-cli -h 127.0.0.1 -p "$port" cluster info 2>/dev/null) || continue
-            if grep -q '^cluster_known_nodes:1\b' <<<"$info" && grep -q '^cluster_slots_assigned:0\b' <<<"$info"; then
-                redis-cli --cluster add-node "127.0.0.1:$port" "127.0.0.1:$formed" --cluster-slave >>"$data/cluster-create.log" 2>&1 && rejoined=1
-            fi
-        done
-        if [ $rejoined = 1 ]; then
-            sleep 2
-            local id
-            # (The replaced node's entry has lost its address to the new node: failed, noaddr, no slots.)
-            for id in $(redis-cli -h 127.0.0.1 -p "$formed" cluster nodes | awk '$3 ~ /fail/ && $3 !~ /fail\?/ && $3 ~ /noaddr/ && NF <= 8 { print $1 }'); do
-                for port in $cluster_ports; do redis-cli -h 127.0.0.1 -p "$port" cluster forget "$id" >/dev/null 2>&1 || true; done
-            done
-        fi
+        cluster_rejoin "$formed"
     else
         # Not created: a first start, or a creation that was interrupted, which leaves nodes that
         # know each other or hold some slots and so refuse to be created again. No node serves
@@ -99,15 +109,18 @@ cluster_up() {
         redis-cli --cluster create "${addresses[@]}" --cluster-replicas 1 --cluster-yes >"$data/cluster-create.log" 2>&1 \
             || { cat "$data/cluster-create.log" >&2; return 1; }
     fi
-    for _ in $(seq 1 150); do
+    local attempt
+    for attempt in $(seq 1 150); do
         local ok=1
         for port in $cluster_ports; do
             redis-cli -h 127.0.0.1 -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || ok=0
         done
         [ $ok = 1 ] && return 0
+        # (A lone node's rejoin is refused while a failover is still under way: tried again.)
+        [ $formed != 0 ] && [ $((attempt % 10)) = 0 ] && cluster_rejoin "$formed"
         sleep 0.2
     done
-    echo "the Redis Cluster on ports $cluster_ports did not reach cluster_state:ok" >&2
+    echo "the Redis Cluster on ports $cluster_ports did not reach cluster_state:ok (see $data/cluster-create.log and each node's redis.log)" >&2
     return 1
 }
 
