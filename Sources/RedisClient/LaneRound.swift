@@ -6,14 +6,19 @@ import NIOCore
 /// gathered as they come, and the caller resumes when the last arrives (or at the first failure).
 /// This avoids a task per connection, which costs more than the pipelines of a small read.
 public enum LaneRound {
-    /// The replies of each request's pipeline, in the order of `requests`.
-    public static func send(_ requests: [(lane: RedisConnectionPool.Lane, commands: [[String]])]) async throws -> [[RedisReply]] {
+    /// The replies of each request's pipeline, in the order of `requests`. `observe` (for
+    /// metrics) sees each request's outcome as it comes, on its connection's event loop.
+    public static func send(
+        _ requests: [(lane: RedisConnectionPool.Lane, commands: [[String]])],
+        observe: (@Sendable (_ request: Int, _ result: Result<[RedisReply], any Error>) -> Void)? = nil
+    ) async throws -> [[RedisReply]] {
         if requests.isEmpty { return [] }
         return try await withCheckedThrowingContinuation { continuation in
             let collector = Collector(count: requests.count, continuation: continuation)
             RedisConnectionPool.Lane.send(
                 requests.enumerated().map { index, request in
                     (request.lane, request.commands, { result in
+                        observe?(index, result)
                         switch result {
                         case .success(let replies): collector.deliver(index, replies)
                         case .failure(let error): collector.fail(error)

@@ -125,29 +125,20 @@ final class RedisRoundTransport: Sendable {
         for (node, indices) in byNode { requests.append((node, try await pool(node).lane(on: loop), indices)) }
         let started = DispatchTime.now().uptimeNanoseconds
         let metrics = nodeMetrics
-        let total = commands.count
-        return try await withCheckedThrowingContinuation { continuation in
-            let collector = RoundCollector(count: requests.count, size: total, continuation: continuation)
-            RedisConnectionPool.Lane.send(
-                requests.map { request in
-                    let node = request.node
-                    let indices = request.indices
-                    return (
-                        request.lane, indices.map { commands[$0].command },
-                        { result in
-                            switch result {
-                            case .success(let replies):
-                                metrics[node]?.latency.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
-                                collector.deliver(indices, replies)
-                            case .failure(let error):
-                                metrics[node]?.errors.increment()
-                                collector.fail(error)
-                            }
-                        }
-                    )
-                }
-            )
+        let nodes = requests.map(\.node)
+        let answered = try await LaneRound.send(requests.map { ($0.lane, $0.indices.map { commands[$0].command }) }) { index, result in
+            let node = nodes[index]
+            switch result {
+            case .success: metrics[node]?.latency.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
+            case .failure: metrics[node]?.errors.increment()
+            }
         }
+        var replies = [RedisReply](repeating: .null, count: commands.count)
+        for (request, answers) in zip(requests, answered) {
+            guard answers.count == request.indices.count else { throw RedisError(.protocolViolation, "a node answered fewer replies than commands") }
+            for (index, answer) in zip(request.indices, answers) { replies[index] = answer }
+        }
+        return replies
     }
 
     /// What the cluster client did since the last look: slot-map refreshes, MOVED and ASK
@@ -191,40 +182,3 @@ final class RedisRoundTransport: Sendable {
         return pool
     }
 }
-
-/// Gathers the replies of one round's pipelines (each delivered on its connection's event loop)
-/// and resumes the waiting caller once: with every reply in place, or with the first failure.
-private final class RoundCollector: Sendable {
-    private struct State {
-        var pending: Int
-        var replies: [RedisReply]
-        var continuation: CheckedContinuation<[RedisReply], any Error>?
-    }
-
-    private let state: NIOLockedValueBox<State>
-
-    init(count: Int, size: Int, continuation: CheckedContinuation<[RedisReply], any Error>) {
-        state = NIOLockedValueBox(State(pending: count, replies: [RedisReply](repeating: .null, count: size), continuation: continuation))
-    }
-
-    func deliver(_ indices: [Int], _ answers: [RedisReply]) {
-        let finished = state.withLockedValue { state -> (CheckedContinuation<[RedisReply], any Error>, [RedisReply])? in
-            guard state.continuation != nil else { return nil }
-            for (index, answer) in zip(indices, answers) { state.replies[index] = answer }
-            state.pending -= 1
-            guard state.pending == 0, let continuation = state.continuation else { return nil }
-            state.continuation = nil
-            return (continuation, state.replies)
-        }
-        if let (continuation, replies) = finished { continuation.resume(returning: replies) }
-    }
-
-    func fail(_ error: any Error) {
-        let waiting = state.withLockedValue { state -> CheckedContinuation<[RedisReply], any Error>? in
-            defer { state.continuation = nil }
-            return state.continuation
-        }
-        waiting?.resume(throwing: error)
-    }
-}
-
