@@ -69,7 +69,7 @@ public struct BulkImport: Sendable {
         let committed = ContinuousClock.now
         if commit.seq != nil {
             let built: Bool
-            do { built = try await recovery.rebuildMarked(id, progress: building) } catch {
+            do { built = try await recovery.rebuildMarked(id, pace: .bulkImport, progress: building) } catch {
                 throw Failure.committedNotBuilt(rows: commit.rows, reason: "\(error)")
             }
             guard built else { throw Failure.committedNotBuilt(rows: commit.rows, reason: "not rebuilt in time") }

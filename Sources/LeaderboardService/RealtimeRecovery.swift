@@ -116,14 +116,17 @@ public final class RealtimeRecovery: Service, Sendable {
     /// Rebuilds a board marked in PostgreSQL (as a bulk import marks it) and returns once its mark
     /// is gone: rebuilt here under the shared lease, or by the process holding it (this one then
     /// waits, and takes the lease over if that process dies). False when the mark outlives `patience`.
+    /// (`pace`: how hard this process's build may push the nodes; a process that holds the lease
+    /// first builds at its own.)
     public func rebuildMarked(
-        _ id: String, patience: Duration = .seconds(1800), progress: (@Sendable (_ written: Int, _ total: Int) -> Void)? = nil
+        _ id: String, patience: Duration = .seconds(1800), pace: BuildPace = .rebuild,
+        progress: (@Sendable (_ written: Int, _ total: Int) -> Void)? = nil
     ) async throws -> Bool {
         let deadline = ContinuousClock.now + patience
         while ContinuousClock.now < deadline, !Task.isCancelled {
             // Not while this process's recovery loop rebuilds the board (nor the loop while this does).
             if rebuilding.withLock({ $0.insert(id).inserted }) {
-                let cleared = await leasedRebuild(id, progress: progress)
+                let cleared = await leasedRebuild(id, pace: pace, progress: progress)
                 rebuilding.withLock { _ = $0.remove(id) }
                 if cleared { return true }
             }
@@ -137,7 +140,7 @@ public final class RealtimeRecovery: Service, Sendable {
     /// Rebuilds a marked board if this process gets its lease (another process holding it is
     /// rebuilding it: this one waits for the mark to go). Returns true when the mark was cleared.
     @discardableResult
-    private func leasedRebuild(_ id: String, progress: (@Sendable (Int, Int) -> Void)? = nil) async -> Bool {
+    private func leasedRebuild(_ id: String, pace: BuildPace = .rebuild, progress: (@Sendable (Int, Int) -> Void)? = nil) async -> Bool {
         let repository = service.repository
         guard let lease = try? await repository.takeRebuildLease(board: id, holder: holder, seconds: Self.leaseSeconds) else { return false }
         if lease.whole { service.stale.adopt(id, whole: true) }
@@ -148,7 +151,7 @@ public final class RealtimeRecovery: Service, Sendable {
         let rebuilt = await LeaseRenewal.whileRenewing(every: .seconds(3), renew: {
             _ = try? await repository.takeRebuildLease(board: id, holder: self.holder, seconds: Self.leaseSeconds)
             return true
-        }) { (try? await self.rebuild(id, shards: nil, clearingMark: false, progress: progress)) ?? false } ?? false
+        }) { (try? await self.rebuild(id, shards: nil, clearingMark: false, pace: pace, progress: progress)) ?? false } ?? false
         // A mark made here during the rebuild (a newer generation) keeps the shared one.
         let covered = rebuilt && service.stale.generation(id) == started
         if (try? await repository.finishRebuild(board: id, lease: lease, rebuilt: covered)) == true, covered {
@@ -269,13 +272,13 @@ public final class RealtimeRecovery: Service, Sendable {
     /// is wrong, not old).
     @discardableResult
     public func rebuild(
-        _ id: String, shards: Set<Int>?, force: Bool = false, attempts: Int = 5, clearingMark: Bool = true,
+        _ id: String, shards: Set<Int>?, force: Bool = false, attempts: Int = 5, clearingMark: Bool = true, pace: BuildPace = .rebuild,
         progress: (@Sendable (_ written: Int, _ total: Int) -> Void)? = nil
     ) async throws -> Bool {
         do {
             for _ in 0..<attempts {
                 if Task.isShuttingDownGracefully || Task.isCancelled { return false }
-                switch try await attempt(id, shards: shards, force: force, clearingMark: clearingMark, progress: progress) {
+                switch try await attempt(id, shards: shards, force: force, clearingMark: clearingMark, pace: pace, progress: progress) {
                 case .rebuilt: return true
                 case .gone: return false
                 case .retry: continue
@@ -294,7 +297,7 @@ public final class RealtimeRecovery: Service, Sendable {
     /// `clearingMark`: clear the board's mark when it is covered (``leasedRebuild`` clears it
     /// itself, once the shared mark is gone).
     private func attempt(
-        _ id: String, shards: Set<Int>?, force: Bool, clearingMark: Bool, progress observer: (@Sendable (Int, Int) -> Void)?
+        _ id: String, shards: Set<Int>?, force: Bool, clearingMark: Bool, pace: BuildPace, progress observer: (@Sendable (Int, Int) -> Void)?
     ) async throws -> Outcome {
         let started = ContinuousClock.now
         guard let board = try await service.repository.leaderboard(id) else {
@@ -318,7 +321,7 @@ public final class RealtimeRecovery: Service, Sendable {
             if missing.count < sequences.count { shards = missing }
         }
         let limit = board.config.maxEntries > 0 ? board.config.maxEntries : nil
-        guard let snapshot = try await service.repository.snapshot(board: id, limit: limit) else {
+        guard let snapshot = try await service.repository.snapshot(board: id, limit: limit, pace: pace.rest) else {
             service.stale.clear(id)
             return .gone
         }
@@ -326,7 +329,7 @@ public final class RealtimeRecovery: Service, Sendable {
         guard
             try await service.realtime.rebuild(
                 snapshot.board, entries: snapshot.entries, lastEventID: snapshot.lastEventID, seq: snapshot.seq, only: shards,
-                force: force, progress: progress.report, pace: .rebuild
+                force: force, progress: progress.report, pace: pace
             )
         else { return .retry }
         // Deleted (or deleted and created again) while the rebuild ran: the keys it just wrote are

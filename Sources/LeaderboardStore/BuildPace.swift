@@ -13,4 +13,9 @@ public struct BuildPace: Sendable, Equatable {
 
     /// A rebuild's pace: it runs while its board answers 503, beside every other board's traffic.
     public static let rebuild = BuildPace(members: 500, rest: 1.0)
+
+    /// A bulk import's build: an operator's command whose board answers 503 until it is built, so
+    /// it goes faster (the same pieces, a quarter of the rest), still leaving a fifth of the time
+    /// and pieces of well under a millisecond to the other boards.
+    public static let bulkImport = BuildPace(members: 500, rest: 0.25)
 }
