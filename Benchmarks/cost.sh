@@ -111,7 +111,7 @@ row() {
     awk -v name="$name" -v line="${line#RESULT }" -v s=$((s1 - s0)) -v r=$((r1 - r0)) -v n="$requests" -v hz="$ticks_per_second" \
         'BEGIN { printf "%-22s %9.1f %9.1f   %s\n", name, s * 1e6 / hz / n, r * 1e6 / hz / n, line }'
     if [ -n "$perf_pid" ] && [ -f "$profiles/$name.data" ]; then
-        perf report -i "$profiles/$name.data" --no-children --sort dso,symbol --stdio -g none 2>/dev/null | python3 Benchmarks/profile-layers.py | sed 's/^/    /'
+        perf script -i "$profiles/$name.data" -F ip,sym,dso 2>/dev/null | python3 Benchmarks/profile-layers.py | sed 's/^/    /'
     fi
 }
 

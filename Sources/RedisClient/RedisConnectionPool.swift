@@ -167,9 +167,18 @@ public final class RedisConnectionPool: Sendable {
         case connect(EventLoopPromise<any Channel>)
     }
 
-    /// A connection, on `loop` when given (one of ``loops``), else any; round-robin among candidates.
+    /// The event loop the caller runs on, when it is one of ``loops`` (a request handled on its
+    /// connection's loop): using its connections costs the caller no hop to another thread.
+    public var callersLoop: (any EventLoop)? {
+        guard let current = MultiThreadedEventLoopGroup.currentEventLoop else { return nil }
+        return loops.first { $0 === current }
+    }
+
+    /// A connection, on `loop` when given (one of ``loops``), else on the caller's loop when it
+    /// runs on one, else any; round-robin among candidates.
     private func channel(on loop: (any EventLoop)? = nil) async throws -> any Channel {
         guard !closed.withLockedValue({ $0 }) else { throw RedisError(.connection, "the pool is shut down") }
+        let loop = loop ?? callersLoop
         let slotCount = slots.withLockedValue { $0.count }
         let turn = counter.withLockedValue { counter -> Int in
             counter = (counter &+ 1) & Int.max

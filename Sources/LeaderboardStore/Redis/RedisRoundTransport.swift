@@ -115,12 +115,15 @@ final class RedisRoundTransport: Sendable {
         // Every node's pipeline leaves at once (one hop to its connection's event loop each); the
         // replies are collected as they come and the caller resumes once, when the last arrives.
         // The round's connections are all on one event loop (the pools put a connection of every
-        // node on every loop), taken in turn, so the round costs one hop there and one back.
+        // node on every loop): the caller's own when it runs on one (no hop at all), else taken in
+        // turn, so the round costs one hop there and one back.
         let firstPool = try pool(commands[0].node)
-        let loop = firstPool.loops[loopTurn.withLockedValue { turn in
-            turn = (turn &+ 1) & Int.max
-            return turn
-        } % firstPool.loops.count]
+        let loop =
+            firstPool.callersLoop
+            ?? firstPool.loops[loopTurn.withLockedValue { turn in
+                turn = (turn &+ 1) & Int.max
+                return turn
+            } % firstPool.loops.count]
         var requests: [(node: String, lane: RedisConnectionPool.Lane, indices: [Int])] = []
         for (node, indices) in byNode { requests.append((node, try await pool(node).lane(on: loop), indices)) }
         let started = DispatchTime.now().uptimeNanoseconds
