@@ -208,15 +208,17 @@ public final class RedisClusterClient: Sendable {
         for (position, item) in pending.enumerated() {
             if let address = item.address { byNode[address, default: []].append(position) }
         }
-        // Every master's pipeline leaves at once, on connections of one event loop (taken in
-        // turn), and the caller resumes once (``LaneRound``).
+        // Every master's pipeline leaves at once, on connections of one event loop (the caller's
+        // when it runs on one, else taken in turn), and the caller resumes once (``LaneRound``).
         let addresses = Array(byNode.keys)
         guard let first = addresses.first else { return replies }
         let loops = pool(first).loops
-        let loop = loops[loopTurn.withLockedValue { turn in
-            turn = (turn &+ 1) & Int.max
-            return turn
-        } % loops.count]
+        let loop =
+            pool(first).callersLoop
+            ?? loops[loopTurn.withLockedValue { turn in
+                turn = (turn &+ 1) & Int.max
+                return turn
+            } % loops.count]
         var requests: [(lane: RedisConnectionPool.Lane, commands: [[String]])] = []
         for address in addresses {
             var batch: [[String]] = []
