@@ -184,6 +184,66 @@ public final class PGConnection: PooledConnection, @unchecked Sendable {
         return stored
     }
 
+    /// Runs `COPY … TO STDOUT` (`sql`, text format) and hands each row's fields to `row` as they
+    /// arrive (``PGCopyText/fields(of:)``); while `row` takes its time, the server waits. Returns
+    /// the rows read. When `row` throws, the rest is read and dropped (the connection stays
+    /// usable) and the error is rethrown.
+    @discardableResult
+    public func copyOut(_ sql: String, row: ([String?]) throws -> Void) throws -> Int {
+        guard let connection else { throw PGError(.connection, "connection is closed") }
+        guard let start = PQexec(connection, sql) else {
+            failed = true
+            throw PGError(.connection, String(cString: PQerrorMessage(connection)).trimmingTrailingNewlines)
+        }
+        guard PQresultStatus(start) == PGRES_COPY_OUT, PQbinaryTuples(start) == 0 else {
+            let copying = PQresultStatus(start) == PGRES_COPY_OUT
+            try consume(start, connection: connection)
+            if copying { failed = true }  // a binary COPY left running: the connection cannot be reused
+            throw PGError(.query, "not a text-format COPY … TO STDOUT statement: \(sql.prefix(60))")
+        }
+        PQclear(start)
+        var count = 0
+        var rowError: (any Error)?
+        while true {
+            var buffer: UnsafeMutablePointer<CChar>?
+            let length = PQgetCopyData(connection, &buffer, 0)
+            if length == -1 { break }  // done: the statement's result follows
+            guard length >= 0, let buffer else {
+                failed = true
+                throw PGError(.connection, String(cString: PQerrorMessage(connection)).trimmingTrailingNewlines)
+            }
+            defer { PQfreemem(buffer) }
+            guard rowError == nil else { continue }
+            count += 1
+            let fields = buffer.withMemoryRebound(to: UInt8.self, capacity: Int(length)) {
+                PGCopyText.fields(of: UnsafeBufferPointer(start: $0, count: Int(length)))
+            }
+            do { try row(fields) } catch { rowError = error }
+        }
+        var firstError: (any Error)?
+        while let result = PQgetResult(connection) {
+            do { try consume(result, connection: connection) } catch { if firstError == nil { firstError = error } }
+        }
+        if let firstError { throw firstError }
+        if let rowError { throw rowError }
+        return count
+    }
+
+    /// The text as an SQL string literal (libpq's quoting, for statements that take no
+    /// parameters, such as `COPY`).
+    public func literal(_ text: String) throws -> String {
+        guard let connection else { throw PGError(.connection, "connection is closed") }
+        if text.isEmpty { return "''" }
+        let utf8 = Array(text.utf8)
+        guard let quoted = utf8.withUnsafeBufferPointer({ bytes in
+            bytes.baseAddress!.withMemoryRebound(to: CChar.self, capacity: max(bytes.count, 1)) { PQescapeLiteral(connection, $0, bytes.count) }
+        }) else {
+            throw PGError(.query, String(cString: PQerrorMessage(connection)).trimmingTrailingNewlines)
+        }
+        defer { PQfreemem(quoted) }
+        return String(cString: quoted)
+    }
+
     /// Runs `body` inside BEGIN … COMMIT; rolls back when it throws.
     /// - Parameter mode: what follows BEGIN, e.g. `ISOLATION LEVEL REPEATABLE READ READ ONLY`.
     public func transaction<T>(_ mode: String = "", _ body: (PGConnection) throws -> T) throws -> T {

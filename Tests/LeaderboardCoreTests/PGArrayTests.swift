@@ -25,4 +25,22 @@ import Testing
         #expect(PGCopyText.line([""]) == "\n")
         #expect(PGCopyText.line(["\\N"]) == "\\\\N\n")
     }
+
+    static func fields(_ line: String) -> [String?] {
+        Array(line.utf8).withUnsafeBufferPointer { PGCopyText.fields(of: $0) }
+    }
+
+    @Test func rowsReadBackAsTheyWereWritten() {
+        let rows: [[String?]] = [
+            ["p1", "10", nil], ["a\\b", "tab\there", "two\nlines", "cr\rx", "ünï €"], [""], ["\\N"], ["", nil, ""], ["\\."], ["x\\"],
+        ]
+        for row in rows { #expect(Self.fields(PGCopyText.line(row)) == row, "\(row)") }
+        // Without the trailing newline too.
+        #expect(Self.fields("a\tb") == ["a", "b"])
+    }
+
+    @Test func everyEscapePostgreSQLMaySendIsUndone() {
+        #expect(Self.fields("\\b\\f\\v\t\\101\\7\t\\x41\\x4a\\xz\t\\q\\\\") == ["\u{8}\u{C}\u{B}", "A\u{7}", "AJxz", "q\\"])
+        #expect(Self.fields("\\N\t\\Nx") == [nil, "Nx"])
+    }
 }

@@ -27,6 +27,42 @@ import Testing
         }
     }
 
+    /// `COPY … TO STDOUT` (a rebuild's snapshot): every row back as it was stored, in chunks; a
+    /// refused statement and a row the reader refuses leave the connection usable.
+    @Test func rowsComeBackUnchangedThroughCopyOut() throws {
+        let connection = try Self.connection()
+        defer { connection.close() }
+        try connection.transaction { connection in
+            try connection.execute("CREATE TEMP TABLE stored (line bigint, username text) ON COMMIT DROP")
+            let awkward: [String?] = ["back\\slash", "tab\tin", "new\nline", "cr\rx", "\\N", "\\.", "\\x41", "ünï €", "", nil, "\u{8}\u{C}\u{B}"]
+            var rows: [[String?]] = awkward.enumerated().map { [String($0.offset), $0.element] }
+            for line in awkward.count..<50_000 { rows.append([String(line), "name \(line)"]) }
+            try connection.copyIn("COPY stored (line, username) FROM STDIN", rows: rows)
+            var back: [[String?]] = []
+            let count = try connection.copyOut("COPY (SELECT line, username FROM stored ORDER BY line) TO STDOUT") { back.append($0) }
+            #expect(count == rows.count)
+            #expect(back == rows)
+            // The same board id quoted by libpq, as a snapshot names it.
+            #expect(try connection.literal("it's") == "'it''s'")
+            var quoted: [[String?]] = []
+            try connection.copyOut("COPY (SELECT \(try connection.literal("o'k")) AS x) TO STDOUT") { quoted.append($0) }
+            #expect(quoted == [["o'k"]])
+        }
+        struct Refused: Error {}
+        var seen = 0
+        #expect(throws: Refused.self) {
+            try connection.copyOut("COPY (SELECT g FROM generate_series(1, 20000) g) TO STDOUT") { _ in
+                seen += 1
+                if seen == 3 { throw Refused() }
+            }
+        }
+        #expect(seen == 3)
+        #expect(!connection.isBroken)
+        #expect(throws: PGError.self) { try connection.copyOut("SELECT 1") { _ in } }
+        #expect(throws: PGError.self) { try connection.copyOut("COPY (SELECT 1/0) TO STDOUT") { _ in } }
+        #expect(try connection.query("SELECT 2").rows == [["2"]])
+    }
+
     @Test func aBadRowStoresNothingAndTheConnectionStaysUsable() throws {
         let connection = try Self.connection()
         defer { connection.close() }
