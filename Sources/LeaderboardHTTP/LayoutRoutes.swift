@@ -44,14 +44,19 @@ public struct LayoutRoutes: Sendable {
             case "svg": svg = true
             default: throw LeaderboardError.invalidRequest("format must be json or svg")
             }
-            let answer = try await planner.plan(board: id, strategy: strategy, shards: shards)
-            if svg {
-                return Response(
-                    status: .ok, headers: [.contentType: "image/svg+xml; charset=utf-8"],
-                    body: .init(byteBuffer: ByteBuffer(string: answer.picture.svg()))
-                )
+            // A plan walks every distinct score of the board (millions on a big one): on the shared
+            // pool, not on this connection's event loop, whose other connections and Redis replies
+            // would wait for it (see EventLoopTaskExecutor).
+            return try await withTaskExecutorPreference(globalConcurrentExecutor) {
+                let answer = try await planner.plan(board: id, strategy: strategy, shards: shards)
+                if svg {
+                    return Response(
+                        status: .ok, headers: [.contentType: "image/svg+xml; charset=utf-8"],
+                        body: .init(byteBuffer: ByteBuffer(string: answer.picture.svg()))
+                    )
+                }
+                return try JSONIO.response(Plan(answer))
             }
-            return try JSONIO.response(Plan(answer))
         }
     }
 
