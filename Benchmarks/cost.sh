@@ -12,6 +12,8 @@
 # ending in -hot, e.g. hash8:player-hot, asks only for 10,000 players, again and again);
 # BIN_DIR=DIR takes the three binaries from DIR instead of building them (before/after runs);
 # NO_LOAD=1 reads boards someone else loaded (Benchmarks/scale.sh).
+# CONNECTIONS=N: wrk connections (default 64; at 2, one HTTP connection per wrk thread, as behind a proxy
+# that keeps few upstream connections).
 # CLUSTER=1 also serves a hash-8 board of N players from the Redis Cluster of Topology/cluster.yaml
 # (its own database, leaderboard_cluster, loaded the same way) on a second server, for rows
 # cluster:player, cluster:top, cluster:around, cluster:range beside hash8:… of the same run.
@@ -23,6 +25,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 players="${1:-1000000}"
 seconds="${2:-10}"
+connections="${CONNECTIONS:-64}"
 server_port=8091
 bare_port=8099
 WITH_LOAD_TOOLS=1 scripts/install-deps.sh
@@ -101,7 +104,7 @@ row() {
     s0=$(ticks "$process")
     # shellcheck disable=SC2086
     r0=$(ticks $redis_pids)
-    line=$(env "$@" wrk -t2 -c64 -d"${seconds}s" --timeout 10s -s "$script" "http://127.0.0.1:$port" | grep '^RESULT')
+    line=$(env "$@" wrk -t2 -c"$connections" -d"${seconds}s" --timeout 10s -s "$script" "http://127.0.0.1:$port" | grep '^RESULT')
     s1=$(ticks "$process")
     # shellcheck disable=SC2086
     r1=$(ticks $redis_pids)
@@ -116,7 +119,7 @@ row() {
 }
 
 echo
-echo "wrk -t2 -c64 -d${seconds}s; CPU µs per request of the server process and of all redis-server processes"
+echo "wrk -t2 -c$connections -d${seconds}s; CPU µs per request of the server process and of all redis-server processes"
 printf '%-22s %9s %9s   %s\n' "row" "server" "redis" "wrk"
 rows="${ROWS:-bare single:player hash8:player band8:player earliest8:player single:top hash8:top band8:top earliest8:top single:around hash8:around band8:around earliest8:around single:range hash8:range band8:range earliest8:range hash8:friends earliest8:friends hash8:cutoff earliest8:cutoff writes}"
 for spec in $rows; do
