@@ -96,9 +96,10 @@ mkdir -p "$profiles"
 row() {
     local name=$1 process=$2 port=$3 script=$4
     shift 4
-    local s0 r0 s1 r1 line requests perf_pid=""
+    local s0 r0 s1 r1 line requests perf_pid="" profile=""
     if [ "${PROFILE:-0}" = 1 ]; then
-        perf record -q -e cpu-clock -g -p "$process" -o "$profiles/$name.data" -- sleep "$seconds" >/dev/null 2>&1 &
+        profile="$profiles/$(tr " /" "__" <<<"$name").data"
+        perf record -q -e cpu-clock -g -p "$process" -o "$profile" -- sleep "$seconds" >/dev/null 2>&1 &
         perf_pid=$!
     fi
     s0=$(ticks "$process")
@@ -113,8 +114,8 @@ row() {
     [ "$requests" -gt 0 ] || { echo "$name: no requests ($line)"; return; }
     awk -v name="$name" -v line="${line#RESULT }" -v s=$((s1 - s0)) -v r=$((r1 - r0)) -v n="$requests" -v hz="$ticks_per_second" \
         'BEGIN { printf "%-22s %9.1f %9.1f   %s\n", name, s * 1e6 / hz / n, r * 1e6 / hz / n, line }'
-    if [ -n "$perf_pid" ] && [ -f "$profiles/$name.data" ]; then
-        perf script -i "$profiles/$name.data" -F ip,sym,dso 2>/dev/null | python3 Benchmarks/profile-layers.py | sed 's/^/    /'
+    if [ -n "$perf_pid" ] && [ -f "$profile" ]; then
+        perf script -i "$profile" -F ip,sym,dso 2>/dev/null | python3 Benchmarks/profile-layers.py | sed 's/^/    /'
     fi
 }
 
