@@ -184,7 +184,8 @@ public final class PGConnection: PooledConnection, @unchecked Sendable {
         return stored
     }
 
-    /// Runs `COPY … TO STDOUT` (`sql`, text format) and hands each row's fields to `row` as they
+    /// Runs `COPY … TO STDOUT` (`sql`, text format with its default delimiter: not CSV, which
+    /// libpq does not tell apart) and hands each row's fields to `row` as they
     /// arrive (``PGCopyText/fields(of:)``); while `row` takes its time, the server waits. Returns
     /// the rows read. When `row` throws, the rest is read and dropped (the connection stays
     /// usable) and the error is rethrown.
@@ -196,10 +197,15 @@ public final class PGConnection: PooledConnection, @unchecked Sendable {
             throw PGError(.connection, String(cString: PQerrorMessage(connection)).trimmingTrailingNewlines)
         }
         guard PQresultStatus(start) == PGRES_COPY_OUT, PQbinaryTuples(start) == 0 else {
-            let copying = PQresultStatus(start) == PGRES_COPY_OUT
+            if PQresultStatus(start) == PGRES_COPY_OUT {
+                // A binary COPY now running: its rows are not read here, so the connection is not reused.
+                PQclear(start)
+                failed = true
+                throw PGError(.query, "copyOut needs COPY … TO STDOUT in text format")
+            }
+            // Not a COPY TO STDOUT (or refused): report it as the statement's error.
             try consume(start, connection: connection)
-            if copying { failed = true }  // a binary COPY left running: the connection cannot be reused
-            throw PGError(.query, "not a text-format COPY … TO STDOUT statement: \(sql.prefix(60))")
+            throw PGError(.query, "not a COPY … TO STDOUT statement: \(sql.prefix(60))")
         }
         PQclear(start)
         var count = 0

@@ -39,7 +39,7 @@ import Testing
         #expect(Self.fields("a\tb") == ["a", "b"])
     }
 
-    @Test func everyEscapePostgreSQLMaySendIsUndone() {
+    @Test func everyEscapeOfTheTextFormatIsUndone() {
         #expect(Self.fields("\\b\\f\\v\t\\101\\7\t\\x41\\x4a\\xz\t\\q\\\\") == ["\u{8}\u{C}\u{B}", "A\u{7}", "AJxz", "q\\"])
         #expect(Self.fields("\\N\t\\Nx") == [nil, "Nx"])
     }

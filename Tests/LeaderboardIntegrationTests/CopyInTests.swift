@@ -60,6 +60,22 @@ import Testing
         #expect(!connection.isBroken)
         #expect(throws: PGError.self) { try connection.copyOut("SELECT 1") { _ in } }
         #expect(throws: PGError.self) { try connection.copyOut("COPY (SELECT 1/0) TO STDOUT") { _ in } }
+        // An error after some rows were sent (as a statement timeout mid-snapshot would be).
+        var before: [[String?]] = []
+        do {
+            try connection.copyOut("COPY (SELECT 12 / (g - 3) FROM generate_series(1, 5) g) TO STDOUT") { before.append($0) }
+            Issue.record("a COPY that failed midway succeeded")
+        } catch let error as PGError {
+            #expect(error.kind == .query)
+            #expect(error.sqlState == "22012", "\(error)")
+        }
+        #expect(before == [["-6"], ["-12"]])
+        #expect(!connection.isBroken)
+        // A binary COPY is refused, and that connection is not used again.
+        let binary = try Self.connection()
+        defer { binary.close() }
+        #expect(throws: PGError.self) { try binary.copyOut("COPY (SELECT 1) TO STDOUT (FORMAT binary)") { _ in } }
+        #expect(binary.isBroken)
         #expect(try connection.query("SELECT 2").rows == [["2"]])
     }
 
