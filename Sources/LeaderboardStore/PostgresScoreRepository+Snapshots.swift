@@ -22,8 +22,8 @@ extension PostgresScoreRepository {
                 // scan and hash-join instead of walking the score index (about twice as fast).
                 // Streamed with COPY (a 1M-row board: 1.5 s against 2.5 s through a cursor's
                 // pages), with a rest after every page of rows as long as the page took (the
-                // pace): meanwhile the server waits, so a big board's snapshot leaves the cores to
-                // the other boards' commits.
+                // pace): the server stops once the socket's buffers are full, so a big board's
+                // snapshot leaves the cores to the other boards' commits.
                 // (One statement however long the board: bounded, but not by the 30 s default.)
                 try connection.execute("SET LOCAL statement_timeout = '30min'")
                 var entries: [LeaderboardEntry] = []
