@@ -15,7 +15,7 @@
 #
 # At 10M, Redis peaks at about 3.4 GB (both boards and the reference set), beside PostgreSQL's
 # 1 GB of shared buffers; disk: an estimated 15 GB (20M score rows, 20M events, their indexes).
-# Both sizes took 19 minutes on the 2-core machine, each 10M import about 6 (a release build
+# Both sizes took 18–19 minutes on the 2-core machine, each 10M import about 4 (a release build
 # first, if none).
 case "${1:-}" in -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 set -euo pipefail
