@@ -186,7 +186,8 @@ public final class PGConnection: PooledConnection, @unchecked Sendable {
 
     /// Runs `COPY … TO STDOUT` (`sql`, text format with its default delimiter: not CSV, which
     /// libpq does not tell apart) and hands each row's fields to `row` as they
-    /// arrive (``PGCopyText/fields(of:)``); while `row` takes its time, the server waits. Returns
+    /// arrive (``PGCopyText/fields(of:)``); while `row` takes its time, the server stops once the
+    /// socket's buffers are full. Returns
     /// the rows read. When `row` throws, the rest is read and dropped (the connection stays
     /// usable) and the error is rethrown.
     @discardableResult
