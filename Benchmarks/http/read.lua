@@ -1,5 +1,7 @@
 -- wrk: read endpoints of board BOARD with PLAYERS players named p%012d (as leaderboard-bench loads them).
--- OP: player | top (100) | top50 | around | range (50 entries at the middle rank) | friends (a list of 50) | cutoff (top 1 %).
+-- OP: player | top (100) | top50 | around | range (50 entries at the middle rank, the same page again
+-- and again) | range-random (50 entries from a random rank in the middle half: a new page every time)
+-- | friends (a list of 50) | cutoff (top 1 %).
 -- HOT=K: player and around ask only for the first K players (players checking their rank again and again).
 local board = os.getenv("BOARD") or "bench-single"
 local op = os.getenv("OP") or "player"
@@ -14,6 +16,9 @@ request = function()
         return wrk.format("GET", base .. "/top?limit=50")
     elseif op == "range" then
         local start = math.floor(players / 2)
+        return wrk.format("GET", string.format("%s/range?start=%d&end=%d", base, start, start + 49))
+    elseif op == "range-random" then
+        local start = math.random(math.floor(players / 4), math.floor(players * 3 / 4))
         return wrk.format("GET", string.format("%s/range?start=%d&end=%d", base, start, start + 49))
     end
     if op == "cutoff" then

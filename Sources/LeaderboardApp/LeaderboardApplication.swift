@@ -33,6 +33,8 @@ public struct LeaderboardSystem: Sendable {
     public static func make(
         config: AppConfig, logger: Logger, migrate: Bool = true, clock: @escaping @Sendable () -> Date = Date.init
     ) async throws -> LeaderboardSystem {
+        // Before any layer makes its metrics: one made before the bootstrap would count nowhere.
+        Telemetry.bootstrap()
         let topology = try config.loadTopology()
         let postgres = PGConnectionPool(configuration: config.postgresPool)
         let postgresReads = PGConnectionPool(configuration: config.postgresReadPool)

@@ -18,6 +18,8 @@ public protocol ShardReader: Sendable {
     /// For each shard i and score j: how many of shard i's members have a better score than
     /// scores[j] in the board's order, and how many have exactly scores[j].
     func scoreCounts(of scores: [Int64]) async throws -> [[ScoreCount]]
+    /// For each shard, its part of the scores `from` … `to` (``ShardSpan``), at most `limit` members.
+    func members(scoredFrom from: Int64, to: Int64, limit: Int) async throws -> [ShardSpan]
 }
 
 /// A shard's size and some of its members with their positions (0-based, in the board's order).
@@ -67,6 +69,12 @@ public struct ScoreCount: Sendable, Equatable {
 ///   beyond which shard i has nothing in the window), merges, and skips start − Σ lo (the first
 ///   start − Σ lo merged members are exactly those among the first `start`).
 /// On shards that split the board evenly (hash layouts) that is three rounds.
+///
+/// Given a span of scores an earlier read found about the window (``ScoreSpan``), it first reads
+/// every shard's members in that span and how many members each has ahead of it: when no shard
+/// had more than it took, the merged members are exactly the board's positions Σ ahead ..< Σ ahead
+/// + Σ taken, so if those hold the window, that one round is the answer. Otherwise (the board
+/// moved too far since) it searches as above. Every read returns the span to try next time.
 public struct WindowLocator: Sendable {
     public let order: SortOrder
     /// Fetch directly, without searching, when start + count is at most this.
@@ -75,19 +83,28 @@ public struct WindowLocator: Sendable {
     public var slackPerShard = 64
     /// Members probed per shard in the first round.
     public var probesPerShard = 4
+    /// Positions kept on either side of a window in the span a read returns (``ScoreSpan``), so
+    /// the span still covers the window after that many players moved across either end.
+    public var spanMargin = 8
+    /// Members per shard a span read takes at most, beyond the window and its margins (more
+    /// means many equal scores in the span: the read searches instead).
+    public var spanSlack = 64
 
     public init(order: SortOrder) {
         self.order = order
     }
 
     /// The members at positions start ..< start + count (0-based), fewer at the end of the board,
-    /// and the board's size. `rounds` counts the parallel rounds used.
-    public func window(start: Int, count: Int, reader: some ShardReader) async throws -> (members: [RankedMember], total: Int, rounds: Int) {
+    /// and the board's size. `rounds` counts the parallel rounds used; `span` is the span of scores
+    /// to try for a window about here next time (none for windows near the top).
+    public func window(start: Int, count: Int, reader: some ShardReader, near guess: ScoreSpan? = nil) async throws
+        -> (members: [RankedMember], total: Int, rounds: Int, span: ScoreSpan?)
+    {
         precondition(start >= 0 && count > 0)
         let shards = reader.shardCount
         if shards == 1 {
             let answer = try await reader.members(in: [start..<start + count])
-            return (answer.lists[0], answer.sizes[0] ?? 0, 1)
+            return (answer.lists[0], answer.sizes[0] ?? 0, 1, nil)
         }
         if start + count <= directFetchLimit {
             // No sizes needed first: the first fetch reports them.
@@ -95,7 +112,14 @@ public struct WindowLocator: Sendable {
             let (merged, total, fetches) = try await mergedPrefix(
                 from: [Int](repeating: 0, count: shards), caps: caps, sizes: nil, need: start + count, reader: reader
             )
-            return (Array(merged.dropFirst(start)), total, fetches)
+            return (Array(merged.prefix(start + count).dropFirst(start)), total, fetches, nil)
+        }
+        var spent = 0
+        if let guess {
+            switch try await spanWindow(start: start, count: count, guess: guess, reader: reader) {
+            case .answer(let members, let total, let span): return (members, total, 1, span)
+            case .missed: spent = 1
+            }
         }
         // The member at a shard's share of `start` is off by about σ = √(start / shards) of the
         // shard's positions (a hash layout deals members out at random); the probes around it
@@ -110,11 +134,11 @@ public struct WindowLocator: Sendable {
         }
         let sizes = probes.map(\.size)
         let total = sizes.reduce(0, +)
-        guard start < total else { return ([], total, 1) }
+        guard start < total else { return ([], total, spent + 1, nil) }
 
         var low = [Int](repeating: 0, count: shards)
         var high = sizes.map { min($0, start) }
-        var rounds = 1
+        var rounds = spent + 1
         let all = probes.enumerated().flatMap { shard, probe in probe.members.map { (shard: shard, position: $0.position, member: $0.member) } }
         // The probes alone already place some probed members: on another shard, each probe ahead
         // of a member is, with every member before it, ahead of that member too, and each probe
@@ -225,11 +249,56 @@ public struct WindowLocator: Sendable {
         let skip = start - low.reduce(0, +)
         guard skip >= 0 else { throw LocatorError.inconsistent }
         let (merged, _, fetches) = try await mergedPrefix(from: low, caps: high.map { $0 + count }, sizes: sizes, need: skip + count, reader: reader)
-        return (Array(merged.dropFirst(skip)), total, rounds + fetches)
+        let window = Array(merged.prefix(skip + count).dropFirst(skip))
+        return (window, total, rounds + fetches, span(of: merged, at: low.reduce(0, +), start: start, count: count))
     }
 
-    /// The first `need` members of the merge of every shard's members from position `lows[i]` on,
-    /// and the board's size.
+    enum SpanRead {
+        case answer([RankedMember], total: Int, span: ScoreSpan?)
+        case missed
+    }
+
+    /// One round: every shard's members scored within `guess`, and the answer when they cover the window.
+    func spanWindow(start: Int, count: Int, guess: ScoreSpan, reader: some ShardReader) async throws -> SpanRead {
+        guard !order.isBetter(guess.to, than: guess.from) else { return .missed }
+        let limit = count + 2 * spanMargin + spanSlack
+        let parts = try await reader.members(scoredFrom: guess.from, to: guess.to, limit: limit)
+        guard parts.count == reader.shardCount else { throw LocatorError.inconsistent }
+        var before = 0
+        var total = 0
+        var taken = 0
+        var complete = true
+        for part in parts {
+            guard part.size >= 0, part.before >= 0, part.before + part.members.count <= part.size,
+                part.members.allSatisfy({ !order.isBetter($0.score, than: guess.from) && !order.isBetter(guess.to, than: $0.score) })
+            else { throw LocatorError.inconsistent }
+            before += part.before
+            total += part.size
+            taken += part.members.count
+            if part.members.count >= limit { complete = false }
+        }
+        guard start < total else { return .answer([], total: total, span: nil) }
+        // With every shard's whole part, the merge is the board's positions before ..< before + taken.
+        let end = min(start + count, total)
+        guard complete, before <= start, before + taken >= end else { return .missed }
+        let merged = order.merge(parts.map { $0.members })
+        return .answer(Array(merged[(start - before)..<(end - before)]), total: total, span: span(of: merged, at: before, start: start, count: count))
+    }
+
+    /// The span of scores from ``spanMargin`` positions before `start` to as many after the window,
+    /// as far as `merged` (whose first member is at position `first`, the rest about in sequence) reaches.
+    func span(of merged: [RankedMember], at first: Int, start: Int, count: Int) -> ScoreSpan? {
+        guard !merged.isEmpty else { return nil }
+        let low = min(max(start - spanMargin - first, 0), merged.count - 1)
+        let high = min(max(start + count - 1 + spanMargin - first, 0), merged.count - 1)
+        // One score throughout: ties too many to read by score.
+        guard low < high, merged[low].score != merged[high].score else { return nil }
+        return ScoreSpan(from: merged[low].score, to: merged[high].score, first: first + low, last: first + high)
+    }
+
+    /// The merge of every shard's members from position `lows[i]` on as far as they were fetched,
+    /// whose first `need` members are certain (those that follow may miss some not fetched), and
+    /// the board's size.
     ///
     /// It fetches about a fair share from each shard (1.5 × need / shards), merges, and checks the
     /// prefix: a shard with members left beyond what was fetched (and below its cap, past which it
@@ -262,7 +331,7 @@ public struct WindowLocator: Sendable {
             var lastPosition = [Int](repeating: -1, count: shards)
             for (position, origin) in origins.enumerated() { lastPosition[origin] = position }
             let short = (0..<shards).filter { ends[$0] < min(sizes[$0], caps[$0]) && lastPosition[$0] < need - 1 }
-            if short.isEmpty { return (Array(merged.prefix(max(need, 0))), sizes.reduce(0, +), rounds) }
+            if short.isEmpty { return (merged, sizes.reduce(0, +), rounds) }
             var ranges = lows.map { $0..<$0 }
             for shard in short {
                 let more = max(ends[shard] - lows[shard], share)

@@ -72,6 +72,14 @@ final class MemoryShards: ShardReader, @unchecked Sendable {
         return low
     }
 
+    func members(scoredFrom from: Int64, to: Int64, limit: Int) async throws -> [ShardSpan] {
+        shards.map { shard in
+            let before = Self.firstIndex(in: shard) { !order.isBetter($0.score, than: from) }
+            let end = Self.firstIndex(in: shard) { order.isBetter(to, than: $0.score) }
+            return ShardSpan(size: shard.count, before: before, members: Array(shard[before..<max(before, min(end, before + limit))]))
+        }
+    }
+
     func members(in ranges: [Range<Int>]) async throws -> (sizes: [Int?], lists: [[RankedMember]]) {
         let lists = zip(shards, ranges).map { shard, range in Array(shard[min(range.lowerBound, shard.count)..<min(range.upperBound, shard.count)]) }
         membersFetched.withLockedValue { $0 += lists.reduce(0) { $0 + $1.count } }
@@ -167,6 +175,83 @@ final class MemoryShards: ShardReader, @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// A deep window read again with the span its first read returned takes one round (the span
+    /// read); after a few players moved it still does, and after many it searches (the span no
+    /// longer covers the window); the answer is exact every time.
+    @Test func spansAnswerARepeatedDeepWindowInOneRound() async throws {
+        var random = SplitMix(seed: 5)
+        var members = (0..<100_000).map { RankedMember(playerID: "p\($0)", score: Int64(random.next() % 1_000_000)) }
+        let shardOf: @Sendable (RankedMember) -> Int = { Int(XXH3.hash($0.playerID) % 8) }
+        func read(_ start: Int, near guess: ScoreSpan?) async throws -> (members: [RankedMember], total: Int, rounds: Int, span: ScoreSpan?) {
+            let shards = MemoryShards(members, shardOf: shardOf, count: 8, order: .desc)
+            let result = try await WindowLocator(order: .desc).window(start: start, count: 50, reader: shards, near: guess)
+            let sorted = members.sorted { SortOrder.desc.precedes(($0.score, $0.playerID), ($1.score, $1.playerID)) }
+            #expect(result.members == Array(sorted[start..<start + 50]), "start \(start), guess \(String(describing: guess))")
+            return result
+        }
+        for start in [5_000, 50_000, 99_000] {
+            let first = try await read(start, near: nil)
+            let span = try #require(first.span)
+            #expect(first.rounds >= 3)
+            #expect(span.covers(start: start, count: 50) && span.last - span.first == 50 - 1 + 16, "\(span)")
+            let again = try await read(start, near: span)
+            #expect(again.rounds == 1)
+            // Three players move across the window's start: the span's margin covers it.
+            for index in 0..<3 { members[index].score = 999_999 - Int64(index) }
+            let moved = try await read(start, near: again.span ?? span)
+            #expect(moved.rounds == 1)
+            // Two thousand new players, half of them ahead: the span no longer covers the window.
+            members += (0..<2_000).map { RankedMember(playerID: "n\(start)-\($0)", score: Int64(random.next() % 1_000_000)) }
+            let far = try await read(start, near: moved.span ?? span)
+            #expect(far.rounds > 1)
+            // Spans that are no guess at all: reversed, at the top, one score.
+            let top = try await read(0, near: nil)
+            for bad in [ScoreSpan(from: span.to, to: span.from, first: start, last: start + 60), ScoreSpan(from: 999_999, to: 990_000, first: start, last: start + 60),
+                ScoreSpan(from: span.from, to: span.from, first: start, last: start + 60)]
+            {
+                let result = try await read(start, near: bad)
+                #expect(result.rounds > 1)
+            }
+            #expect(top.span == nil)
+        }
+    }
+
+    /// Random boards (some with every score tied), windows and spans (random scores of the board,
+    /// either way round): every answer is the sorted board's window, whatever the span.
+    @Test func randomSpansNeverChangeTheAnswer() async throws {
+        var answeredBySpan = 0
+        var searchedAfterSpan = 0
+        for seed in UInt64(1)...40 {
+            var random = SplitMix(seed: seed)
+            let order: SortOrder = seed % 2 == 0 ? .desc : .asc
+            let members = board(Int(random.next() % 6000) + 1200, distinctScores: [1, 3, 200, 100_000][Int(seed % 4)], random: &random)
+            let shardCount = Int(random.next() % 15) + 2
+            let shards = MemoryShards(members, shardOf: { Int(XXH3.hash($0.playerID) % UInt64(shardCount)) }, count: shardCount, order: order)
+            let sorted = members.sorted { order.precedes(($0.score, $0.playerID), ($1.score, $1.playerID)) }
+            var locator = WindowLocator(order: order)
+            locator.directFetchLimit = 0
+            locator.spanSlack = Int(random.next() % 3) * 30
+            var found: ScoreSpan?
+            for _ in 0..<10 {
+                let start = Int(random.next() % UInt64(members.count + 10))
+                let count = Int(random.next() % 60) + 1
+                let a = sorted[Int(random.next() % UInt64(sorted.count))].score
+                let b = sorted[Int(random.next() % UInt64(sorted.count))].score
+                let guesses: [ScoreSpan?] = [found, ScoreSpan(from: a, to: b, first: start, last: start + count), ScoreSpan(from: b, to: a, first: start, last: start + count)]
+                for guess in guesses {
+                    let result = try await locator.window(start: start, count: count, reader: shards, near: guess)
+                    let expected = start < sorted.count ? Array(sorted[start..<min(start + count, sorted.count)]) : []
+                    #expect(result.members == expected, "seed \(seed), start \(start), count \(count), guess \(String(describing: guess))")
+                    #expect(result.total == members.count)
+                    if let span = result.span { found = span }
+                    if guess != nil, start < sorted.count { if result.rounds == 1 { answeredBySpan += 1 } else { searchedAfterSpan += 1 } }
+                }
+            }
+        }
+        // Both ways were taken.
+        #expect(answeredBySpan > 0 && searchedAfterSpan > 0, "\(answeredBySpan) answered by a span, \(searchedAfterSpan) searched after one")
     }
 
     @Test func mergeKeepsTheOrderAndTies() {

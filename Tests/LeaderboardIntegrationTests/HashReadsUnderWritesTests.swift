@@ -7,9 +7,13 @@ import PostgresClient
 import Testing
 
 /// Deep ranges of an 8-shard hash board (where the window is located by counts, not fetched from
-/// the top) while new players arrive in big batches (DESIGN.md, "Guarantees" 5): only 200 or 503,
-/// the server stays up, every 200 is a valid page of one sorted set; once the writes stop,
-/// ranges, ranks and around equal the model of every acknowledged score. LEADERBOARD_TEST_SEED
+/// the top) while new players arrive in big batches (DESIGN.md, "Guarantees" 5 and 6): the
+/// batches go through a second server process, the reads to the first. Only 200 or 503, both
+/// servers stay up, every 200 is a valid page of one sorted set — also the deep pages read again
+/// and again, which the reading process answers by the score span it found last time (one round)
+/// while that still covers the page, and by searching when the writes moved the page out of it;
+/// once the writes stop, ranges, ranks and around equal the model of every acknowledged score,
+/// and a page read twice is answered by its span the second time. LEADERBOARD_TEST_SEED
 /// replays a run's scores (printed), not its interleavings.
 @Suite(.serialized) struct HashReadsUnderWritesTests {
     static let seeded = 20_000
@@ -67,6 +71,8 @@ import Testing
 
         let server = try await ServerProcess.start(port: try freeLoopbackPort(), client: client)
         defer { server.stop() }
+        let writerProcess = try await ServerProcess.start(port: try freeLoopbackPort(), client: client)
+        defer { writerProcess.stop() }
         let created = try await server.call(
             client, .POST, "/api/v1/leaderboards",
             body: #"{"id": "\#(board)", "update_mode": "replace", "max_entries": 0, "layout": {"strategy": "hash", "shards": 8}}"#
@@ -83,12 +89,13 @@ import Testing
         let check = PageCheck(order: .desc)
         await withTaskGroup(of: Void.self) { group in
             for writer in 0..<Self.writers {
+                let writerServer = writerProcess
                 group.addTask {
                     defer { writing.withLockedValue { $0 -= 1 } }
                     for (index, batch) in batches[writer].enumerated() {
-                        guard ContinuousClock.now < deadline, !server.crashed else { return }
+                        guard ContinuousClock.now < deadline, !server.crashed, !writerServer.crashed else { return }
                         let number = writer * Self.batchesPerWriter + index
-                        let answer = try? await server.call(client, .POST, "/api/v1/scores/batch", body: ServerProcess.batchBody(board: board, batch))
+                        let answer = try? await writerServer.call(client, .POST, "/api/v1/scores/batch", body: ServerProcess.batchBody(board: board, batch))
                         tally.withLockedValue { tally in
                             switch answer?.status.code {
                             case 200:
@@ -111,7 +118,8 @@ import Testing
                     while writing.withLockedValue({ $0 > 0 }), step < Self.maxReaderSteps, ContinuousClock.now < deadline + .seconds(5) {
                         step += 1
                         let player = sample[Int(readerRandom.next() % UInt64(sample.count))].playerID
-                        let start = 9_000 + Int(readerRandom.next() % 2_000)
+                        // Half the pages are three read again and again (answered by their span while it covers them).
+                        let start = step % 2 == 0 ? [9_000, 9_700, 10_400][Int(readerRandom.next() % 3)] : 9_000 + Int(readerRandom.next() % 2_000)
                         let kind = (step + reader) % 3
                         let path =
                             switch kind {
@@ -164,6 +172,10 @@ import Testing
             "hash-under-writes: \(result.reads); batches of \(Self.batchSize): \(result.batchesAcknowledged) acknowledged, \(result.batchesUnavailable) answered 503, \(result.batchesFailed) failed"
         )
         if !result.reads.examples.isEmpty { print("hash-under-writes wrong answers, e.g.:\n  " + result.reads.examples.joined(separator: "\n  ")) }
+        let spansUnderWrites = try await Self.spanReads(server, client)
+        print("hash-under-writes: deep pages answered by their span \(spansUnderWrites.hit) times, searched after a stale span \(spansUnderWrites.miss) times")
+        let writerRunning = await Self.stillServing(writerProcess, client)
+        #expect(writerRunning, "the writing server died: \(writerProcess.crashReport)")
         let running = await Self.stillServing(server, client)
         #expect(running, "the server died under reads and writes: \(server.crashReport)")
         #expect(result.reads.wrong == 0, "\(result.reads.wrong) of \(result.reads.checked) reads wrong, e.g. \(result.reads.examples.prefix(3))")
@@ -190,7 +202,9 @@ import Testing
         }
         let expected = model.ranked()
         let path = "/api/v1/leaderboards/\(board)"
-        for start in [1, 1_001, 9_990, 10_000, 15_000, 20_001, expected.count / 2, expected.count - Self.width + 1] where start >= 1 {
+        // 9,700 twice: the second read is answered by the span the first found.
+        let spansBefore = try await Self.spanReads(server, client)
+        for start in [1, 1_001, 9_700, 9_700, 9_990, 10_000, 15_000, 20_001, expected.count / 2, expected.count - Self.width + 1] where start >= 1 {
             let page = try? await server.get(client, "\(path)/range?start=\(start)&end=\(start + Self.width - 1)")
             let want = Array(expected[(start - 1)..<min(expected.count, start - 1 + Self.width)])
             let got = page?.entries ?? []
@@ -205,6 +219,19 @@ import Testing
             #expect(around?.entries == Array(expected[max(0, index - 5)...min(expected.count - 1, index + 5)]), "around \(entry.playerID) (rank \(entry.rank))")
         }
         #expect(!server.crashed, "the server died during the final reads: \(server.crashReport)")
+        let spansAfter = try await Self.spanReads(server, client)
+        #expect(spansAfter.hit > spansBefore.hit, "no page was answered by its span: \(spansBefore) then \(spansAfter)")
+    }
+
+    /// The reading server's count of deep pages answered by a score span (hit) and of spans that
+    /// no longer covered their page (miss), from /metrics.
+    static func spanReads(_ server: ServerProcess, _ client: HTTPClient) async throws -> (hit: Int, miss: Int) {
+        let metrics = try await server.request(client, .GET, "/metrics").1
+        func value(_ outcome: String) -> Int {
+            let prefix = "leaderboard_range_span_reads_total{outcome=\"\(outcome)\"} "
+            return metrics.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.dropFirst(prefix.count)) }.map { Int($0) } ?? 0
+        }
+        return (value("hit"), value("miss"))
     }
 
     /// Index of the first score ≥ `score` in ascending `scores`.

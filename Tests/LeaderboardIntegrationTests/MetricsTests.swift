@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -20,19 +21,38 @@ import Testing
             }
             #expect(metrics.0 == .ok)
             #expect(metrics.1?.hasPrefix("text/plain") == true)
-            let text = metrics.2
-            func has(_ fragments: String...) -> Bool {
-                text.split(separator: "\n").contains { line in fragments.allSatisfy { line.contains($0) } }
-            }
-            #expect(has("http_server_request_duration", "/api/v1/leaderboards/{id}/top", "200"), "request latency per route and status")
-            #expect(has("hb_requests", "/api/v1/leaderboards/{id}/player/{player_id}", "404"), "request counts per route and status")
-            #expect(has("leaderboard_group_commit_events_bucket"), "group-commit batch sizes")
-            #expect(has("leaderboard_group_commit_duration"), "commit latency")
-            #expect(has("leaderboard_redis_pipeline_duration", "node=\"r"), "per-node Redis latency")
-            #expect(has("leaderboard_sync_passes", board, "ok"), "sync pass results")
-            #expect(has("leaderboard_sync_checked", board, "shard=\"1\""), "per shard")
-            #expect(has("leaderboard_sync_repaired", board, "shard=\"0\""))
+            Self.expectEveryLayer(in: metrics.2, board: board)
         }
+    }
+
+    /// The server binary exports the same: its stores make their metrics before the HTTP
+    /// application is built, and those must count too.
+    @Test func theServerBinaryExportsEveryLayersMetrics() async throws {
+        let client = HTTPClient.shared
+        let board = TestEnvironment.uniqueID("metrics-binary")
+        let server = try await ServerProcess.start(port: try freeLoopbackPort(), client: client)
+        defer { server.stop() }
+        let created = try await server.call(client, .POST, "/api/v1/leaderboards", body: #"{"id": "\#(board)", "layout": {"strategy": "hash", "shards": 2}}"#)
+        #expect(created.status == .created)
+        try await server.submitBatch(client, board: board, (0..<50).map { ("m\($0)", Int64($0)) })
+        #expect(try await server.request(client, .GET, "/api/v1/leaderboards/\(board)/top").0 == 200)
+        #expect(try await server.request(client, .GET, "/api/v1/leaderboards/\(board)/player/nobody").0 == 404)
+        #expect(try await server.request(client, .POST, "/api/v1/leaderboards/\(board)/sync").0 == 200)
+        Self.expectEveryLayer(in: try await server.request(client, .GET, "/metrics").1, board: board)
+    }
+
+    static func expectEveryLayer(in text: String, board: String) {
+        func has(_ fragments: String...) -> Bool {
+            text.split(separator: "\n").contains { line in fragments.allSatisfy { line.contains($0) } }
+        }
+        #expect(has("http_server_request_duration", "/api/v1/leaderboards/{id}/top", "200"), "request latency per route and status")
+        #expect(has("hb_requests", "/api/v1/leaderboards/{id}/player/{player_id}", "404"), "request counts per route and status")
+        #expect(has("leaderboard_group_commit_events_bucket"), "group-commit batch sizes")
+        #expect(has("leaderboard_group_commit_duration"), "commit latency")
+        #expect(has("leaderboard_redis_pipeline_duration", "node=\"r"), "per-node Redis latency")
+        #expect(has("leaderboard_sync_passes", board, "ok"), "sync pass results")
+        #expect(has("leaderboard_sync_checked", board, "shard=\"1\""), "per shard")
+        #expect(has("leaderboard_sync_repaired", board, "shard=\"0\""))
     }
 
     @Test func everyAnswerCarriesARequestID() async throws {

@@ -15,7 +15,10 @@ struct HashShardReads: ShardReads {
         let last = limit > 0 ? min(end, limit) : end
         guard start <= last else { return LeaderboardPage(total: try await count(), entries: []) }
         let reader = ShardWindowReader(context: context)
-        let result = try await WindowLocator(order: context.order).window(start: start - 1, count: last - start + 1, reader: reader)
+        let store = context.store
+        let guess = store.spanHint(context.id, start: start - 1, count: last - start + 1)
+        let result = try await WindowLocator(order: context.order).window(start: start - 1, count: last - start + 1, reader: reader, near: guess)
+        store.noteSpan(context.id, used: guess, found: result.span, hit: guess.map { _ in result.rounds == 1 })
         return LeaderboardPage(total: context.clip(result.total), entries: context.ranked(result.members, from: start))
     }
 
@@ -156,6 +159,10 @@ struct ShardWindowReader: ShardReader {
 
     func scoreCounts(of scores: [Int64]) async throws -> [[ScoreCount]] {
         try await context.scoreCounts(shards, of: scores)
+    }
+
+    func members(scoredFrom from: Int64, to: Int64, limit: Int) async throws -> [ShardSpan] {
+        try await context.scoreWindows(shards, from: from, to: to, limit: limit)
     }
 
     func members(in ranges: [Range<Int>]) async throws -> (sizes: [Int?], lists: [[RankedMember]]) {

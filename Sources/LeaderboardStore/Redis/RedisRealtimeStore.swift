@@ -1,4 +1,5 @@
 import LeaderboardCore
+import Metrics
 import NIOConcurrencyHelpers
 import RedisClient
 
@@ -334,6 +335,21 @@ public final class RedisRealtimeStore: RealtimeStore {
             return dropped
         }
         _ = dropped
+    }
+
+    /// Score spans of deep windows this process located (``SpanHints``), and how often one was
+    /// tried: `hit` when it answered in its one round, `miss` when the read searched after it.
+    private let spanHints = NIOLockedValueBox(SpanHints())
+    private let spanReads = (hit: Counter(label: "leaderboard_range_span_reads_total", dimensions: [("outcome", "hit")]),
+        miss: Counter(label: "leaderboard_range_span_reads_total", dimensions: [("outcome", "miss")]))
+
+    func spanHint(_ board: String, start: Int, count: Int) -> ScoreSpan? {
+        spanHints.withLockedValue { $0.span(board: board, start: start, count: count) }
+    }
+
+    func noteSpan(_ board: String, used: ScoreSpan?, found: ScoreSpan?, hit: Bool?) {
+        spanHints.withLockedValue { $0.note(board: board, used: used, found: found) }
+        if let hit { (hit ? spanReads.hit : spanReads.miss).increment() }
     }
 
     func noteBoardSize(_ board: String, _ size: Int) {

@@ -65,6 +65,25 @@ struct ReadContext: Sendable {
         return try replies.map { try RedisReplies.window(from: $0, board: id) }
     }
 
+    /// Every shard's members scored from `from` to `to` (at most `limit`), with usernames, the
+    /// number of its members with a better score than `from`, and its size, in one round.
+    func scoreWindows(_ shards: [RedisRealtimeStore.Shard], from: Int64, to: Int64, limit: Int) async throws -> [ShardSpan] {
+        let replies = try await round(
+            shards.map { shard in
+                (
+                    shard.node,
+                    ["EVALSHA", Scripts.readWindow.sha1, shard.names == nil ? "2" : "3", shard.key, shard.meta] + (shard.names.map { [$0] } ?? [])
+                        + [order.rawValue, "scores", String(from), String(to), memberPrefix, shard.names == nil ? "" : "1", String(limit)]
+                )
+            },
+            watching: shards
+        )
+        return try replies.map { reply in
+            let window = try RedisReplies.window(from: reply, board: id)
+            return ShardSpan(size: window.total, before: window.first, members: window.members)
+        }
+    }
+
     /// The window script's around read of the player on `shard` (on a board ordered by commit time
     /// it finds the player's member through the shard's tie map).
     func aroundCommand(_ shard: RedisRealtimeStore.Shard, _ playerID: String, radius: Int) -> (node: String, command: [String]) {
