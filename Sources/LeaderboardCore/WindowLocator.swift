@@ -94,17 +94,29 @@ public struct WindowLocator: Sendable {
         self.order = order
     }
 
-    /// The members at positions start ..< start + count (0-based), fewer at the end of the board,
-    /// and the board's size. `rounds` counts the parallel rounds used; `span` is the span of scores
-    /// to try for a window about here next time (none for windows near the top).
-    public func window(start: Int, count: Int, reader: some ShardReader, near guess: ScoreSpan? = nil) async throws
-        -> (members: [RankedMember], total: Int, rounds: Int, span: ScoreSpan?)
-    {
+    /// What ``window(start:count:reader:near:)`` found.
+    public struct Located: Sendable {
+        /// The members at the window's positions, fewer at the end of the board.
+        public var members: [RankedMember]
+        /// The board's size.
+        public var total: Int
+        /// Parallel rounds used.
+        public var rounds: Int
+        /// The span of scores to try for a window about here next time (none for windows near the
+        /// top, or about many equal scores).
+        public var span: ScoreSpan?
+        /// Whether the span given answered (nil: none was tried, as for windows near the top).
+        public var answeredBySpan: Bool?
+    }
+
+    /// The members at positions start ..< start + count (0-based) and the board's size, trying
+    /// the span `guess` first when there is one and the window is deep.
+    public func window(start: Int, count: Int, reader: some ShardReader, near guess: ScoreSpan? = nil) async throws -> Located {
         precondition(start >= 0 && count > 0)
         let shards = reader.shardCount
         if shards == 1 {
             let answer = try await reader.members(in: [start..<start + count])
-            return (answer.lists[0], answer.sizes[0] ?? 0, 1, nil)
+            return Located(members: answer.lists[0], total: answer.sizes[0] ?? 0, rounds: 1)
         }
         if start + count <= directFetchLimit {
             // No sizes needed first: the first fetch reports them.
@@ -112,13 +124,18 @@ public struct WindowLocator: Sendable {
             let (merged, total, fetches) = try await mergedPrefix(
                 from: [Int](repeating: 0, count: shards), caps: caps, sizes: nil, need: start + count, reader: reader
             )
-            return (Array(merged.prefix(start + count).dropFirst(start)), total, fetches, nil)
+            return Located(members: Array(merged.prefix(start + count).dropFirst(start)), total: total, rounds: fetches)
         }
         var spent = 0
+        // Not to be found again where many equal scores fill a span beyond what a span read takes.
+        var crowded = false
         if let guess {
             switch try await spanWindow(start: start, count: count, guess: guess, reader: reader) {
-            case .answer(let members, let total, let span): return (members, total, 1, span)
-            case .missed: spent = 1
+            case .answer(let members, let total, let span):
+                return Located(members: members, total: total, rounds: 1, span: span, answeredBySpan: true)
+            case .missed(let full):
+                spent = 1
+                crowded = full
             }
         }
         // The member at a shard's share of `start` is off by about σ = √(start / shards) of the
@@ -134,7 +151,7 @@ public struct WindowLocator: Sendable {
         }
         let sizes = probes.map(\.size)
         let total = sizes.reduce(0, +)
-        guard start < total else { return ([], total, spent + 1, nil) }
+        guard start < total else { return Located(members: [], total: total, rounds: spent + 1, answeredBySpan: guess.map { _ in false }) }
 
         var low = [Int](repeating: 0, count: shards)
         var high = sizes.map { min($0, start) }
@@ -250,17 +267,21 @@ public struct WindowLocator: Sendable {
         guard skip >= 0 else { throw LocatorError.inconsistent }
         let (merged, _, fetches) = try await mergedPrefix(from: low, caps: high.map { $0 + count }, sizes: sizes, need: skip + count, reader: reader)
         let window = Array(merged.prefix(skip + count).dropFirst(skip))
-        return (window, total, rounds + fetches, span(of: merged, at: low.reduce(0, +), start: start, count: count))
+        return Located(
+            members: window, total: total, rounds: rounds + fetches,
+            span: crowded ? nil : span(of: merged, at: low.reduce(0, +), start: start, count: count), answeredBySpan: guess.map { _ in false }
+        )
     }
 
     enum SpanRead {
         case answer([RankedMember], total: Int, span: ScoreSpan?)
-        case missed
+        /// `full`: some shard had more members in the span than a span read takes.
+        case missed(full: Bool)
     }
 
     /// One round: every shard's members scored within `guess`, and the answer when they cover the window.
     func spanWindow(start: Int, count: Int, guess: ScoreSpan, reader: some ShardReader) async throws -> SpanRead {
-        guard !order.isBetter(guess.to, than: guess.from) else { return .missed }
+        guard !order.isBetter(guess.to, than: guess.from) else { return .missed(full: false) }
         let limit = count + 2 * spanMargin + spanSlack
         let parts = try await reader.members(scoredFrom: guess.from, to: guess.to, limit: limit)
         guard parts.count == reader.shardCount else { throw LocatorError.inconsistent }
@@ -280,7 +301,8 @@ public struct WindowLocator: Sendable {
         guard start < total else { return .answer([], total: total, span: nil) }
         // With every shard's whole part, the merge is the board's positions before ..< before + taken.
         let end = min(start + count, total)
-        guard complete, before <= start, before + taken >= end else { return .missed }
+        guard complete else { return .missed(full: true) }
+        guard before <= start, before + taken >= end else { return .missed(full: false) }
         let merged = order.merge(parts.map { $0.members })
         return .answer(Array(merged[(start - before)..<(end - before)]), total: total, span: span(of: merged, at: before, start: start, count: count))
     }

@@ -38,27 +38,35 @@ extension Array where Element == String? {
 /// Text encoding of PostgreSQL array literals for parameters such as `$1::text[]`.
 public enum PGArray {
     /// `{"a","b",NULL}` with quotes and backslashes escaped.
-    public static func text(_ values: [String?]) -> String {
-        var out = "{"
-        out.reserveCapacity(values.count * 12 + 2)
+    public static func text(_ values: [String?]) -> String { literal(values) { $0 } }
+
+    public static func text(_ values: [String]) -> String { literal(values) { $0 } }
+
+    private static func literal<Values: Collection>(_ values: Values, _ string: (Values.Element) -> String?) -> String {
+        var capacity = 2
+        for value in values { capacity += (string(value)?.utf8.count ?? 4) + 3 }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(capacity)
+        bytes.append(UInt8(ascii: "{"))
         for (index, value) in values.enumerated() {
-            if index > 0 { out.append(",") }
-            guard let value else {
-                out.append("NULL")
-                continue
-            }
-            out.append("\"")
-            for character in value.unicodeScalars {
-                if character == "\"" || character == "\\" { out.append("\\") }
-                out.unicodeScalars.append(character)
-            }
-            out.append("\"")
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            if let value = string(value) { appendQuoted(value, to: &bytes) } else { bytes.append(contentsOf: "NULL".utf8) }
         }
-        out.append("}")
-        return out
+        bytes.append(UInt8(ascii: "}"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 
-    public static func text(_ values: [String]) -> String { text(values.map { Optional($0) }) }
+    /// `"value"` with `"` and `\` escaped, byte by byte: in UTF-8 neither byte occurs inside
+    /// another character's encoding. (Built as bytes: appending scalar by scalar to a String
+    /// took a fifth of a busy server's CPU in its group commits.)
+    private static func appendQuoted(_ value: String, to bytes: inout [UInt8]) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { bytes.append(UInt8(ascii: "\\")) }
+            bytes.append(byte)
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
 
     /// `{1,2,NULL}`.
     public static func int64(_ values: [Int64?]) -> String {

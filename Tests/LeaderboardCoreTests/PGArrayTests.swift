@@ -5,6 +5,8 @@ import Testing
     @Test func textArraysEscapeQuotesAndBackslashes() {
         #expect(PGArray.text(["a", "b c", #"q"uote"#, #"back\slash"#, nil]) == #"{"a","b c","q\"uote","back\\slash",NULL}"#)
         #expect(PGArray.text([String]()) == "{}")
+        // Escaped byte by byte: characters of several bytes pass through whole.
+        #expect(PGArray.text(["ünï €", #"🏆"x\"#]) == #"{"ünï €","🏆\"x\\"}"#)
     }
 
     @Test func integerArrays() {
@@ -12,7 +14,7 @@ import Testing
     }
 
     @Test func parseRoundTrips() {
-        let values: [String?] = ["a", "b c", #"q"uote"#, #"back\slash"#, nil, "{}", ","]
+        let values: [String?] = ["a", "b c", #"q"uote"#, #"back\slash"#, nil, "{}", ",", "ünï €", #"🏆"\"#, ""]
         #expect(PGArray.parse(PGArray.text(values)) == values)
         #expect(PGArray.parse("{1,2,NULL}") == ["1", "2", nil])
     }

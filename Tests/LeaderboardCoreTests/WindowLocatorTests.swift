@@ -184,7 +184,7 @@ final class MemoryShards: ShardReader, @unchecked Sendable {
         var random = SplitMix(seed: 5)
         var members = (0..<100_000).map { RankedMember(playerID: "p\($0)", score: Int64(random.next() % 1_000_000)) }
         let shardOf: @Sendable (RankedMember) -> Int = { Int(XXH3.hash($0.playerID) % 8) }
-        func read(_ start: Int, near guess: ScoreSpan?) async throws -> (members: [RankedMember], total: Int, rounds: Int, span: ScoreSpan?) {
+        func read(_ start: Int, near guess: ScoreSpan?) async throws -> WindowLocator.Located {
             let shards = MemoryShards(members, shardOf: shardOf, count: 8, order: .desc)
             let result = try await WindowLocator(order: .desc).window(start: start, count: 50, reader: shards, near: guess)
             let sorted = members.sorted { SortOrder.desc.precedes(($0.score, $0.playerID), ($1.score, $1.playerID)) }
@@ -197,25 +197,48 @@ final class MemoryShards: ShardReader, @unchecked Sendable {
             #expect(first.rounds >= 3)
             #expect(span.covers(start: start, count: 50) && span.last - span.first == 50 - 1 + 16, "\(span)")
             let again = try await read(start, near: span)
-            #expect(again.rounds == 1)
+            #expect(again.rounds == 1 && again.answeredBySpan == true)
             // Three players move across the window's start: the span's margin covers it.
             for index in 0..<3 { members[index].score = 999_999 - Int64(index) }
             let moved = try await read(start, near: again.span ?? span)
-            #expect(moved.rounds == 1)
+            #expect(moved.rounds == 1 && moved.answeredBySpan == true)
             // Two thousand new players, half of them ahead: the span no longer covers the window.
             members += (0..<2_000).map { RankedMember(playerID: "n\(start)-\($0)", score: Int64(random.next() % 1_000_000)) }
             let far = try await read(start, near: moved.span ?? span)
-            #expect(far.rounds > 1)
+            #expect(far.rounds > 3 && far.answeredBySpan == false && far.span != nil)
+            // A window near the top is read directly, whatever the span.
+            let top = try await read(0, near: span)
+            #expect(top.answeredBySpan == nil && top.span == nil)
             // Spans that are no guess at all: reversed, at the top, one score.
-            let top = try await read(0, near: nil)
             for bad in [ScoreSpan(from: span.to, to: span.from, first: start, last: start + 60), ScoreSpan(from: 999_999, to: 990_000, first: start, last: start + 60),
                 ScoreSpan(from: span.from, to: span.from, first: start, last: start + 60)]
             {
                 let result = try await read(start, near: bad)
-                #expect(result.rounds > 1)
+                #expect(result.rounds > 1 && result.answeredBySpan == false)
             }
-            #expect(top.span == nil)
         }
+    }
+
+    /// A span over more equal scores than a span read takes misses, and the read that searched
+    /// after it returns no span (found again, it would miss again every time).
+    @Test func aSpanCrowdedWithEqualScoresIsNotFoundAgain() async throws {
+        // 3,000 players, 2,000 of them tied at 500 around positions 500 … 2,499.
+        let members = (0..<3_000).map { (index: Int) -> RankedMember in
+            let score: Int64 = index < 500 ? Int64(10_000 - index) : index < 2_500 ? 500 : Int64(index - 2_500)
+            return RankedMember(playerID: "p\(index)", score: score)
+        }
+        let shards = MemoryShards(members, shardOf: { Int(XXH3.hash($0.playerID) % 4) }, count: 4, order: .desc)
+        let sorted = members.sorted { SortOrder.desc.precedes(($0.score, $0.playerID), ($1.score, $1.playerID)) }
+        var locator = WindowLocator(order: .desc)
+        locator.directFetchLimit = 0
+        // At the end of the tie block the span found is 500 … 481: two scores, but 2,000 players.
+        let found = try await locator.window(start: 2_490, count: 20, reader: shards)
+        #expect(found.members == Array(sorted[2_490..<2_510]))
+        let span = try #require(found.span)
+        #expect(span.from == 500 && span.to < 500)
+        let result = try await locator.window(start: 2_490, count: 20, reader: shards, near: span)
+        #expect(result.members == Array(sorted[2_490..<2_510]))
+        #expect(result.answeredBySpan == false && result.span == nil, "\(String(describing: result.span))")
     }
 
     /// Random boards (some with every score tied), windows and spans (random scores of the board,
@@ -246,7 +269,7 @@ final class MemoryShards: ShardReader, @unchecked Sendable {
                     #expect(result.members == expected, "seed \(seed), start \(start), count \(count), guess \(String(describing: guess))")
                     #expect(result.total == members.count)
                     if let span = result.span { found = span }
-                    if guess != nil, start < sorted.count { if result.rounds == 1 { answeredBySpan += 1 } else { searchedAfterSpan += 1 } }
+                    if let answered = result.answeredBySpan { if answered { answeredBySpan += 1 } else { searchedAfterSpan += 1 } }
                 }
             }
         }

@@ -17,8 +17,15 @@ struct HashShardReads: ShardReads {
         let reader = ShardWindowReader(context: context)
         let store = context.store
         let guess = store.spanHint(context.id, start: start - 1, count: last - start + 1)
-        let result = try await WindowLocator(order: context.order).window(start: start - 1, count: last - start + 1, reader: reader, near: guess)
-        store.noteSpan(context.id, used: guess, found: result.span, hit: guess.map { _ in result.rounds == 1 })
+        let result: WindowLocator.Located
+        do {
+            result = try await WindowLocator(order: context.order).window(start: start - 1, count: last - start + 1, reader: reader, near: guess)
+        } catch {
+            // The read is redone (the board moved, or a node failed): not with this span again.
+            if guess != nil { store.noteSpan(context.id, used: guess, found: nil, hit: nil) }
+            throw error
+        }
+        store.noteSpan(context.id, used: result.answeredBySpan == nil ? nil : guess, found: result.span, hit: result.answeredBySpan)
         return LeaderboardPage(total: context.clip(result.total), entries: context.ranked(result.members, from: start))
     }
 
