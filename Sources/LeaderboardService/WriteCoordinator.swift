@@ -30,7 +30,8 @@ public final class WriteCoordinator: Service, Sendable {
     }
 
     private enum Work: Sendable {
-        case scores(SubmissionRequest, CheckedContinuation<[Int64], any Error>)
+        /// A submission, its waiting caller, and when it was queued.
+        case scores(SubmissionRequest, CheckedContinuation<[Int64], any Error>, ContinuousClock.Instant)
     }
 
     private typealias Item = (request: SubmissionRequest, continuation: CheckedContinuation<[Int64], any Error>)
@@ -65,11 +66,12 @@ public final class WriteCoordinator: Service, Sendable {
     public func submit(_ commands: [ScoreCommand], idempotency: Idempotency? = nil) async throws -> [Int64] {
         precondition(!commands.isEmpty)
         return try await withCheckedThrowingContinuation { continuation in
+            let now = ContinuousClock.now
             let (accepted, waiter) = state.withLockedValue { state -> (Bool, CheckedContinuation<Void, Never>?) in
                 guard !state.shuttingDown, state.queuedEvents + commands.count <= configuration.maxQueuedEvents else {
                     return (false, nil)
                 }
-                state.queue.append(.scores(SubmissionRequest(commands, idempotency: idempotency), continuation))
+                state.queue.append(.scores(SubmissionRequest(commands, idempotency: idempotency), continuation, now))
                 state.queuedEvents += commands.count
                 defer { state.waiter = nil }
                 return (true, state.waiter)
@@ -127,12 +129,16 @@ public final class WriteCoordinator: Service, Sendable {
             }
             if ready { continuation.resume() }
         }
-        let shouldWait = state.withLockedValue { state -> Bool in
-            guard state.head < state.queue.count, !state.shuttingDown else { return false }
-            return state.queuedEvents < configuration.maxBatchEvents
+        // The group's first submission waits for others up to `window` from when it was queued:
+        // under load it has mostly waited that long already, for the commit before.
+        let wait = state.withLockedValue { state -> Duration in
+            guard state.head < state.queue.count, !state.shuttingDown, state.queuedEvents < configuration.maxBatchEvents,
+                case .scores(_, _, let queued) = state.queue[state.head]
+            else { return .zero }
+            return configuration.window - (ContinuousClock.now - queued)
         }
-        if shouldWait, configuration.window > .zero {
-            try? await Task.sleep(for: configuration.window)
+        if wait > .zero {
+            try? await Task.sleep(for: wait)
         }
         return state.withLockedValue { state -> [Item]? in
             guard state.head < state.queue.count else { return nil }
@@ -145,7 +151,7 @@ public final class WriteCoordinator: Service, Sendable {
             }
             var items: [Item] = []
             var events = 0
-            while state.head < state.queue.count, case .scores(let request, let continuation) = state.queue[state.head] {
+            while state.head < state.queue.count, case .scores(let request, let continuation, _) = state.queue[state.head] {
                 if !items.isEmpty, events + request.commands.count > configuration.maxBatchEvents { break }
                 items.append((request, continuation))
                 events += request.commands.count

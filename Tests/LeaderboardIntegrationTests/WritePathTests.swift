@@ -5,6 +5,34 @@ import PostgresClient
 import Testing
 
 @Suite struct WritePathTests {
+    /// Submissions that arrive within the commit window of the first one are committed together:
+    /// twelve at once make one group commit (the board's change number moves by one), also now
+    /// that the first waits out the window from when it was queued rather than from when the
+    /// committer found it.
+    @Test func submissionsWithinTheWindowAreCommittedTogether() async throws {
+        let board = TestEnvironment.uniqueID("window")
+        var config = TestEnvironment.config
+        config.leaderboard.commitWindow = .milliseconds(400)
+        try await withTestApp(config: config) { api, system in
+            #expect(try await api.createBoard(board).status == .created)
+            func changeNumber() async throws -> Int64 {
+                try #require(try await system.postgres.query("SELECT change_seq FROM leaderboards WHERE id = $1", [board]).rows.first?.int64(0))
+            }
+            let before = try await changeNumber()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for player in 0..<12 {
+                    group.addTask {
+                        let response = try await api.post("/api/v1/scores", #"{"player_id": "w\#(player)", "score": \#(player), "game_id": "\#(board)"}"#)
+                        guard response.status == .ok else { throw TestFailure("submit: \(response.status) \(response.json)") }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await changeNumber() == before + 1, "the twelve submissions were not one group commit")
+            #expect(try await api.get("/api/v1/leaderboards/\(board)/top?limit=20").entries.count == 12)
+        }
+    }
+
     @Test func concurrentIncrementsToTheSamePlayersSumExactly() async throws {
         let board = TestEnvironment.uniqueID("concurrent")
         try await withTestApp { api, system in
