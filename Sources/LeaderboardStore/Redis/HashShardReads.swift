@@ -14,12 +14,18 @@ struct HashShardReads: ShardReads {
         let limit = context.board.config.maxEntries
         let last = limit > 0 ? min(end, limit) : end
         guard start <= last else { return LeaderboardPage(total: try await count(), entries: []) }
-        let reader = ShardWindowReader(context: context)
+        let locator = WindowLocator(order: context.order)
+        let count = last - start + 1
+        // A deep window searched for is fetched without usernames (most members fetched are not
+        // in it: about 290 for 50 on 8 shards), then its own members' names are read (one round).
+        let deep = start - 1 + count > locator.directFetchLimit
+        let reader = ShardWindowReader(context: context, withNames: !deep)
         let store = context.store
-        let guess = store.spanHint(context.id, start: start - 1, count: last - start + 1)
-        let result: WindowLocator.Located
+        let guess = store.spanHint(context.id, start: start - 1, count: count)
+        var result: WindowLocator.Located
         do {
-            result = try await WindowLocator(order: context.order).window(start: start - 1, count: last - start + 1, reader: reader, near: guess)
+            result = try await locator.window(start: start - 1, count: count, reader: reader, near: guess)
+            if deep, result.answeredBySpan != true { result.members = try await context.withUsernames(result.members) }
         } catch {
             // The read is redone (the board moved, or a node failed): not with this span again.
             if guess != nil { store.noteSpan(context.id, used: guess, found: nil, hit: nil) }
@@ -121,6 +127,8 @@ struct HashShardReads: ShardReads {
 /// ``WindowLocator``'s view of a hash board's shards, each call one round of the read's attempt.
 struct ShardWindowReader: ShardReader {
     let context: ReadContext
+    /// Whether `members(in:)` reads usernames (and sizes) too, or only members and scores.
+    var withNames = true
     var shards: [RedisRealtimeStore.Shard] { context.shards }
     var shardCount: Int { shards.count }
 
@@ -174,6 +182,12 @@ struct ShardWindowReader: ShardReader {
 
     func members(in ranges: [Range<Int>]) async throws -> (sizes: [Int?], lists: [[RankedMember]]) {
         let asked = zip(shards, ranges).filter { !$0.1.isEmpty }.map { ($0.0, $0.1.lowerBound, $0.1.upperBound - 1) }
+        guard withNames else {
+            // Plain ranges: no sizes (the locator knows them when it asks this way) and no names.
+            var lists = [[RankedMember]](repeating: [], count: shards.count)
+            for ((shard, _, _), members) in zip(asked, try await context.plainWindows(asked)) { lists[shard.index] = members }
+            return ([Int?](repeating: nil, count: shards.count), lists)
+        }
         let windows = try await context.readWindows(asked)
         var sizes = [Int?](repeating: nil, count: shards.count)
         var lists = [[RankedMember]](repeating: [], count: shards.count)

@@ -65,6 +65,30 @@ struct ReadContext: Sendable {
         return try replies.map { try RedisReplies.window(from: $0, board: id) }
     }
 
+    /// `members` (of this hash board, in its order) with their usernames, each read from its
+    /// player's shard, in one round: for a window merged from shards' members fetched without
+    /// names, most of which are not in the window.
+    func withUsernames(_ members: [RankedMember]) async throws -> [RankedMember] {
+        guard !members.isEmpty else { return members }
+        let homes = members.map { shards[board.router.shard(player: board.playerID(ofMember: $0.playerID), score: 0)] }
+        var watched: [RedisRealtimeStore.Shard] = []
+        for shard in homes where !watched.contains(where: { $0.index == shard.index }) { watched.append(shard) }
+        let replies = try await round(
+            zip(members, homes).map { member, shard in
+                let id = board.playerID(ofMember: member.playerID)
+                return (shard.node, shard.names.map { ["HGET", $0, id] } ?? ["HGET", RedisKeys.playerInfo(id), "username"])
+            },
+            watching: watched
+        )
+        try RedisReplies.check(replies)
+        guard replies.count == members.count else { throw RedisError(.protocolViolation, "a round answered the wrong number of replies") }
+        return zip(members, replies).map { member, reply in
+            var named = member
+            named.username = reply.string.flatMap { $0.isEmpty ? nil : $0 }
+            return named
+        }
+    }
+
     /// Every shard's members scored from `from` to `to` (at most `limit`), with usernames, the
     /// number of its members with a better score than `from`, and its size, in one round.
     func scoreWindows(_ shards: [RedisRealtimeStore.Shard], from: Int64, to: Int64, limit: Int) async throws -> [ShardSpan] {
