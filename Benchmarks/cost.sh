@@ -8,7 +8,8 @@
 #   Benchmarks/cost.sh [players, default 1,000,000] [seconds per row, default 10]
 #
 # Boards: bench-single, bench-hash8, bench-band8 and bench-earliest8 (hash-8, tie_break earliest) of
-# N players (loaded by leaderboard-bench, or reused), and bench-writes for POST /scores. ROWS="single:player hash8:top …" picks rows (a row
+# N players (loaded by leaderboard-bench, or reused), and bench-writes for POST /scores. ROWS="single:player hash8:top …" picks rows
+# (`range` reads the same deep page again and again, `range-random` a page at a random deep rank each time; a row
 # ending in -hot, e.g. hash8:player-hot, asks only for 10,000 players, again and again);
 # BIN_DIR=DIR takes the three binaries from DIR instead of building them (before/after runs);
 # NO_LOAD=1 reads boards someone else loaded (Benchmarks/scale.sh).

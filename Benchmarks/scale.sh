@@ -15,8 +15,8 @@
 #
 # At 10M, Redis peaks at about 3.4 GB (both boards and the reference set), beside PostgreSQL's
 # 1 GB of shared buffers; disk: an estimated 15 GB (20M score rows, 20M events, their indexes).
-# Both sizes took 18–19 minutes on the 2-core machine, each 10M import about 4 (a release build
-# first, if none).
+# Both sizes took 18–19 minutes on the 2-core machine before the range-random rows were added
+# (about a minute more), each 10M import about 4 (a release build first, if none).
 case "${1:-}" in -h | --help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -102,7 +102,7 @@ print("import %s: %d rows in %s s: PostgreSQL %.1f s, Redis %.1f s" % (r["board"
 
     echo "-- reads (CPU µs per request: server, redis; then wrk)"
     rows="bare"
-    for op in player top around range; do rows="$rows hash16-$tag:$op band16-$tag:$op"; done
+    for op in player top around range range-random; do rows="$rows hash16-$tag:$op band16-$tag:$op"; done
     NO_LOAD=1 BIN_DIR="$bin" ROWS="$rows" Benchmarks/cost.sh "$players" "$seconds" | sed -n '/^wrk -t2/,$p'
 
     if [ "$players" = "$(tr ' ' '\n' <<<"$sizes" | sort -n | tail -1)" ]; then
