@@ -2,7 +2,7 @@
 # Turns the server's group commits, as PostgreSQL logged them (log_min_duration_statement = 0:
 # each statement, then its parameters), into pgbench scripts that run the same statements with the
 # same values as literals, one script per transaction, and an index of "script events" lines.
-#   replay-commits.py LOG OUTDIR
+#   replay-commits.py LOG OUTDIR [BOARD]   (BOARD: only transactions that write that board)
 # The change number a commit inserts into board_changes is taken by then: a replay takes the
 # board's next one instead (a subquery on the row the transaction has just updated).
 import os
@@ -10,6 +10,7 @@ import re
 import sys
 
 log_path, out_dir = sys.argv[1], sys.argv[2]
+only_board = sys.argv[3] if len(sys.argv) > 3 else None
 log = open(log_path).read()
 # entries: lines starting with timestamp
 entries = re.split(r'\n(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ UTC \[)', log)
@@ -33,6 +34,7 @@ for e in entries:
                 continue
             if pid in tx: tx[pid].append(s)
         else:
+            pending.pop(pid, None)
             if pid in tx:
                 tx[pid].append(sql.strip()); pending[pid] = len(tx[pid]) - 1
     else:
@@ -51,7 +53,13 @@ for n, stmts in enumerate(done):
     for s in stmts:
         if s.startswith('INSERT INTO score_events'):
             arr = re.search(r"unnest\('(\{[^']*\})'", s)
-            events = arr.group(1).count(',') + 1
+            if arr is None:
+                sys.exit('unexpected score_events statement: ' + s[:200])
+            boards = arr.group(1).strip('{}').split(',')
+            if only_board is not None and only_board not in boards:
+                events = None
+                break
+            events = len(boards)
         if s.startswith('INSERT INTO board_changes'):
             # the captured change number is taken; the replay takes the board's next one
             s = re.sub(r"VALUES \('([^']*)', '\d+'", lambda mm: "VALUES ('%s', (SELECT change_seq FROM leaderboards WHERE id = '%s')" % (mm.group(1), mm.group(1)), s, count=1)

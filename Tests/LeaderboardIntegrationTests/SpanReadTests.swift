@@ -6,8 +6,10 @@ import Testing
 /// Deep ranges of hash boards read twice, through the server binary: the first read locates the
 /// page by counts, the second is answered by the score span the first found (the window script's
 /// `scores` mode, one round) — on desc and asc boards, on boards ordered by commit time (members
-/// with a tie prefix) and on a trimmed board. Every page equals the reference both times, and the
-/// server counts the second reads as answered by their span.
+/// with a tie prefix) and on a trimmed board. Every page equals the reference both times, usernames
+/// included (a third of the players have one: the first read fetches the shards' members without
+/// names and then the page's own names, the second reads them with its span), and the server
+/// counts the second reads as answered by their span.
 @Suite struct SpanReadTests {
     struct Case: Sendable {
         var order: SortOrder
@@ -43,12 +45,21 @@ import Testing
             // About six players per score: ties at every span's ends.
             var model = ReferenceBoard(order: item.order, mode: .replace, tieBreak: item.tieBreak)
             let scores = (0..<players).map { ("p\($0)", Int64(random.next() % 400)) }
+            func username(_ player: String) -> String? { Int(player.dropFirst())! % 3 == 0 ? "name of \(player)" : nil }
             for start in stride(from: 0, to: players, by: 800) {
                 let chunk = Array(scores[start..<min(start + 800, players)])
-                try await server.submitBatch(client, board: board, chunk)
+                let items = chunk.map { player, score in
+                    #"{"player_id": "\#(player)", "score": \#(score), "game_id": "\#(board)""# + (username(player).map { #", "username": "\#($0)"}"# } ?? "}")
+                }
+                let answer = try await server.call(client, .POST, "/api/v1/scores/batch", body: #"{"scores": [\#(items.joined(separator: ","))]}"#)
+                #expect(answer.status == .ok, "\(answer.json)")
                 for (player, score) in chunk { model.submit(player, score) }
             }
-            let ranked = model.ranked()
+            let ranked = model.ranked().map { entry in
+                var named = entry
+                named.username = username(entry.playerID)
+                return named
+            }
             let visible = item.maxEntries > 0 ? Array(ranked.prefix(item.maxEntries)) : ranked
             for start in [1_100, 1_450, 1_480, 2_000, players - width + 1] where start <= visible.count {
                 let want = Array(visible[(start - 1)..<min(visible.count, start - 1 + width)])

@@ -6,13 +6,13 @@ import Testing
 
 @Suite struct WritePathTests {
     /// Submissions that arrive within the commit window of the first one are committed together:
-    /// twelve at once make one group commit (the board's change number moves by one), also now
-    /// that the first waits out the window from when it was queued rather than from when the
-    /// committer found it.
+    /// twelve at once make one group commit (the board's change number moves by one). (That the
+    /// window counts from when the first was queued, so that a group queued during a commit is
+    /// not held back again, is measured by Benchmarks/cost.sh's POST /scores row, not here.)
     @Test func submissionsWithinTheWindowAreCommittedTogether() async throws {
         let board = TestEnvironment.uniqueID("window")
         var config = TestEnvironment.config
-        config.leaderboard.commitWindow = .milliseconds(400)
+        config.leaderboard.commitWindow = .seconds(2)
         try await withTestApp(config: config) { api, system in
             #expect(try await api.createBoard(board).status == .created)
             func changeNumber() async throws -> Int64 {

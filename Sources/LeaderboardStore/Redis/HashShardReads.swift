@@ -127,7 +127,8 @@ struct HashShardReads: ShardReads {
 /// ``WindowLocator``'s view of a hash board's shards, each call one round of the read's attempt.
 struct ShardWindowReader: ShardReader {
     let context: ReadContext
-    /// Whether `members(in:)` reads usernames (and sizes) too, or only members and scores.
+    /// Whether `members(in:)` reads usernames too (the window script), or only members, scores
+    /// and sizes (plain commands).
     var withNames = true
     var shards: [RedisRealtimeStore.Shard] { context.shards }
     var shardCount: Int { shards.count }
@@ -183,10 +184,23 @@ struct ShardWindowReader: ShardReader {
     func members(in ranges: [Range<Int>]) async throws -> (sizes: [Int?], lists: [[RankedMember]]) {
         let asked = zip(shards, ranges).filter { !$0.1.isEmpty }.map { ($0.0, $0.1.lowerBound, $0.1.upperBound - 1) }
         guard withNames else {
-            // Plain ranges: no sizes (the locator knows them when it asks this way) and no names.
+            // Plain commands: each range with its scores, and the shard's size.
+            let command = context.order == .desc ? "ZREVRANGE" : "ZRANGE"
+            let replies = try await context.round(
+                asked.flatMap { shard, first, last in
+                    [(shard.node, [command, shard.key, String(first), String(last), "WITHSCORES"]), (shard.node, ["ZCARD", shard.key])]
+                },
+                watching: asked.map(\.0)
+            )
+            try RedisReplies.check(replies)
+            guard replies.count == 2 * asked.count else { throw RedisError(.protocolViolation, "a round answered the wrong number of replies") }
+            var sizes = [Int?](repeating: nil, count: shards.count)
             var lists = [[RankedMember]](repeating: [], count: shards.count)
-            for ((shard, _, _), members) in zip(asked, try await context.plainWindows(asked)) { lists[shard.index] = members }
-            return ([Int?](repeating: nil, count: shards.count), lists)
+            for (index, (shard, _, _)) in asked.enumerated() {
+                lists[shard.index] = try RedisReplies.members(replies[2 * index])
+                sizes[shard.index] = try RedisReplies.count(replies[2 * index + 1])
+            }
+            return (sizes, lists)
         }
         let windows = try await context.readWindows(asked)
         var sizes = [Int?](repeating: nil, count: shards.count)
