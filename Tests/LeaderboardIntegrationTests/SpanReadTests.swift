@@ -44,8 +44,10 @@ import Testing
             #expect(created.status == .created, "\(created.json)")
             // About six players per score: ties at every span's ends.
             var model = ReferenceBoard(order: item.order, mode: .replace, tieBreak: item.tieBreak)
-            let scores = (0..<players).map { ("p\($0)", Int64(random.next() % 400)) }
-            func username(_ player: String) -> String? { Int(player.dropFirst())! % 3 == 0 ? "name of \(player)" : nil }
+            // Player ids of this board only: a username belongs to the player, on every board, and
+            // other suites running beside this one use ids like "p27".
+            let scores = (0..<players).map { ("\(board)-\($0)", Int64(random.next() % 400)) }
+            func username(_ player: String) -> String? { Int(player.split(separator: "-").last!)! % 3 == 0 ? "name of \(player)" : nil }
             for start in stride(from: 0, to: players, by: 800) {
                 let chunk = Array(scores[start..<min(start + 800, players)])
                 let items = chunk.map { player, score in
