@@ -6,16 +6,6 @@
 local board = os.getenv("BOARD") or "bench-single"
 local op = os.getenv("OP") or "player"
 local players = tonumber(os.getenv("PLAYERS") or "1000000")
--- Each wrk thread its own random sequence (one seed for all would have them ask for the same
--- players and pages at about the same moment).
-local threads = 0
-setup = function(thread)
-    threads = threads + 1
-    thread:set("thread_id", threads)
-end
-init = function(args)
-    math.randomseed(os.time() * 1000 + (thread_id or 0))
-end
 
 request = function()
     local base = "/api/v1/leaderboards/" .. board

@@ -185,11 +185,8 @@ struct ShardWindowReader: ShardReader {
         let asked = zip(shards, ranges).filter { !$0.1.isEmpty }.map { ($0.0, $0.1.lowerBound, $0.1.upperBound - 1) }
         guard withNames else {
             // Plain commands: each range with its scores, and the shard's size.
-            let command = context.order == .desc ? "ZREVRANGE" : "ZRANGE"
             let replies = try await context.round(
-                asked.flatMap { shard, first, last in
-                    [(shard.node, [command, shard.key, String(first), String(last), "WITHSCORES"]), (shard.node, ["ZCARD", shard.key])]
-                },
+                asked.flatMap { shard, first, last in [context.rangeCommand(shard, first, last), (shard.node, ["ZCARD", shard.key])] },
                 watching: asked.map(\.0)
             )
             try RedisReplies.check(replies)

@@ -53,16 +53,31 @@ struct ReadContext: Sendable {
     /// Shard-local positions first…last (inclusive) of several shards in one round, with usernames.
     func readWindows(_ reads: [(RedisRealtimeStore.Shard, Int, Int)]) async throws -> [(total: Int, first: Int, members: [RankedMember])] {
         let replies = try await round(
-            reads.map { shard, first, last in
-                (
-                    shard.node,
-                    ["EVALSHA", Scripts.readWindow.sha1, shard.names == nil ? "2" : "3", shard.key, shard.meta] + (shard.names.map { [$0] } ?? [])
-                        + [order.rawValue, "range", String(first), String(last), memberPrefix, shard.names == nil ? "" : "1"]
-                )
-            },
+            reads.map { shard, first, last in windowScript(shard, mode: "range", String(first), String(last)) },
             watching: reads.map(\.0)
         )
         return try replies.map { try RedisReplies.window(from: $0, board: id) }
+    }
+
+    /// The window script on `shard` in `mode` ("range" first last, or "scores" from to limit; the
+    /// around mode needs a tie-map key besides: ``aroundCommand(_:_:radius:)``).
+    func windowScript(_ shard: RedisRealtimeStore.Shard, mode: String, _ a: String, _ b: String, _ rest: String...) -> (node: String, command: [String]) {
+        (
+            shard.node,
+            ["EVALSHA", Scripts.readWindow.sha1, shard.names == nil ? "2" : "3", shard.key, shard.meta] + (shard.names.map { [$0] } ?? [])
+                + [order.rawValue, mode, a, b, memberPrefix, shard.names == nil ? "" : "1"] + rest
+        )
+    }
+
+    /// The command reading a player's username on a node: from the shard's names hash on a
+    /// Redis Cluster (`names`), else from the player's info hash.
+    static func usernameCommand(names: String?, player: String) -> [String] {
+        names.map { ["HGET", $0, player] } ?? ["HGET", RedisKeys.playerInfo(player), "username"]
+    }
+
+    /// Shard-local positions first…last (inclusive) of `shard`, with scores (no script).
+    func rangeCommand(_ shard: RedisRealtimeStore.Shard, _ first: Int, _ last: Int) -> (node: String, command: [String]) {
+        (shard.node, [order == .desc ? "ZREVRANGE" : "ZRANGE", shard.key, String(first), String(last), "WITHSCORES"])
     }
 
     /// `members` (of this hash board, in its order) with their usernames, each read from its
@@ -70,14 +85,12 @@ struct ReadContext: Sendable {
     /// names, most of which are not in the window.
     func withUsernames(_ members: [RankedMember]) async throws -> [RankedMember] {
         guard !members.isEmpty else { return members }
-        let homes = members.map { shards[board.router.shard(player: board.playerID(ofMember: $0.playerID), score: 0)] }
+        let ids = members.map { board.playerID(ofMember: $0.playerID) }
+        let homes = ids.map { shards[board.router.shard(player: $0, score: 0)] }
         var watched: [RedisRealtimeStore.Shard] = []
         for shard in homes where !watched.contains(where: { $0.index == shard.index }) { watched.append(shard) }
         let replies = try await round(
-            zip(members, homes).map { member, shard in
-                let id = board.playerID(ofMember: member.playerID)
-                return (shard.node, shard.names.map { ["HGET", $0, id] } ?? ["HGET", RedisKeys.playerInfo(id), "username"])
-            },
+            zip(ids, homes).map { id, shard in (shard.node, Self.usernameCommand(names: shard.names, player: id)) },
             watching: watched
         )
         try RedisReplies.check(replies)
@@ -93,13 +106,7 @@ struct ReadContext: Sendable {
     /// number of its members with a better score than `from`, and its size, in one round.
     func scoreWindows(_ shards: [RedisRealtimeStore.Shard], from: Int64, to: Int64, limit: Int) async throws -> [ShardSpan] {
         let replies = try await round(
-            shards.map { shard in
-                (
-                    shard.node,
-                    ["EVALSHA", Scripts.readWindow.sha1, shard.names == nil ? "2" : "3", shard.key, shard.meta] + (shard.names.map { [$0] } ?? [])
-                        + [order.rawValue, "scores", String(from), String(to), memberPrefix, shard.names == nil ? "" : "1", String(limit)]
-                )
-            },
+            shards.map { shard in windowScript(shard, mode: "scores", String(from), String(to), String(limit)) },
             watching: shards
         )
         return try replies.map { reply in
@@ -122,9 +129,8 @@ struct ReadContext: Sendable {
 
     /// Shard-local positions first…last (inclusive) of several shards, scores only, in one round.
     func plainWindows(_ reads: [(RedisRealtimeStore.Shard, Int, Int)]) async throws -> [[RankedMember]] {
-        let command = order == .desc ? "ZREVRANGE" : "ZRANGE"
         let replies = try await round(
-            reads.map { shard, first, last in (shard.node, [command, shard.key, String(first), String(last), "WITHSCORES"]) },
+            reads.map { shard, first, last in rangeCommand(shard, first, last) },
             watching: reads.map(\.0)
         )
         try RedisReplies.check(replies)
@@ -257,7 +263,7 @@ struct ReadContext: Sendable {
         }
         return [
             (shard.node, ["ZSCORE", shard.key, playerID]), (shard.node, [order == .desc ? "ZREVRANK" : "ZRANK", shard.key, playerID]),
-            (shard.node, shard.names.map { ["HGET", $0, playerID] } ?? ["HGET", RedisKeys.playerInfo(playerID), "username"]),
+            (shard.node, Self.usernameCommand(names: shard.names, player: playerID)),
             (shard.node, ["ZCARD", shard.key]),
         ]
     }
@@ -353,7 +359,7 @@ struct ReadContext: Sendable {
         for id in ids {
             for node in nodesOf[id] ?? [] {
                 usernameReads[id + "\u{0}" + node] = commands.count
-                commands.append((node, namesOf[node].map { ["HGET", $0, id] } ?? ["HGET", RedisKeys.playerInfo(id), "username"]))
+                commands.append((node, Self.usernameCommand(names: namesOf[node], player: id)))
             }
         }
         let replies = try await round(commands, watching: shards)
