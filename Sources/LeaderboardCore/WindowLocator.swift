@@ -291,7 +291,7 @@ public struct WindowLocator: Sendable {
         var complete = true
         for part in parts {
             // (Sizes beyond any sorted set's, which could overflow the sums, are no reply of Redis.)
-            guard part.size >= 0, part.size <= 1 << 40, part.before >= 0, part.before + part.members.count <= part.size,
+            guard part.size >= 0, part.size <= 1 << 40, part.before >= 0, part.before <= part.size - part.members.count,
                 part.members.allSatisfy({ !order.isBetter($0.score, than: guess.from) && !order.isBetter(guess.to, than: $0.score) })
             else { throw LocatorError.inconsistent }
             before += part.before

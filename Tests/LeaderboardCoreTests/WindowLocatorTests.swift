@@ -277,6 +277,27 @@ final class MemoryShards: ShardReader, @unchecked Sendable {
         #expect(answeredBySpan > 0 && searchedAfterSpan > 0, "\(answeredBySpan) answered by a span, \(searchedAfterSpan) searched after one")
     }
 
+    /// A span read whose numbers no Redis gives (a count ahead near Int.max) is refused as
+    /// inconsistent (the read is redone), not summed into an overflow.
+    @Test func absurdSpanRepliesAreRefusedNotSummed() async throws {
+        struct Absurd: ShardReader {
+            struct Unused: Error {}
+            var shardCount: Int { 2 }
+            func cardinalities() async throws -> [Int] { throw Unused() }
+            func members(at positions: [Int?]) async throws -> [RankedMember?] { throw Unused() }
+            func countsAhead(of pivots: [RankedMember]) async throws -> [[Int]] { throw Unused() }
+            func members(in ranges: [Range<Int>]) async throws -> (sizes: [Int?], lists: [[RankedMember]]) { throw Unused() }
+            func probe(start: Int, spacing: Int, count: Int) async throws -> [ShardProbe] { throw Unused() }
+            func scoreCounts(of scores: [Int64]) async throws -> [[ScoreCount]] { throw Unused() }
+            func members(scoredFrom from: Int64, to: Int64, limit: Int) async throws -> [ShardSpan] {
+                [ShardSpan(size: 10, before: Int.max, members: [RankedMember(playerID: "a", score: from)]), ShardSpan(size: 10, before: 0, members: [])]
+            }
+        }
+        await #expect(throws: LocatorError.self) {
+            _ = try await WindowLocator(order: .desc).window(start: 2_000, count: 10, reader: Absurd(), near: ScoreSpan(from: 10, to: 5, first: 1_990, last: 2_020))
+        }
+    }
+
     @Test func mergeKeepsTheOrderAndTies() {
         let a = [RankedMember(playerID: "b", score: 5), RankedMember(playerID: "a", score: 5), RankedMember(playerID: "z", score: 1)]
         let b = [RankedMember(playerID: "c", score: 5), RankedMember(playerID: "y", score: 2)]
